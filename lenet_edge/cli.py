@@ -1,0 +1,113 @@
+"""The `lenet-edge` command. Each command parses, calls one library function, prints.
+
+This is the only place that exits: library errors (LenetEdgeError) become one line on stderr
+and exit code 1.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lenet_edge.errors import LenetEdgeError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="LeNet from Keras training to an int8 digit reader on a microcontroller.")
+out = Console()
+err = Console(stderr=True)
+
+DataDir = typer.Option(None, "--data-dir", help="Folder with mnist/ and usps/ (default: $LENET_EDGE_DATA, the cache, a download).")
+
+
+def one_line_errors(command):
+    """Turn the library's errors into `error: ...` and exit code 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LenetEdgeError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130)
+    return wrapper
+
+
+def print_json(value) -> None:
+    print(json.dumps(value, indent=2))
+
+
+@app.command()
+@one_line_errors
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+    """List the model zoo: trainable parameters, connections (multiply-adds per digit), input."""
+    from lenet_edge.models.registry import describe_all
+
+    infos = describe_all()
+    if as_json:
+        return print_json([info.as_dict() for info in infos])
+    table = Table("model", "parameters", "connections", "input", "dataset", "description")
+    for info in infos:
+        table.add_row(info.name, f"{info.params:,}", f"{info.connections:,}",
+                      "x".join(map(str, info.input_shape)), info.dataset, info.description)
+    out.print(table)
+
+
+@app.command()
+@one_line_errors
+def train(
+    model: str = typer.Option(..., "--model", help="Zoo model name (see `lenet-edge models`)."),
+    out_dir: Path = typer.Option(..., "--out", help="Run folder to create (or continue with --resume)."),
+    epochs: int = typer.Option(20, "--epochs", help="Train until this epoch."),
+    seed: int = typer.Option(0, "--seed"),
+    optimizer: str = typer.Option("adam", "--optimizer", help="adam, sgd or rmsprop."),
+    lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the first epoch."),
+    lr_decay: float = typer.Option(1.0, "--lr-decay", help="Multiply the learning rate by this every epoch."),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    distort: bool = typer.Option(False, "--distort", help="Random affine distortions each epoch (LeCun 1998)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    train_limit: Optional[int] = typer.Option(None, "--train-limit", help="Use only the first N training digits."),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", help="Use only the first N test digits."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run."""
+    from lenet_edge.run import RunConfig
+    from lenet_edge.train.loop import train as train_run
+
+    config = RunConfig(model, epochs, seed, optimizer, lr, lr_decay, batch_size, distort, train_limit, test_limit)
+    metrics = train_run(out_dir, config, resume=resume, data_dir=data_dir)
+    last = metrics[-1]
+    out.print(f"{model}: epoch {last['epoch']}, train error {100 * last['train_error']:.2f}%, "
+              f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
+
+
+@app.command()
+@one_line_errors
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `lenet-edge train`."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N test digits."),
+    as_json: bool = typer.Option(False, "--json"),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Test error and confusion matrix of a run."""
+    from lenet_edge.train.evaluate import evaluate as evaluate_run
+
+    result = evaluate_run(run_dir, limit, data_dir)
+    if as_json:
+        return print_json({"model": result.model, "digits": result.digits, "errors": result.errors,
+                           "error": result.error, "confusion": result.confusion})
+    out.print(f"{result.model}: test error {100 * result.error:.2f}% ({result.errors} of {result.digits})")
+    table = Table("true \\ predicted", *map(str, range(10)))
+    for digit, row in enumerate(result.confusion):
+        table.add_row(str(digit), *(f"[bold]{n}[/]" if i == digit else str(n) for i, n in enumerate(row)))
+    out.print(table)
+
+
+if __name__ == "__main__":
+    app()

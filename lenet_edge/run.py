@@ -1,0 +1,99 @@
+"""The run folder: what a training run leaves on disk, and atomic writes into it.
+
+A run folder holds
+    config.json      the RunConfig it was started with
+    metrics.json     one entry per finished epoch (loss, train and test error, seconds)
+    checkpoint-E.keras  the model and optimizer state after epoch E, the last one in metrics.json
+    model.keras      the final model, written once training reaches the requested epoch
+Every file is written to a temporary name in the same folder and renamed, so a killed run never
+leaves a half-written file behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from lenet_edge.errors import RunError
+
+CONFIG = "config.json"
+METRICS = "metrics.json"
+CHECKPOINT = "checkpoint-{epoch}.keras"
+MODEL = "model.keras"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    model: str
+    epochs: int
+    seed: int = 0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_decay: float = 1.0  # learning rate of epoch e is learning_rate * lr_decay**e
+    batch_size: int = 64
+    distort: bool = False
+    train_limit: int | None = None
+    test_limit: int | None = None
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside path, then rename it over path."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, value: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
+
+
+def save_model(model, path: Path) -> None:
+    """Save a tf_keras model (with its optimizer state) atomically."""
+    atomic_write(path, lambda tmp: model.save(tmp))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: cannot be read as JSON ({exc})") from None
+
+
+def read_config(folder: Path) -> RunConfig:
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise RunError(f"{folder} is not a lenet-edge run (no {CONFIG}); train one with `lenet-edge train`")
+    fields = read_json(folder / CONFIG)
+    try:
+        return RunConfig(**fields)
+    except TypeError as exc:
+        raise RunError(f"{folder / CONFIG}: not a run configuration ({exc})") from None
+
+
+def read_metrics(folder: Path) -> list[dict]:
+    path = Path(folder) / METRICS
+    return read_json(path) if path.exists() else []
+
+
+def load_model(folder: Path, name: str = MODEL):
+    """Load a run's Keras model; a missing or corrupt file is a RunError naming it."""
+    from lenet_edge.models.layers import custom_objects
+    import tf_keras as keras
+
+    path = Path(folder) / name
+    if not path.is_file():
+        raise RunError(f"{folder} has no {name}: the run did not finish (resume it with --resume)")
+    try:
+        return keras.models.load_model(path, custom_objects=custom_objects())
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{path}: cannot be loaded as a Keras model ({first})") from None

@@ -1,0 +1,56 @@
+"""The arrays a run trains and tests on, in its model's input convention."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from lenet_edge.data import transforms
+from lenet_edge.errors import UsageError
+from lenet_edge.models import registry
+from lenet_edge.run import RunConfig
+
+
+@dataclasses.dataclass
+class RunData:
+    raw_train: np.ndarray  # the dataset's own images, distorted afresh each epoch
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    convention: str
+    loss: str
+    distort: bool
+
+    def training_epoch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch's inputs and targets: shuffled, and distorted when the run asks for it."""
+        order = rng.permutation(len(self.y_train))
+        x = self.x_train[order]
+        if self.distort:
+            x = transforms.CONVENTIONS[self.convention](transforms.distort(self.raw_train[order], rng))
+        return x, targets(self.y_train[order], self.loss)
+
+
+def targets(labels: np.ndarray, loss: str) -> np.ndarray:
+    """Class indices for cross-entropy; +1 for the class and -1 elsewhere for the MSE nets."""
+    if loss != "mse":
+        return labels
+    return np.where(np.eye(10, dtype=np.float32)[labels] > 0, 1.0, -1.0).astype(np.float32)
+
+
+def load_split(model: str, split: str, limit: int | None = None, data_dir: Path | None = None):
+    """(raw images, model inputs, labels) of one split, the first `limit` digits if given."""
+    spec = registry.spec(model)
+    raw, labels = transforms.load_dataset(spec.dataset, split, data_dir)
+    raw, labels = raw[:limit], labels[:limit]
+    return raw, transforms.CONVENTIONS[spec.convention](raw), labels.astype(np.int64)
+
+
+def load_run_data(config: RunConfig, data_dir: Path | None = None) -> RunData:
+    spec = registry.spec(config.model)
+    if config.distort and spec.dataset != "mnist":
+        raise UsageError(f"--distort applies to MNIST models; {config.model} trains on {spec.dataset}")
+    raw, x_train, y_train = load_split(config.model, "train", config.train_limit, data_dir)
+    _, x_test, y_test = load_split(config.model, "test", config.test_limit, data_dir)
+    return RunData(raw, x_train, y_train, x_test, y_test, spec.convention, spec.loss, config.distort)

@@ -1,0 +1,37 @@
+"""Test error and confusion matrix of a finished run."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from lenet_edge import run as runs
+from lenet_edge.train.data import load_split
+
+
+@dataclasses.dataclass
+class Evaluation:
+    model: str
+    digits: int
+    errors: int
+    confusion: list[list[int]]  # rows: true digit, columns: predicted digit
+
+    @property
+    def error(self) -> float:
+        return self.errors / self.digits
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    return matrix
+
+
+def evaluate(folder: Path, limit: int | None = None, data_dir: Path | None = None) -> Evaluation:
+    config = runs.read_config(folder)
+    model = runs.load_model(folder)
+    _, x, labels = load_split(config.model, "test", limit, data_dir)
+    predicted = np.argmax(model.predict(x, batch_size=1024, verbose=0), axis=-1)
+    matrix = confusion_matrix(labels, predicted)
+    return Evaluation(config.model, len(labels), int(len(labels) - np.trace(matrix)), matrix.tolist())

@@ -1,0 +1,133 @@
+"""Training: fit a zoo model epoch by epoch, checkpoint after each, resume a killed run.
+
+Each epoch gets its own numpy Generator seeded by (seed, epoch) for the shuffle and the
+distortions, so a resumed run sees exactly the batches an uninterrupted one would have seen.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+import tf_keras as keras
+
+from lenet_edge import run as runs
+from lenet_edge.errors import RunError, UsageError
+from lenet_edge.models import registry
+from lenet_edge.train.data import RunData, load_run_data
+from lenet_edge.train.progress import BatchProgress, make_progress
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+
+def validate(config: runs.RunConfig) -> None:
+    registry.spec(config.model)
+    if config.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {config.epochs}")
+    if config.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if not config.learning_rate > 0 or not 0 < config.lr_decay <= 1:
+        raise UsageError("--lr must be > 0 and --lr-decay in (0, 1]")
+    if config.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {config.batch_size}")
+    for name, limit in (("--train-limit", config.train_limit), ("--test-limit", config.test_limit)):
+        if limit is not None and limit < 1:
+            raise UsageError(f"{name} must be at least 1, got {limit}")
+
+
+def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
+    spec = registry.spec(config.model)
+    if spec.loss == "mse":  # the 1989 net: tanh outputs regressed onto +-1 targets
+        loss, accuracy = keras.losses.MeanSquaredError(), keras.metrics.CategoricalAccuracy("accuracy")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=registry.outputs_logits(model))
+        accuracy = keras.metrics.SparseCategoricalAccuracy("accuracy")
+    optimizer = OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate)
+    model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
+
+
+def error_rate(model: keras.Model, x: np.ndarray, labels: np.ndarray) -> float:
+    predicted = np.argmax(model.predict(x, batch_size=1024, verbose=0), axis=-1)
+    return float(np.mean(predicted != labels))
+
+
+def train(folder: Path, config: runs.RunConfig | None = None, resume: bool = False,
+          data_dir: Path | None = None, progress: bool = True) -> list[dict]:
+    """Train into folder until config.epochs; with resume, continue from the last checkpoint."""
+    folder = Path(folder)
+    config, model, metrics = _start(folder, config, resume)
+    data = load_run_data(config, data_dir)
+    keras.utils.set_random_seed(config.seed + len(metrics))
+    bar = make_progress() if progress else contextlib.nullcontext()
+    with bar:
+        for epoch in range(len(metrics), config.epochs):
+            metrics.append(_epoch(model, config, data, epoch, bar if progress else None))
+            _checkpoint(folder, model, metrics)
+    runs.save_model(model, folder / runs.MODEL)
+    return metrics
+
+
+def _start(folder: Path, config: runs.RunConfig | None, resume: bool):
+    """The config, model and metrics to continue from: a fresh run, or the last checkpoint."""
+    if resume:
+        stored = runs.read_config(folder)
+        config = stored if config is None else _extend(stored, config)
+        metrics = runs.read_metrics(folder)
+        if not metrics:
+            return config, _fresh_model(config), []
+        model = runs.load_model(folder, runs.CHECKPOINT.format(epoch=len(metrics)))
+        return config, model, metrics
+    if config is None:
+        raise UsageError("a new run needs a configuration")
+    if (folder / runs.CONFIG).exists():
+        raise RunError(f"{folder} already holds a run; pass --resume to continue it or choose another --out")
+    validate(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs.write_json(folder / runs.CONFIG, config.__dict__)
+    return config, _fresh_model(config), []
+
+
+def _extend(stored: runs.RunConfig, asked: runs.RunConfig) -> runs.RunConfig:
+    """A resumed run keeps its recipe; only the target epoch may change."""
+    import dataclasses
+    if asked.model != stored.model:
+        raise RunError(f"the run was started with --model {stored.model}, not {asked.model}")
+    return dataclasses.replace(stored, epochs=asked.epochs)
+
+
+def _fresh_model(config: runs.RunConfig) -> keras.Model:
+    keras.utils.set_random_seed(config.seed)
+    model = registry.build(config.model, seed=config.seed)
+    compile_model(model, config)
+    return model
+
+
+def _epoch(model, config: runs.RunConfig, data: RunData, epoch: int, bar) -> dict:
+    rng = np.random.default_rng([config.seed, epoch])
+    x, y = data.training_epoch(rng)
+    keras.backend.set_value(model.optimizer.learning_rate, config.learning_rate * config.lr_decay ** epoch)
+    steps = -(-len(x) // config.batch_size)
+    callbacks = [BatchProgress(bar, f"epoch {epoch + 1}/{config.epochs}", steps)] if bar else []
+    start = time.perf_counter()
+    history = model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    return {
+        "epoch": epoch + 1,
+        "loss": float(history.history["loss"][-1]),
+        "train_error": error_rate(model, data.x_train, data.y_train),
+        "test_error": error_rate(model, data.x_test, data.y_test),
+        "learning_rate": config.learning_rate * config.lr_decay ** epoch,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _checkpoint(folder: Path, model, metrics: list[dict]) -> None:
+    """Checkpoint first, then metrics, then drop the older checkpoint: a kill at any point
+    leaves a metrics.json whose length names a checkpoint that exists."""
+    epoch = len(metrics)
+    runs.save_model(model, folder / runs.CHECKPOINT.format(epoch=epoch))
+    runs.write_json(folder / runs.METRICS, metrics)
+    stale = folder / runs.CHECKPOINT.format(epoch=epoch - 1)
+    if stale.exists():
+        stale.unlink()

@@ -1,0 +1,89 @@
+"""`lenet-edge train` / `evaluate`: run folders, checkpoints, resume after a kill, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from lenet_edge.cli import app
+
+SMALL = ["--train-limit", "512", "--test-limit", "256", "--batch-size", "64"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_train_then_evaluate(tmp_path):
+    run = tmp_path / "lenet1"
+    result = invoke("train", "--model", "lenet1", "--epochs", 2, "--out", run, *SMALL)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics] == [1, 2]
+    assert {"loss", "train_error", "test_error", "seconds"} <= set(metrics[0])
+    assert (run / "model.keras").is_file() and (run / "checkpoint-2.keras").is_file()
+    assert not (run / "checkpoint-1.keras").exists()
+    assert metrics[1]["test_error"] < 0.5  # 1,024 steps of LeNet-1 already read most digits
+
+    report = invoke("evaluate", run, "--json")
+    assert report.exit_code == 0, report.output
+    card = json.loads(report.stdout)
+    assert card["digits"] == 256 and sum(map(sum, card["confusion"])) == 256
+    assert abs(card["error"] - metrics[-1]["test_error"]) < 1e-9
+
+
+def test_killed_run_resumes_to_requested_epoch(tmp_path):
+    run = tmp_path / "killed"
+    args = ["train", "--model", "lenet1", "--epochs", "6", "--out", str(run), "--train-limit", "4096",
+            "--test-limit", "256"]
+    proc = subprocess.Popen([sys.executable, "-m", "lenet_edge.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    metrics_file = run / "metrics.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (metrics_file.exists() and json.loads(metrics_file.read_text())):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = json.loads(metrics_file.read_text())
+    assert 1 <= len(before) < 6, "the run should have been killed mid-way"
+    assert not (run / "model.keras").exists()
+
+    result = invoke("train", "--model", "lenet1", "--epochs", 6, "--out", run, "--resume")
+    assert result.exit_code == 0, result.output
+    after = json.loads(metrics_file.read_text())
+    assert [m["epoch"] for m in after] == [1, 2, 3, 4, 5, 6]
+    assert after[:len(before)] == before
+    assert (run / "model.keras").is_file()
+    assert not [p for p in run.iterdir() if p.name.startswith(".")], "no temporary files left"
+
+
+def one_error_line(result):
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_bad_input_is_one_line(tmp_path):
+    assert "lenet5" in one_error_line(invoke("train", "--model", "lenet7", "--out", tmp_path / "a"))
+    assert "--epochs" in one_error_line(invoke("train", "--model", "lenet1", "--epochs", 0, "--out", tmp_path / "b"))
+    assert "optimizer" in one_error_line(invoke("train", "--model", "lenet1", "--optimizer", "nope", "--out", tmp_path / "c"))
+    assert "--distort" in one_error_line(invoke("train", "--model", "lenet1989", "--distort", "--out", tmp_path / "d", *SMALL))
+    assert "not a lenet-edge run" in one_error_line(invoke("evaluate", tmp_path))
+
+
+def test_existing_run_needs_resume(tmp_path):
+    run = tmp_path / "r"
+    assert invoke("train", "--model", "lenet1", "--epochs", 1, "--out", run, *SMALL).exit_code == 0
+    assert "--resume" in one_error_line(invoke("train", "--model", "lenet1", "--out", run, *SMALL))
+
+
+def test_corrupt_model_file_is_named(tmp_path):
+    run = tmp_path / "r"
+    assert invoke("train", "--model", "lenet1", "--epochs", 1, "--out", run, *SMALL).exit_code == 0
+    (run / "model.keras").write_bytes(b"not a zip archive")
+    assert "model.keras" in one_error_line(invoke("evaluate", run))
