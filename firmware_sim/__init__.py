@@ -1,0 +1,16 @@
+"""firmware_sim: a bit-exact numpy emulator of TensorFlow Lite Micro for int8 .tflite models.
+
+    graph = firmware_sim.load_model("lenet5.tflite")
+    y = firmware_sim.run(graph, x_int8)          # x: (N, 32, 32, 1) int8 -> y: (N, 10) int8
+    firmware_sim.layer_costs(graph)              # MACs and bytes per layer
+
+Outputs equal TFLM's reference kernels byte for byte. Anything not re-exported here is internal.
+"""
+from firmware_sim.cost import LayerCost, layer_costs
+from firmware_sim.errors import InputError, ModelFileError, UnsupportedOpError
+from firmware_sim.interpreter import Interpreter, quantize_input, run
+from firmware_sim.ir import Graph
+from firmware_sim.reader import load_model
+
+__all__ = ["Graph", "InputError", "Interpreter", "LayerCost", "ModelFileError",
+           "UnsupportedOpError", "layer_costs", "load_model", "quantize_input", "run"]
