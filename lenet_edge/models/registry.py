@@ -1,0 +1,144 @@
+"""The model zoo by name, and the papers' way of counting a model's size.
+
+>>> build("lenet5").name
+'lenet5'
+>>> count_parameters(build("lenet5")), count_connections(build("lenet5"))
+(60000, 340908)
+"""
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import tf_keras as keras
+
+from lenet_edge.errors import ModelError
+from lenet_edge.models import layers, lenet1, lenet1989, lenet4, lenet5
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[[], keras.Model]
+    input_shape: tuple[int, int, int]
+    dataset: str  # "mnist" or "usps"
+    input_convention: str  # how data prepares the digit: "lenet5_32", "mnist_28" or "usps_20"
+    # "crossentropy": the model ends in a softmax and returns class probabilities;
+    # "mse": the model returns tanh outputs, trained against +-1 targets.
+    loss: str
+    description: str
+
+
+MODELS = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("lenet1989", lenet1989.build_lenet1989, lenet1989.INPUT_SHAPE, "usps",
+                  "usps_20", "mse",
+                  "1989 zip-code net: H1, H2 (8 of 12 maps) with unshared biases, H3 30, 10 out"),
+        ModelSpec("lenet1", lenet1.build_lenet1, lenet1.INPUT_SHAPE, "mnist", "mnist_28",
+                  "crossentropy", "LeNet-1: 4 and 12 maps, trainable subsampling, H3 table"),
+        ModelSpec("lenet4", lenet4.build_lenet4, lenet4.INPUT_SHAPE, "mnist", "mnist_28",
+                  "crossentropy", "LeNet-4: 4 maps, 8 subsampling maps, 16 maps, 120 hidden"),
+        ModelSpec("lenet5", lenet5.build_lenet5, lenet5.INPUT_SHAPE, "mnist", "lenet5_32",
+                  "crossentropy", "LeNet-5 (1998): C3 table, trainable subsampling, RBF output"),
+        ModelSpec("lenet5-modern", lenet5.build_lenet5_modern, lenet5.INPUT_SHAPE, "mnist",
+                  "lenet5_32", "crossentropy",
+                  "modern Keras LeNet-5: full C3, average pooling, dense softmax output"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    params: int
+    connections: int
+    input_shape: tuple[int, int, int]
+    dataset: str
+    description: str
+
+    def as_dict(self):
+        return {**asdict(self), "input_shape": list(self.input_shape)}
+
+
+def spec(name):
+    """The ModelSpec of `name`; ModelError naming the valid names otherwise."""
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build(name, seed=0):
+    """A freshly initialised model. Seeds Python, NumPy and TensorFlow's global generators."""
+    builder = spec(name).builder
+    keras.utils.set_random_seed(seed)
+    return builder()
+
+
+def describe(name):
+    """Name, counted parameters and connections, input shape, dataset and description."""
+    model = build(name)
+    model_spec = MODELS[name]
+    return ModelInfo(name, count_parameters(model), count_connections(model),
+                     model_spec.input_shape, model_spec.dataset, model_spec.description)
+
+
+def describe_all():
+    """describe() of every zoo model, in MODELS order (the `lenet-edge models` listing)."""
+    return [describe(name) for name in MODELS]
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting as the papers count
+
+
+def count_parameters(model):
+    """Trainable parameters, the papers' "free parameters".
+
+    A kernel weight a connection table leaves out is not a parameter, and the tied weights of a
+    subsampling window are one; both constraints say how many free values their kernel has.
+    """
+    return sum(_free_parameters(weight) for weight in model.trainable_weights)
+
+
+def _free_parameters(weight):
+    free = getattr(weight.constraint, "free_parameters", None)
+    return free(tuple(weight.shape)) if free else int(np.prod(weight.shape))
+
+
+def count_connections(model):
+    """Multiply-adds per digit, as the papers count connections.
+
+    convolution (subsampling too): output positions x (connected weights + 1 bias) per unit;
+    unshared bias: 1 per unit; average pooling: window per unit;
+    dense: units x (inputs + 1); RBF output: units x inputs (a distance has no bias).
+    """
+    return sum(_connections(layer) for layer in model.layers)
+
+
+def _connections(layer):
+    if isinstance(layer, layers.RBFOutput):
+        return layer.units * layer.kernel.shape[0]
+    if isinstance(layer, keras.layers.Dense):
+        return layer.units * (layer.kernel.shape[0] + layer.use_bias)
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+        _, height, width, maps = layer.output_shape
+        kernel = layer.weights[0]
+        return height * width * (_connected_weights(kernel) + layer.use_bias * maps)
+    if isinstance(layer, layers.UnsharedBias):
+        return _units(layer)
+    if isinstance(layer, keras.layers.AveragePooling2D):
+        return _units(layer) * int(np.prod(layer.pool_size))
+    if layer.weights:
+        raise ModelError(f"cannot count the connections of layer {layer.name!r} "
+                         f"({type(layer).__name__})")
+    return 0
+
+
+def _units(layer):
+    return int(np.prod(layer.output_shape[1:]))
+
+
+def _connected_weights(kernel):
+    if isinstance(kernel.constraint, layers.ConnectionTableMask):
+        return int(kernel.constraint.mask(tuple(kernel.shape)).sum())
+    return int(np.prod(kernel.shape))
