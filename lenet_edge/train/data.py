@@ -44,7 +44,7 @@ def load_split(model: str, split: str, limit: int | None = None, data_dir: Path 
     spec = registry.spec(model)
     raw, labels = transforms.load_dataset(spec.dataset, split, data_dir)
     raw, labels = raw[:limit], labels[:limit]
-    return raw, transforms.CONVENTIONS[spec.convention](raw), labels.astype(np.int64)
+    return raw, transforms.CONVENTIONS[spec.input_convention](raw), labels.astype(np.int64)
 
 
 def load_run_data(config: RunConfig, data_dir: Path | None = None) -> RunData:
@@ -53,4 +53,4 @@ def load_run_data(config: RunConfig, data_dir: Path | None = None) -> RunData:
         raise UsageError(f"--distort applies to MNIST models; {config.model} trains on {spec.dataset}")
     raw, x_train, y_train = load_split(config.model, "train", config.train_limit, data_dir)
     _, x_test, y_test = load_split(config.model, "test", config.test_limit, data_dir)
-    return RunData(raw, x_train, y_train, x_test, y_test, spec.convention, spec.loss, config.distort)
+    return RunData(raw, x_train, y_train, x_test, y_test, spec.input_convention, spec.loss, config.distort)

@@ -41,7 +41,8 @@ def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
     if spec.loss == "mse":  # the 1989 net: tanh outputs regressed onto +-1 targets
         loss, accuracy = keras.losses.MeanSquaredError(), keras.metrics.CategoricalAccuracy("accuracy")
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=registry.outputs_logits(model))
+        # every cross-entropy model of the zoo ends in a softmax
+        loss = keras.losses.SparseCategoricalCrossentropy()
         accuracy = keras.metrics.SparseCategoricalAccuracy("accuracy")
     optimizer = OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate)
     model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
