@@ -37,6 +37,8 @@ class RunConfig:
     distort: bool = False
     train_limit: int | None = None
     test_limit: int | None = None
+    stage: str = "train"  # "train", "prune" or "qat": what made this run
+    source: str | None = None  # the run folder a prune or qat run started from
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -1,0 +1,68 @@
+"""Train every zoo model with a fixed protocol and compare test error with the papers.
+
+    python benchmarks/accuracy.py [--out runs/bench] [--only lenet5,lenet1]
+
+Prints a Markdown table (quoted in BENCHMARKS.md) and writes runs/bench/accuracy.json.
+Runs that already finished are reused; a killed benchmark resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lenet_edge.models.facts import FIGURES
+from lenet_edge.run import RunConfig, read_metrics
+from lenet_edge.train.loop import train
+
+# One protocol per row: the model, its recipe, and the paper figure it is compared with.
+PROTOCOLS = {
+    "lenet1989": RunConfig("lenet1989", epochs=30, optimizer="adam", learning_rate=1e-3, lr_decay=0.9, batch_size=16),
+    "lenet1": RunConfig("lenet1", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32),
+    "lenet4": RunConfig("lenet4", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32),
+    "lenet5": RunConfig("lenet5", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85, batch_size=32),
+    "lenet5+distort": RunConfig("lenet5", epochs=30, optimizer="adam", learning_rate=1e-3, lr_decay=0.9,
+                                batch_size=32, distort=True),
+    "lenet5-modern": RunConfig("lenet5-modern", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85,
+                               batch_size=32),
+}
+
+
+def run_protocol(name: str, config: RunConfig, root: Path) -> dict:
+    folder = root / name
+    resume = (folder / "config.json").exists()
+    metrics = read_metrics(folder) if (folder / "model.keras").exists() else train(folder, config, resume=resume)
+    last = metrics[-1]
+    return {"run": name, "model": config.model, "distort": config.distort, "epochs": len(metrics),
+            "test_error": last["test_error"], "train_error": last["train_error"],
+            "seconds_per_epoch": sum(m["seconds"] for m in metrics) / len(metrics)}
+
+
+def paper_error(row: dict) -> float | None:
+    facts = FIGURES[row["model"]]
+    return facts.test_error_distorted if row["distort"] else facts.test_error
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| run | dataset | epochs | test error | paper | train error | s/epoch |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        paper = paper_error(row)
+        lines.append(f"| {row['run']} | {'USPS' if row['model'] == 'lenet1989' else 'MNIST'} | {row['epochs']} | "
+                     f"{100 * row['test_error']:.2f}% | {'-' if paper is None else f'{100 * paper:.2f}%'} | "
+                     f"{100 * row['train_error']:.2f}% | {row['seconds_per_epoch']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--only", default=",".join(PROTOCOLS))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [run_protocol(name, PROTOCOLS[name], args.out) for name in args.only.split(",")]
+    (args.out / "accuracy.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
