@@ -12,9 +12,10 @@ from firmware_sim.ir import Graph
 from firmware_sim.kernels.quantize import AffineQuantizeParams, affine_quantize
 from firmware_sim.ops import prepare_op
 
-# Scratch bytes one chunk may use; also caps the chunk size for very large models.
-CHUNK_BYTES = 8 << 20
-MAX_CHUNK_IMAGES = 512
+# Images per chunk: enough for numpy's per-call overhead to vanish, few enough that a chunk's
+# scratch (im2col matrices, float64 requantization) stays within SCRATCH_BYTES.
+MAX_CHUNK_IMAGES = 128
+SCRATCH_BYTES = 32 << 20
 
 
 class Interpreter:
@@ -104,11 +105,11 @@ def _last_readers(graph: Graph) -> dict[int, int]:
 
 
 def _chunk_images(graph: Graph) -> int:
-    """Images per chunk: the largest activation, widened to 8 bytes and im2col'ed, fits."""
+    """Images per chunk, counting 8 bytes per element of the largest activation or im2col."""
     largest = max((graph.tensors[t].size for t in _activation_tensors(graph)), default=1)
     windows = max((_window_elements(graph, op) for op in graph.ops), default=0)
-    per_image = 8 * max(largest, windows) * 4
-    return int(np.clip(CHUNK_BYTES // per_image, 1, MAX_CHUNK_IMAGES))
+    per_image = 8 * max(largest, windows)
+    return int(np.clip(SCRATCH_BYTES // per_image, 1, MAX_CHUNK_IMAGES))
 
 
 def _window_elements(graph: Graph, op) -> int:

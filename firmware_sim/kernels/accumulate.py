@@ -1,8 +1,25 @@
-"""The int8 multiply-accumulate ops' shared steps: multipliers, bias, exact sums, requantization.
+"""The int8 multiply-accumulate ops' shared steps: multipliers, exact sums, the output stage.
 
-CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED all end the same way in TFLM's reference kernels:
-an int32 accumulator plus bias, MultiplyByQuantizedMultiplier, output offset, activation clamp.
+CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED end alike in TFLM's reference kernels:
+    acc += bias
+    acc = MultiplyByQuantizedMultiplier(acc, output_multiplier[c], output_shift[c])
+    acc += output_offset
+    acc = clamp(acc, quantized_activation_min, quantized_activation_max)
+Kernels here hold sums channel-major, (channels, pixels), so per-channel constants broadcast along
+contiguous rows.
+
+Two exact shortcuts keep this fast:
+- Sums of int8 products are taken by a float matrix product. Every partial sum is an integer of
+  magnitude at most `bound` (sum of |weights| times the largest |input + input_offset|), so
+  float32 is exact when bound < 2**24 and float64 when bound < 2**53.
+- For a right shift e = -shift, the two roundings of MultiplyByQuantizedMultiplier collapse to
+      floor(acc * M / 2**(31 + e) + 1/2 + s * 2**-(e + 1)),  s = +1 if acc >= 0 else -1
+  (the first rounding's ties go up, the second's away from zero). With |acc| * M below 2**53
+  every term is a float64 multiple of 2**-(31 + e), so float64 computes it exactly. Prepare
+  checks the bound per channel and otherwise keeps the int64 path.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from firmware_sim.ir import Tensor
@@ -10,8 +27,26 @@ from firmware_sim.kernels.common import OpContext
 from firmware_sim.kernels.requantize import (INT32_MAX, multiply_by_quantized_multiplier,
                                              quantize_multiplier, wrap_int32)
 
-# float32 adds integers exactly below 2**24, float64 below 2**53
 _FLOAT32_EXACT = 1 << 24
+_FLOAT64_EXACT = 1 << 53
+
+
+@dataclass(frozen=True)
+class OutputStage:
+    """Bias, requantization and clamp of channel-major int32 sums; arrays are (channels, 1)."""
+
+    bias: np.ndarray  # int64
+    output_multiplier: np.ndarray  # Q0.31 significands
+    output_shift: np.ndarray  # > 0 shifts left, < 0 rounds right
+    output_offset: int  # +output_zero_point
+    quantized_activation_min: int
+    quantized_activation_max: int
+    accumulator_wraps: bool  # TFLM's int32 accumulator can overflow (and wraps)
+    # float64 form of the same arithmetic, None when it would not be exact
+    real_multiplier: np.ndarray | None = None  # m = M * 2**(shift - 31)
+    rounding: np.ndarray | None = None  # 1/2 + 2**-(e+1) + output_offset
+    biased_rounding: np.ndarray | None = None  # bias * m + rounding
+    negative_rounding: np.ndarray | None = None  # 2**-e, taken back where acc + bias < 0
 
 
 def checked_multiplier(ctx: OpContext, real_multiplier: float) -> tuple[int, int]:
@@ -37,8 +72,7 @@ def per_channel_multipliers(ctx: OpContext, input_: Tensor, filter_: Tensor, out
     input_scale, output_scale = input_.quant.scale, output.quant.scale
     pairs = [checked_multiplier(ctx, input_scale * float(scales[c % len(scales)]) / output_scale)
              for c in range(out_channels)]
-    multiplier, shift = zip(*pairs)
-    return np.array(multiplier, dtype=np.int64), np.array(shift, dtype=np.int64)
+    return [m for m, _ in pairs], [s for _, s in pairs]
 
 
 def bias_values(ctx: OpContext, bias: Tensor | None, out_channels: int) -> np.ndarray:
@@ -52,25 +86,54 @@ def bias_values(ctx: OpContext, bias: Tensor | None, out_channels: int) -> np.nd
     return bias.data.reshape(-1).astype(np.int64)
 
 
-def accumulation_dtype(weights: np.ndarray, input_offset: int, bias: np.ndarray):
-    """The float dtype that sums weights (k, channels) * (input + input_offset) exactly.
-
-    Returns (dtype, wraps): wraps is set when the int32 accumulator of TFLM could overflow, in
-    which case requantize wraps the exact sum to int32 just as the C++ adds do.
-    """
+def accumulation_bounds(weights: np.ndarray, input_offset: int) -> np.ndarray:
+    """Per output channel (rows of weights), the largest |sum of weights * (input + offset)|."""
     max_input = max(abs(-128 + input_offset), abs(127 + input_offset))
-    sums = np.abs(weights.astype(np.int64)).sum(axis=0)
-    bound = int(sums.max(initial=0)) * max_input
-    dtype = np.float32 if bound < _FLOAT32_EXACT else np.float64
-    return dtype, bound + int(np.abs(bias).max(initial=0)) > INT32_MAX
+    return np.abs(weights.astype(np.int64)).sum(axis=1) * max_input
 
 
-def requantize(params, acc: np.ndarray) -> np.ndarray:
-    """Bias, MultiplyByQuantizedMultiplier, output offset and clamp of (pixels, channels) sums."""
-    acc = acc.astype(np.int64) + params.bias
-    if params.accumulator_wraps:
-        acc = wrap_int32(acc)
-    acc = multiply_by_quantized_multiplier(acc, params.output_multiplier, params.output_shift)
-    acc += params.output_offset
-    np.clip(acc, params.quantized_activation_min, params.quantized_activation_max, out=acc)
-    return acc.astype(np.int8)
+def accumulation_dtype(bounds: np.ndarray):
+    return np.float32 if int(bounds.max(initial=0)) < _FLOAT32_EXACT else np.float64
+
+
+def output_stage(bounds: np.ndarray, bias: np.ndarray, multiplier: list[int], shift: list[int],
+                 output_offset: int, activation_range: tuple[int, int]) -> OutputStage:
+    """The OutputStage of channels whose sums stay within bounds, with the float64 form if exact."""
+    column = lambda values: np.asarray(values, dtype=np.int64).reshape(-1, 1)  # noqa: E731
+    totals = [int(b) + abs(int(c)) for b, c in zip(bounds, bias)]
+    stage = dict(bias=column(bias), output_multiplier=column(multiplier),
+                 output_shift=column(shift), output_offset=output_offset,
+                 quantized_activation_min=activation_range[0],
+                 quantized_activation_max=activation_range[1],
+                 accumulator_wraps=max(totals) > INT32_MAX)
+    exact = not stage["accumulator_wraps"] and all(
+        s <= 0 and total * m + (256 << (31 - s)) < _FLOAT64_EXACT
+        for total, m, s in zip(totals, multiplier, shift))
+    if exact:
+        right_shift = -np.asarray(shift, dtype=np.float64).reshape(-1, 1)
+        half_step = np.where(right_shift > 0, 2.0 ** -(right_shift + 1), 0.0)
+        real_multiplier = column(multiplier) * 2.0 ** (-31 - right_shift)
+        rounding = 0.5 + half_step + output_offset
+        stage.update(real_multiplier=real_multiplier, rounding=rounding,
+                     biased_rounding=stage["bias"] * real_multiplier + rounding,
+                     negative_rounding=2 * half_step)
+    return OutputStage(**stage)
+
+
+def requantize(stage: OutputStage, acc: np.ndarray) -> np.ndarray:
+    """int8 outputs of channel-major sums (channels, pixels), exact either way."""
+    if stage.real_multiplier is not None:
+        # (acc + bias) * m + rounding, each product exact; acc + bias < 0 iff scaled < rounding
+        scaled = acc * stage.real_multiplier
+        scaled += stage.biased_rounding
+        scaled -= (scaled < stage.rounding) * stage.negative_rounding
+        np.floor(scaled, out=scaled)
+    else:
+        acc = acc.astype(np.int64) + stage.bias
+        if stage.accumulator_wraps:
+            acc = wrap_int32(acc)
+        scaled = multiply_by_quantized_multiplier(acc, stage.output_multiplier,
+                                                  stage.output_shift)
+        scaled += stage.output_offset
+    np.clip(scaled, stage.quantized_activation_min, stage.quantized_activation_max, out=scaled)
+    return scaled.astype(np.int8)

@@ -13,7 +13,7 @@ import numpy as np
 
 from firmware_sim.kernels import fixedpoint
 from firmware_sim.kernels.accumulate import checked_multiplier
-from firmware_sim.kernels.common import INT8_MAX, INT8_MIN, OpContext
+from firmware_sim.kernels.common import INT8_MAX, INT8_MIN, OpContext, in_memory_order
 from firmware_sim.kernels.requantize import (INT32_MIN, multiply_by_quantized_multiplier,
                                              round_half_away, rounding_divide_by_pot)
 
@@ -29,7 +29,9 @@ class LookupParams:
 
 
 def lookup(params: LookupParams, input_data: np.ndarray) -> np.ndarray:
-    return params.table[input_data.view(np.uint8)]
+    """table[input byte], gathered in memory order so the input's layout carries over."""
+    data, undo = in_memory_order(input_data)
+    return params.table.take(data.view(np.uint8)).transpose(undo)
 
 
 def _unary_int8(ctx: OpContext):

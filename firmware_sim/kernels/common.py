@@ -75,6 +75,16 @@ class OpContext:
                     f"expected {list(shape)}")
 
 
+def in_memory_order(array: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """`array` with its axes permuted into memory order, and the permutation that undoes it.
+
+    Kernels hand on channel-major results as transposed views; elementwise kernels work in
+    memory order so that such a layout flows through without copies.
+    """
+    order = tuple(int(i) for i in np.argsort([-s for s in array.strides], kind="stable"))
+    return array.transpose(order), tuple(int(i) for i in np.argsort(order))
+
+
 def quantize_to_int(ctx: OpContext, scale: float, zero_point: int, value: float) -> int:
     """kernel_util's Quantize: zero_point + round(value / scale), computed in float32."""
     quotient = float(np.float32(value) / np.float32(scale))

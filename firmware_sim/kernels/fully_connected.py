@@ -19,16 +19,10 @@ from firmware_sim.kernels.common import OpContext, activation_range_quantized
 @dataclass(frozen=True)
 class FullyConnectedParams:
     input_offset: int  # -input_zero_point
-    output_offset: int  # +output_zero_point
-    output_multiplier: np.ndarray  # one entry, or one per output channel
-    output_shift: np.ndarray
-    quantized_activation_min: int
-    quantized_activation_max: int
     accum_depth: int
     output_shape: tuple[int, ...]  # per image, batch dimension dropped
-    weights: np.ndarray  # (accum_depth, output_depth), filter + weights_offset, accumulation dtype
-    bias: np.ndarray  # int64 per output channel
-    accumulator_wraps: bool
+    weights: np.ndarray  # (output_depth, accum_depth): filter + weights_offset, as floats
+    output_stage: accumulate.OutputStage
 
 
 def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
@@ -48,18 +42,16 @@ def prepare_fully_connected(ctx: OpContext) -> FullyConnectedParams:
     ctx.ensure(input_.size == batches * accum_depth,
                f"input shape {list(input_.shape)} does not give {batches} rows of {accum_depth}")
     multiplier, shift, weights_offset = _multipliers(ctx, input_, filter_, bias, output)
-    bias_values = accumulate.bias_values(ctx, bias, output_depth)
-    weights = filter_.data.astype(np.int64).T + weights_offset
+    weights = filter_.data.astype(np.int64) + weights_offset
     input_offset = -input_.quant.zero_point
-    dtype, wraps = accumulate.accumulation_dtype(weights, input_offset, bias_values)
-    activation_min, activation_max = activation_range_quantized(
+    bounds = accumulate.accumulation_bounds(weights, input_offset)
+    activation_range = activation_range_quantized(
         ctx, options["fused_activation_function"], output)
+    stage = accumulate.output_stage(bounds, accumulate.bias_values(ctx, bias, output_depth),
+                                    multiplier, shift, output.quant.zero_point, activation_range)
     return FullyConnectedParams(
-        input_offset=input_offset, output_offset=output.quant.zero_point,
-        output_multiplier=multiplier, output_shift=shift,
-        quantized_activation_min=activation_min, quantized_activation_max=activation_max,
-        accum_depth=accum_depth, output_shape=output.shape[1:], weights=weights.astype(dtype),
-        bias=bias_values, accumulator_wraps=wraps)
+        input_offset=input_offset, accum_depth=accum_depth, output_shape=output.shape[1:],
+        weights=weights.astype(accumulate.accumulation_dtype(bounds)), output_stage=stage)
 
 
 def _multipliers(ctx: OpContext, input_, filter_, bias, output):
@@ -77,13 +69,13 @@ def _multipliers(ctx: OpContext, input_, filter_, bias, output):
                    f"bias scale {bias_scale:g} does not match input scale * filter scale")
     input_product_scale = float(np.float32(input_scale) * np.float32(filter_scale))
     multiplier, shift = accumulate.checked_multiplier(ctx, input_product_scale / output_scale)
-    return np.array([multiplier]), np.array([shift]), -filter_.quant.zero_point
+    return [multiplier] * filter_.shape[0], [shift] * filter_.shape[0], -filter_.quant.zero_point
 
 
 def fully_connected(params: FullyConnectedParams, input_data: np.ndarray) -> np.ndarray:
     """FullyConnected / FullyConnectedPerChannel over a batch of images."""
     rows = input_data.reshape(-1, params.accum_depth)
     shifted = np.add(rows, params.input_offset, dtype=params.weights.dtype)
-    acc = shifted @ params.weights
-    output = accumulate.requantize(params, acc)
-    return output.reshape(len(input_data), *params.output_shape)
+    acc = params.weights @ shifted.T  # channel-major, as the output stage wants
+    output = accumulate.requantize(params.output_stage, acc)
+    return output.T.reshape(len(input_data), *params.output_shape)
