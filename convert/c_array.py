@@ -3,10 +3,8 @@ and its length, in model_data.h / model_data.cc, ready to compile into firmware.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from lenet_edge.errors import UsageError
-from lenet_edge.run import atomic_write
 
 BYTES_PER_LINE = 12
 
@@ -36,11 +34,9 @@ def source_text(data: bytes, name: str, header: str, source: str) -> str:
             f"const unsigned int {name}_len = {len(data)};\n")
 
 
-def write_c_array(data: bytes, folder: Path, name: str = "g_model", source: str = "model.tflite",
-                  stem: str = "model_data") -> tuple[Path, Path]:
-    """Write <stem>.h and <stem>.cc into folder, each atomically; returns their paths."""
+def c_sources(data: bytes, name: str = "g_model", source: str = "model.tflite",
+              stem: str = "model_data") -> dict[str, str]:
+    """{file name: text} of <stem>.h and <stem>.cc; the caller writes them (atomically)."""
     name = _check_identifier(name)
-    header, source_file = Path(folder) / f"{stem}.h", Path(folder) / f"{stem}.cc"
-    atomic_write(header, lambda tmp: tmp.write_text(header_text(name)))
-    atomic_write(source_file, lambda tmp: tmp.write_text(source_text(data, name, header.name, source)))
-    return header, source_file
+    header = f"{stem}.h"
+    return {header: header_text(name), f"{stem}.cc": source_text(data, name, header, source)}

@@ -109,5 +109,36 @@ def evaluate(
     out.print(table)
 
 
+@app.command()
+@one_line_errors
+def convert(
+    run_dir: Path = typer.Argument(..., help="A run folder (train, prune or qat)."),
+    out_path: Path = typer.Option(..., "--out", help="The .tflite to write; its model card goes beside it as .json."),
+    int8: bool = typer.Option(False, "--int8", help="Full-integer int8 (QAT ranges, or post-training calibration)."),
+    float16: bool = typer.Option(False, "--float16", help="float16 weights, float compute."),
+    dynamic: bool = typer.Option(False, "--dynamic-range", help="int8 weights, float activations."),
+    calibration: int = typer.Option(500, "--calibration", help="int8: calibrate on the first N training digits."),
+    c_array: bool = typer.Option(False, "--c-array", help="Also write model_data.h/.cc beside the file (TFLM)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Verify on the first N test digits only."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model card as JSON."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Convert a run to .tflite (float32 unless a mode flag is given), verified on the test set."""
+    from convert.pipeline import convert_run
+    from lenet_edge.errors import UsageError
+
+    modes = [mode for mode, chosen in (("int8", int8), ("float16", float16), ("dynamic", dynamic)) if chosen]
+    if len(modes) > 1:
+        raise UsageError("choose at most one of --int8, --float16, --dynamic-range")
+    report = convert_run(run_dir, out_path, modes[0] if modes else "float32", calibration, c_array, limit, data_dir)
+    if as_json:
+        return print_json(report.as_dict())
+    check = report.verification
+    out.print(f"{report.model} {report.mode} ({report.quantization or 'float'}): {report.size:,} bytes -> {report.path}")
+    out.print(f"test error on {check.digits:,} digits: keras {100 * check.keras_error:.2f}%, "
+              f"tflite {100 * check.tflite_error:.2f}%; agreement {100 * check.agreement:.2f}%")
+    out.print("wrote " + ", ".join(str(path) for path in report.files), soft_wrap=True)
+
+
 if __name__ == "__main__":
     app()
