@@ -5,11 +5,14 @@ A run folder holds
     metrics.json     one entry per finished epoch (loss, train and test error, seconds)
     checkpoint-E.keras  the model and optimizer state after epoch E, the last one in metrics.json
     model.keras      the final model, written once training reaches the requested epoch
+    model.h5         instead of model.keras in a QAT run (stage "qat"): tfmot's wrappers reload
+                     from .h5 (inside the quantize scopes), not from .keras
 Every file is written to a temporary name in the same folder and renamed, so a killed run never
 leaves a half-written file behind.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,6 +26,7 @@ CONFIG = "config.json"
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint-{epoch}.keras"
 MODEL = "model.keras"
+QAT_MODEL = "model.h5"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,16 +90,31 @@ def read_metrics(folder: Path) -> list[dict]:
     return read_json(path) if path.exists() else []
 
 
-def load_model(folder: Path, name: str = MODEL):
-    """Load a run's Keras model; a missing or corrupt file is a RunError naming it."""
+def load_model(folder: Path, name: str | None = None):
+    """Load a run's Keras model (default: model.h5 of a QAT run, else model.keras); a missing or
+    corrupt file is a RunError naming it."""
+    from lenet_edge.compress.masks import PruningMask
     from lenet_edge.models.layers import custom_objects
     import tf_keras as keras
 
+    if name is None:
+        name = QAT_MODEL if (Path(folder) / QAT_MODEL).is_file() else MODEL
     path = Path(folder) / name
     if not path.is_file():
         raise RunError(f"{folder} has no {name}: the run did not finish (resume it with --resume)")
     try:
-        return keras.models.load_model(path, custom_objects=custom_objects())
+        with _quantize_scopes() if path.suffix == ".h5" else contextlib.nullcontext():
+            return keras.models.load_model(path, custom_objects={**custom_objects(), "PruningMask": PruningMask})
     except Exception as exc:  # Keras raises many types for a damaged archive
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(f"{path}: cannot be loaded as a Keras model ({first})") from None
+
+
+@contextlib.contextmanager
+def _quantize_scopes():
+    """What a QAT model needs to reload: tfmot's wrappers, quantizers and the zoo's QuantizeConfigs."""
+    from lenet_edge.compress import qat
+    from lenet_edge.models import layers
+
+    with layers.quantize_scope(), qat.qat_scope():
+        yield

@@ -1,0 +1,253 @@
+"""Optimal Brain Damage (LeCun, Denker, Solla 1989): Hessian diagonal, saliency, deletion.
+
+h_kk is the diagonal of the Hessian of the training criterion the zoo trains with (cross-entropy
+on the softmax output, or mean squared error of the tanh outputs), averaged over a sample of the
+training set, for every trainable Conv2D, DepthwiseConv2D and Dense kernel weight. A kernel weight
+is shared over positions: its h_kk collects every connection it makes.
+
+Two estimators, both of the Gauss-Newton (Levenberg-Marquardt) kind, so h_kk >= 0:
+
+  paper  The paper's backward pass of second derivatives. For a unit with input sum a_i and
+         output x_i = f(a_i), dropping the f'' terms and the cross terms between units:
+             d2E/da_i^2  = f'(a_i)^2 sum_l w_li^2 d2E/da_l^2     (l: the units i feeds)
+             d2E/dw_ij^2 = d2E/da_i^2 x_j^2, summed over the connections that share w_ij
+         It starts at the criterion: 2/K for each of K outputs of mean squared error, p_i (1 - p_i)
+         (the diagonal of its Hessian) for each logit of softmax + cross-entropy. Both sums are
+         vector-Jacobian products of the layer's linear map with squared weights or squared
+         inputs, so the pass costs about two gradient passes.
+  gn     The exact diagonal of the Gauss-Newton matrix mean_n J_n^T H_n J_n: J_n the Jacobian of
+         the criterion's input (the logits, or the MSE outputs) with respect to the weights, H_n
+         the criterion's Hessian there (diag(p) - p p^T, or 2/K I). It keeps the cross terms the
+         paper drops (between units, and between the positions of a shared weight). Cost: one
+         vector-Jacobian product per output per example, batched with tf's pfor.
+On a network of one Dense layer no cross term exists, and the two coincide.
+
+Saliency s_k = h_kk u_k^2 / 2 is the loss increase that deleting weight u_k alone is predicted
+to cause (the gradient vanishing at a trained minimum, and the Hessian taken as diagonal).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from lenet_edge.errors import ModelError, UsageError
+from lenet_edge.models import layers as zoo_layers
+
+ESTIMATORS = ("paper", "gn")
+LOSSES = ("crossentropy", "mse")
+KERNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+
+# f'(a)^2 for each activation a chain may use (softmax only at the end, where it is the criterion's).
+_F_PRIME_SQUARED = {
+    "linear": tf.ones_like,
+    "tanh": lambda a: tf.square(1.0 - tf.square(tf.tanh(a))),
+    "relu": lambda a: tf.cast(a > 0, a.dtype),
+}
+_ACTIVATIONS = {"linear": tf.identity, "tanh": tf.tanh, "relu": tf.nn.relu}
+
+
+def kernel_of(layer):
+    return layer.depthwise_kernel if isinstance(layer, keras.layers.DepthwiseConv2D) else layer.kernel
+
+
+def kernel_layers(model) -> list:
+    """The layers whose kernel OBD estimates: trainable Conv2D, DepthwiseConv2D and Dense."""
+    return [layer for layer in model.layers if isinstance(layer, KERNEL_LAYERS) and layer.trainable]
+
+
+# ---------------------------------------------------------------------------------------------
+# The forward pass both estimators share
+
+
+@dataclasses.dataclass
+class _Step:
+    """One layer of the forward pass: what the backward pass of second derivatives reads."""
+    layer: keras.layers.Layer
+    inputs: tf.Tensor
+    pre: tf.Tensor  # the input sums a (the layer's output when it has no activation)
+    activation: str  # f, applied to pre
+
+
+def _chain(model, loss: str) -> list:
+    """The model's layers in order, without the final Softmax layer of a cross-entropy model."""
+    chain = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    previous = model.input
+    for layer in chain:
+        if layer.input is not previous:
+            raise ModelError(f"OBD needs a chain of layers; {layer.name!r} does not read the layer before it")
+        previous = layer.output
+    if loss == "crossentropy" and isinstance(chain[-1], keras.layers.Softmax):
+        return chain[:-1]
+    if loss == "crossentropy" and _activation(chain[-1]) != "softmax":
+        raise ModelError(f"a cross-entropy model must end in a softmax; {model.name!r} ends in {chain[-1].name!r}")
+    return chain
+
+
+def _activation(layer) -> str:
+    activation = getattr(layer, "activation", None)
+    return "linear" if activation is None else keras.activations.serialize(activation)
+
+
+def _forward(model, x, loss: str):
+    """The steps of the chain and the criterion's input z (logits for cross-entropy)."""
+    steps = []
+    for layer in _chain(model, loss):
+        activation = _activation(layer)
+        if activation == "softmax" and loss == "crossentropy":
+            activation = "linear"  # the criterion takes the logits; softmax is part of it
+        if activation not in _ACTIVATIONS:
+            raise ModelError(f"OBD does not handle activation {activation!r} of layer {layer.name!r}")
+        pre = _pre_activation(layer, x)
+        steps.append(_Step(layer, x, pre, activation))
+        x = _ACTIVATIONS[activation](pre)
+    return steps, x
+
+
+def _pre_activation(layer, x):
+    if isinstance(layer, KERNEL_LAYERS):
+        pre = _linear(layer, x, kernel_of(layer))
+        return pre + layer.bias if layer.use_bias else pre
+    if isinstance(layer, keras.layers.Activation):
+        return x
+    if isinstance(layer, (keras.layers.Flatten, keras.layers.AveragePooling2D, zoo_layers.UnsharedBias)):
+        return layer(x)
+    raise ModelError(f"OBD does not handle layer {layer.name!r} ({type(layer).__name__})")
+
+
+def _linear(layer, x, kernel):
+    """The layer's weighted sums without bias: linear in x and in kernel."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return keras.backend.depthwise_conv2d(x, kernel, strides=layer.strides, padding=layer.padding,
+                                              data_format=layer.data_format, dilation_rate=layer.dilation_rate)
+    if isinstance(layer, keras.layers.Conv2D):
+        return layer.convolution_op(x, kernel)
+    return tf.matmul(x, kernel)
+
+
+def _vjp(function, at, cotangent):
+    at = tf.convert_to_tensor(at)
+    with tf.GradientTape() as tape:
+        tape.watch(at)
+        value = function(at)
+    return tape.gradient(value, at, output_gradients=cotangent)
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimators
+
+
+def hessian_diagonal(model, x, loss: str, estimator: str = "paper", batch_size: int = 64) -> dict:
+    """h_kk of every kernel of kernel_layers(model), as {layer name: array of the kernel's shape}.
+
+    x: a sample of the training inputs; loss: "crossentropy" (model ends in softmax) or "mse".
+    Labels are not needed: both estimators drop the terms that multiply the residual.
+    """
+    if estimator not in ESTIMATORS:
+        raise UsageError(f"unknown Hessian estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    if loss not in LOSSES:
+        raise UsageError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    targets = kernel_layers(model)
+    pass_ = _paper_batch if estimator == "paper" else _gn_batch
+    batch = tf.function(lambda inputs: pass_(model, inputs, loss, targets), reduce_retracing=True)
+    totals = [np.zeros(kernel_of(layer).shape, np.float64) for layer in targets]
+    for start in range(0, len(x), batch_size):
+        sums = batch(tf.constant(x[start:start + batch_size]))
+        for total, value in zip(totals, sums):
+            total += value.numpy()
+    return {layer.name: total / len(x) for layer, total in zip(targets, totals)}
+
+
+def _criterion_second_derivatives(z, loss):
+    """d2E/dz^2 without cross terms: 2/K per output for MSE, p (1 - p) per logit for cross-entropy."""
+    if loss == "mse":
+        return tf.fill(tf.shape(z), tf.cast(2.0 / z.shape[-1], z.dtype))
+    p = tf.nn.softmax(z)
+    return p * (1.0 - p)
+
+
+def _paper_batch(model, x, loss, targets):
+    steps, z = _forward(model, x, loss)
+    second = _criterion_second_derivatives(z, loss)  # d2E/d(output)^2 of the current step
+    sums = {}
+    for step in reversed(steps):
+        second = _F_PRIME_SQUARED[step.activation](step.pre) * second  # now d2E/da^2
+        second, sums[step.layer.name] = _backward(step, second)
+    return [sums[layer.name] for layer in targets]
+
+
+def _backward(step, second):
+    """(d2E/dx^2 of the step's inputs, the step's kernel sums or None), from d2E/da^2."""
+    layer, inputs = step.layer, step.inputs
+    if isinstance(layer, KERNEL_LAYERS):
+        kernel = kernel_of(layer)
+        kernel_sums = _vjp(lambda k: _linear(layer, tf.square(inputs), k), kernel, second)
+        return _vjp(lambda v: _linear(layer, v, tf.square(kernel)), inputs, second), kernel_sums
+    if isinstance(layer, keras.layers.AveragePooling2D):
+        # weights 1/n (valid padding: n = window size), so squared weights are the VJP over n
+        return _vjp(layer, inputs, second) / float(np.prod(layer.pool_size)), None
+    return tf.reshape(second, tf.shape(inputs)), None  # Flatten, UnsharedBias, Activation: weight 1
+
+
+def _criterion_factor(z, loss):
+    """F with H = F F^T, H the criterion's Hessian in z, shape (batch, K, K)."""
+    count = z.shape[-1]
+    if loss == "mse":
+        return tf.eye(count, batch_shape=[tf.shape(z)[0]], dtype=z.dtype) * tf.sqrt(tf.cast(2.0 / count, z.dtype))
+    # diag(p) - p p^T = F F^T for F[k, c] = sqrt(p_c) (delta_kc - p_k), using sum(p) = 1
+    p = tf.nn.softmax(z)
+    return (tf.eye(count, dtype=z.dtype) - p[:, :, None]) * tf.sqrt(p)[:, None, :]
+
+
+def _gn_batch(model, x, loss, targets):
+    kernels = [kernel_of(layer) for layer in targets]
+    with tf.GradientTape() as tape:
+        _, z = _forward(model, x, loss)
+        # d s_c / dw = sum_k F_kc dz_k/dw, and sum_c (d s_c / dw)^2 = (J^T F F^T J)_ww
+        s = tf.einsum("bk,bkc->bc", z, tf.stop_gradient(_criterion_factor(z, loss)))
+    jacobians = tape.jacobian(s, kernels, experimental_use_pfor=True)  # each (batch, K, *kernel)
+    return [tf.reduce_sum(tf.square(jacobian), axis=(0, 1)) for jacobian in jacobians]
+
+
+# ---------------------------------------------------------------------------------------------
+# Saliency and deletion
+
+
+def saliency(model, hessian: dict) -> dict:
+    """s_k = h_kk u_k^2 / 2 for every kernel in `hessian`."""
+    return {name: 0.5 * h * np.square(kernel_of(model.get_layer(name)).numpy()) for name, h in hessian.items()}
+
+
+@dataclasses.dataclass
+class Deletion:
+    keep: dict  # layer name -> bool array: the weights left alive after the deletion
+    predicted_increase: float  # the sum of the deleted weights' saliencies
+
+
+def delete_lowest(saliencies: dict, alive: dict, count: int) -> Deletion:
+    """Deletes the `count` alive weights of lowest saliency, ranked over all layers together.
+
+    alive: layer name -> bool array of the weights that may still be deleted (prunable, not yet
+    deleted); the ranking sees only those. Ties go to the earlier layer and position.
+    """
+    names = list(alive)
+    scores = np.concatenate([saliencies[name][alive[name]] for name in names])
+    if not 0 <= count <= len(scores):
+        raise UsageError(f"cannot delete {count} of {len(scores)} remaining weights")
+    lowest = np.argsort(scores, kind="stable")[:count]
+    survives = np.ones(len(scores), bool)
+    survives[lowest] = False
+    keep, offset = {}, 0
+    for name in names:
+        mask, size = alive[name].copy(), int(alive[name].sum())
+        mask[alive[name]] = survives[offset:offset + size]
+        keep[name], offset = mask, offset + size
+    return Deletion(keep, float(scores[lowest].sum()))
+
+
+def mean_loss(model, x, targets, loss: str) -> float:
+    """The training criterion on (x, targets): what h_kk is the Hessian of."""
+    criterion = keras.losses.MeanSquaredError() if loss == "mse" else keras.losses.SparseCategoricalCrossentropy()
+    return float(criterion(targets, model.predict(x, batch_size=1024, verbose=0)))
