@@ -74,16 +74,22 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     train_limit: Optional[int] = typer.Option(None, "--train-limit", help="Use only the first N training digits."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", help="Use only the first N test digits."),
+    qat: bool = typer.Option(False, "--qat", help="Train the float model into OUT/float, then QAT fine-tune it into OUT."),
+    qat_epochs: int = typer.Option(1, "--qat-epochs", help="With --qat: QAT fine-tuning epochs."),
     data_dir: Optional[Path] = DataDir,
 ):
     """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run."""
+    from lenet_edge.compress.qat_run import train_then_qat
     from lenet_edge.run import RunConfig
     from lenet_edge.train.loop import train as train_run
 
     config = RunConfig(model, epochs, seed, optimizer, lr, lr_decay, batch_size, distort, train_limit, test_limit)
-    metrics = train_run(out_dir, config, resume=resume, data_dir=data_dir)
+    if qat:
+        metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
+    else:
+        metrics = train_run(out_dir, config, resume=resume, data_dir=data_dir)
     last = metrics[-1]
-    out.print(f"{model}: epoch {last['epoch']}, train error {100 * last['train_error']:.2f}%, "
+    out.print(f"{model}{' QAT' if qat else ''}: epoch {last['epoch']}, train error {100 * last['train_error']:.2f}%, "
               f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
 
 
@@ -138,6 +144,58 @@ def convert(
     out.print(f"test error on {check.digits:,} digits: keras {100 * check.keras_error:.2f}%, "
               f"tflite {100 * check.tflite_error:.2f}%; agreement {100 * check.agreement:.2f}%")
     out.print("wrote " + ", ".join(str(path) for path in report.files), soft_wrap=True)
+
+
+@app.command()
+@one_line_errors
+def prune(
+    run_dir: Path = typer.Argument(..., help="A train or prune run folder."),
+    out_dir: Path = typer.Option(..., "--out", help="The pruned run folder to create."),
+    method: str = typer.Option("obd", "--method", help="obd (Optimal Brain Damage) or magnitude (tfmot)."),
+    sparsity: float = typer.Option(0.9, "--sparsity", help="Fraction of the prunable weights to delete, in (0, 1)."),
+    rounds: int = typer.Option(3, "--rounds", help="Delete-and-retrain rounds."),
+    retrain_epochs: int = typer.Option(1, "--retrain-epochs", help="Retraining epochs after each deletion."),
+    estimator: str = typer.Option("paper", "--estimator", help="OBD Hessian diagonal: paper (1990 backward pass) or gn (exact Gauss-Newton)."),
+    sample: int = typer.Option(2000, "--sample", help="OBD: training digits the Hessian averages over."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Retraining learning rate (default: the run's last)."),
+    max_error: Optional[float] = typer.Option(None, "--max-error", help="Error budget: stop, undoing the round, when test error exceeds this."),
+    as_json: bool = typer.Option(False, "--json", help="Print the pruning table as JSON."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Delete weights by OBD saliency or magnitude and retrain, round by round, into a new run."""
+    import dataclasses
+
+    from lenet_edge.compress.prune import PruneSettings, prune as prune_run
+
+    settings = PruneSettings(method, sparsity, rounds, retrain_epochs, estimator, sample, lr, max_error=max_error)
+    result = prune_run(run_dir, out_dir, settings, data_dir)
+    if as_json:
+        return print_json(dataclasses.asdict(result))
+    table = Table("round", "sparsity", "deleted", "test error", "predicted ΔL", "measured ΔL", title=f"{method} pruning of {run_dir}")
+    table.add_row("0", f"{100 * result.source_sparsity:.1f}%", "", f"{100 * result.source_error:.2f}%", "", "")
+    for row in result.rounds:
+        loss = ["-" if v is None else f"{v:.4f}" for v in (row.predicted_increase, row.measured_increase)]
+        undone = "" if row.kept else " (undone: above --max-error)"
+        table.add_row(str(row.round), f"{100 * row.sparsity:.1f}%", f"{row.deleted:,}", f"{100 * row.test_error:.2f}%{undone}", *loss)
+    out.print(table)
+    out.print(f"{result.prunable_weights:,} prunable weights -> {out_dir}")
+
+
+@app.command()
+@one_line_errors
+def qat(
+    run_dir: Path = typer.Argument(..., help="A train or prune run folder (a pruned run keeps its zeros)."),
+    out_dir: Path = typer.Option(..., "--out", help="The QAT run folder to create."),
+    epochs: int = typer.Option(1, "--epochs", help="QAT fine-tuning epochs."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the run's last)."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Quantization-aware fine-tuning of a run into a new run (model.h5), ready for int8 conversion."""
+    from lenet_edge.compress.qat_run import fine_tune_qat
+
+    last = fine_tune_qat(run_dir, out_dir, epochs, lr, data_dir)[-1]
+    out.print(f"QAT epoch {last['epoch']}: train error {100 * last['train_error']:.2f}%, "
+              f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,222 @@
+"""Iterative pruning: delete, retrain, repeat, into a new run folder.
+
+    result = prune("runs/lenet5", "runs/lenet5-obd", PruneSettings(method="obd", sparsity=0.9))
+
+Each round raises the sparsity (the deleted fraction of the prunable weights, see masks.py) to
+its step, deleting by OBD saliency (obd.py, all layers ranked together) or by magnitude (tfmot,
+magnitude.py, every layer alike), then retrains `retrain_epochs` epochs with the deleted weights
+held at zero. By default each round deletes the same fraction of the weights still alive, so the
+steps rise geometrically towards the target; `steps` sets them explicitly (the benchmark's
+0.5, 0.7, 0.8, 0.9, 0.95). With `max_error`, the first round whose test error exceeds it is undone
+and pruning stops there: the error budget is spent.
+
+The new run folder holds
+    config.json   stage "prune", source = the run pruned, epochs = all retraining epochs
+    metrics.json  one entry per retraining epoch, as a training run's
+    pruning.json  the settings and the per-round table (Round)
+    model.keras   the pruned model, every pruned kernel under a masks.PruningMask
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lenet_edge import run as runs
+from lenet_edge.compress import magnitude, masks, obd
+from lenet_edge.errors import RunError, UsageError
+from lenet_edge.models import registry
+from lenet_edge.train.data import RunData, load_run_data, targets
+from lenet_edge.train.loop import compile_model, error_rate
+from lenet_edge.train.progress import BatchProgress, make_progress
+
+PRUNING = "pruning.json"
+METHODS = ("obd", "magnitude")
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneSettings:
+    method: str = "obd"  # "obd" or "magnitude"
+    sparsity: float = 0.9  # the deleted fraction of the prunable weights after the last round
+    rounds: int = 3
+    retrain_epochs: int = 1  # per round; the same budget for both methods
+    estimator: str = "paper"  # OBD's Hessian estimator, "paper" or "gn"
+    sample: int | None = 2000  # training digits the Hessian averages over (None: all of them)
+    learning_rate: float | None = None  # for retraining; None: the source run's last rate
+    steps: tuple[float, ...] | None = None  # the sparsity after each round (overrides sparsity, rounds)
+    max_error: float | None = None  # error budget: undo the first round above this test error, stop
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    round: int
+    sparsity: float  # measured after the round: the deleted fraction of the prunable weights
+    deleted: int  # weights deleted in this round
+    test_error: float  # after retraining
+    predicted_increase: float | None  # OBD: sum of the deleted weights' saliencies (training loss)
+    measured_increase: float | None  # OBD: the training loss increase the deletion caused
+    kept: bool  # False for the round that broke the error budget (undone)
+    seconds: float
+
+
+@dataclasses.dataclass
+class PruneResult:
+    settings: PruneSettings
+    prunable_weights: int
+    source_sparsity: float
+    source_error: float
+    rounds: list[Round]
+
+
+def schedule(start: float, final: float, rounds: int) -> tuple[float, ...]:
+    """The sparsity after each round when every round deletes the same fraction of the alive weights."""
+    kept = (1.0 - final) / (1.0 - start)
+    return tuple(1.0 - (1.0 - start) * kept ** (r / rounds) for r in range(1, rounds + 1))
+
+
+def final_learning_rate(config: runs.RunConfig) -> float:
+    """The rate a run's last epoch trained at: where fine-tuning it starts by default."""
+    return config.learning_rate * config.lr_decay ** (config.epochs - 1)
+
+
+@dataclasses.dataclass
+class Retrainer:
+    """Compiles and trains a model `epochs` epochs per call; metrics accumulate across calls.
+
+    Call it as fit(model, callbacks): magnitude.prune_round passes tfmot's callback through it.
+    """
+    config: runs.RunConfig
+    data: RunData
+    epochs: int
+    bar: object = None  # a rich Progress, or None for no progress bars
+    metrics: list = dataclasses.field(default_factory=list)
+
+    def __call__(self, model, callbacks=()) -> None:
+        compile_model(model, self.config)
+        for _ in range(self.epochs):
+            self.metrics.append(self._epoch(model, list(callbacks)))
+
+    def _epoch(self, model, callbacks: list) -> dict:
+        epoch = len(self.metrics)  # seeds the shuffle, as the training loop does
+        x, y = self.data.training_epoch(np.random.default_rng([self.config.seed, epoch]))
+        if self.bar is not None:
+            steps = -(-len(x) // self.config.batch_size)
+            callbacks.append(BatchProgress(self.bar, f"{self.config.stage} epoch {epoch + 1}", steps))
+        start = time.perf_counter()
+        history = model.fit(x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0,
+                            callbacks=callbacks)
+        return {"epoch": epoch + 1, "loss": float(history.history["loss"][-1]),
+                "train_error": error_rate(model, self.data.x_train, self.data.y_train),
+                "test_error": error_rate(model, self.data.x_test, self.data.y_test),
+                "learning_rate": self.config.learning_rate, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), data_dir: Path | None = None,
+          progress: bool = True) -> PruneResult:
+    """Prunes the model of run `source` into the new run folder `out` (see the module docstring)."""
+    source, out = Path(source), Path(out)
+    config = _prunable_run(source)
+    if (out / runs.CONFIG).exists():
+        raise RunError(f"{out} already holds a run; choose another --out")
+    model = runs.load_model(source)
+    steps = _steps(settings, masks.sparsity(model))
+    config = dataclasses.replace(
+        config, stage="prune", source=str(source), epochs=max(1, settings.retrain_epochs * len(steps)),
+        learning_rate=settings.learning_rate or final_learning_rate(config), lr_decay=1.0)
+    data = load_run_data(config, data_dir)
+    bar = make_progress() if progress else None
+    result = PruneResult(settings, masks.prunable_count(model), masks.sparsity(model),
+                         error_rate(model, data.x_test, data.y_test), [])
+    retrainer = Retrainer(config, data, settings.retrain_epochs, bar)
+    with bar or contextlib.nullcontext():
+        model = _rounds(model, steps, settings, _Context(config, data, retrainer), result)
+    _write(out, config, model, result, retrainer.metrics)
+    return result
+
+
+def _prunable_run(source: Path) -> runs.RunConfig:
+    config = runs.read_config(source)
+    if config.stage == "qat":
+        raise RunError(f"{source} is a quantization-aware (qat) run; prune its float or pruned source, "
+                       f"then fine-tune the result with `lenet-edge qat`")
+    return config
+
+
+def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
+    if not 0.0 < settings.sparsity < 1.0:
+        raise UsageError(f"--sparsity must be in (0, 1), got {settings.sparsity}")
+    if settings.method not in METHODS:
+        raise UsageError(f"unknown pruning method {settings.method!r}; choose one of {', '.join(METHODS)}")
+    if settings.rounds < 1 or settings.retrain_epochs < 0 or (settings.sample is not None and settings.sample < 1):
+        raise UsageError("--rounds and --sample must be at least 1, --retrain-epochs at least 0")
+    if settings.estimator not in obd.ESTIMATORS:
+        raise UsageError(f"unknown Hessian estimator {settings.estimator!r}; choose one of {', '.join(obd.ESTIMATORS)}")
+    steps = settings.steps or schedule(current, settings.sparsity, settings.rounds)
+    if list(steps) != sorted(set(steps)) or steps[0] <= current or steps[-1] >= 1.0:
+        raise UsageError(f"sparsity steps must rise from the run's current {current:.1%} to below 100%; got {steps}")
+    return tuple(steps)
+
+
+@dataclasses.dataclass
+class _Context:
+    config: runs.RunConfig
+    data: RunData
+    retrain: Retrainer
+
+    @property
+    def loss(self) -> str:
+        return registry.spec(self.config.model).loss
+
+
+def _rounds(model, steps, settings: PruneSettings, context: _Context, result: PruneResult):
+    sample = _hessian_sample(context, settings.sample)
+    for index, target in enumerate(steps, start=1):
+        start, before, weights = time.perf_counter(), _alive_count(model), model.get_weights()
+        if settings.method == "obd":
+            pruned, predicted, measured = _obd_delete(model, target, settings.estimator, sample, context)
+            context.retrain(pruned)
+        else:
+            pruned, predicted, measured = magnitude.prune_round(model, target, context.retrain), None, None
+        error = error_rate(pruned, context.data.x_test, context.data.y_test)
+        kept = settings.max_error is None or error <= settings.max_error
+        result.rounds.append(Round(index, masks.sparsity(pruned), before - _alive_count(pruned), error,
+                                   predicted, measured, kept, round(time.perf_counter() - start, 3)))
+        if not kept:
+            model.set_weights(weights)  # magnitude pruning trained the model's own layers
+            return model
+        model = pruned
+    return model
+
+
+def _alive_count(model) -> int:
+    return sum(int(mask.sum()) for mask in masks.alive(model).values())
+
+
+def _hessian_sample(context: _Context, size: int | None):
+    """(inputs, targets) of a fixed random sample of the training set."""
+    data = context.data
+    order = np.random.default_rng(context.config.seed).permutation(len(data.y_train))[:size]
+    return data.x_train[order], targets(data.y_train[order], context.loss)
+
+
+def _obd_delete(model, target: float, estimator: str, sample, context: _Context):
+    """(masked model, predicted and measured training-loss increase) of one OBD deletion."""
+    x, y = sample
+    hessian = obd.hessian_diagonal(model, x, context.loss, estimator)
+    alive = masks.alive(model)
+    count = round(target * masks.prunable_count(model)) - (masks.prunable_count(model) - _alive_count(model))
+    deletion = obd.delete_lowest(obd.saliency(model, hessian), alive, count)
+    pruned = masks.with_masks(model, deletion.keep)
+    measured = obd.mean_loss(pruned, x, y, context.loss) - obd.mean_loss(model, x, y, context.loss)
+    return pruned, deletion.predicted_increase, measured
+
+
+def _write(out: Path, config: runs.RunConfig, model, result: PruneResult, metrics: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    runs.write_json(out / runs.CONFIG, config.__dict__)
+    runs.save_model(model, out / runs.MODEL)
+    runs.write_json(out / runs.METRICS, metrics)
+    runs.write_json(out / PRUNING, dataclasses.asdict(result))
