@@ -1,0 +1,302 @@
+"""`lenet-edge convert`: full-int8 and float .tflite from runs, verified with LiteRT; the model
+card, the C array, all-or-nothing writes and one-line errors for bad input."""
+import lenet_edge  # noqa: F401  (first: selects Keras 2 before TensorFlow loads)
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from ai_edge_litert.interpreter import Interpreter
+from typer.testing import CliRunner
+
+from convert import flatbuffer, pipeline, tflite
+from lenet_edge import run as runs
+from lenet_edge.cli import app
+from lenet_edge.compress import qat
+from lenet_edge.errors import ModelError
+from lenet_edge.models import registry
+from lenet_edge.train.data import load_split, targets
+from lenet_edge.train.loop import compile_model, train
+
+TEST_SLICE = 2000  # digits: 0.5 percentage points is 10 of them
+CALIBRATION = 200
+# One epoch on 6,000 digits: the nets read most digits, so int8 rounding moves few predictions.
+RECIPE = dict(epochs=1, batch_size=32, train_limit=6000, test_limit=256)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished run folder per zoo model, trained once for the module."""
+    root = tmp_path_factory.mktemp("runs")
+    for name in registry.MODELS:
+        train(root / name, runs.RunConfig(name, **RECIPE), progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def int8_reports(trained, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8")
+    return {name: pipeline.convert_run(trained / name, out / f"{name}.tflite", "int8", CALIBRATION,
+                                       limit=TEST_SLICE)
+            for name in registry.MODELS}
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_error_line(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def assert_full_int8(tflite_bytes):
+    tflite.check_full_integer(tflite_bytes)  # raises on a custom op or a float tensor
+    graph = flatbuffer.read(tflite_bytes)
+    assert not any(op.custom for op in graph.ops)
+    assert graph.tensors[graph.inputs[0]].dtype == graph.tensors[graph.outputs[0]].dtype == "int8"
+
+
+# ---------------------------------------------------------------------------------------------
+# int8: post-training and quantization-aware
+
+
+@pytest.mark.parametrize("name", list(registry.MODELS))
+def test_every_zoo_model_converts_to_full_int8_close_to_keras(name, int8_reports):
+    report = int8_reports[name]
+    tflite_bytes = report.path.read_bytes()
+    assert_full_int8(tflite_bytes)
+    assert report.quantization == "post-training"
+    check = report.verification
+    assert check.digits == TEST_SLICE and check.batch > 1
+    assert abs(check.tflite_error - check.keras_error) <= 0.005, check
+    assert check.agreement >= 0.98, check
+
+
+def test_quantization_aware_model_converts_to_full_int8(trained, tmp_path):
+    config = dataclasses.replace(runs.read_config(trained / "lenet1"), stage="qat")
+    model = qat.quantize_aware(runs.load_model(trained / "lenet1"))
+    compile_model(model, config)
+    _, x, labels = load_split("lenet1", "train", 2048)
+    model.fit(x, targets(labels, "crossentropy"), batch_size=32, epochs=1, verbose=0)
+
+    report = pipeline.convert_model(model, config, tmp_path / "qat.tflite", calibration=CALIBRATION,
+                                    limit=TEST_SLICE)
+    assert_full_int8(report.path.read_bytes())
+    assert report.quantization == "quantization-aware training"
+    assert report.card["run_stage"] == "qat"
+    # The fake-quantized Keras model and the int8 file compute nearly the same numbers.
+    assert report.verification.agreement >= 0.99, report.verification
+    assert abs(report.verification.tflite_error - report.verification.keras_error) <= 0.005
+
+
+def test_pruned_zeros_survive_as_int8_zeros(trained, tmp_path):
+    model = runs.load_model(trained / "lenet4")
+    rng = np.random.default_rng(0)
+    masks = {}
+    for layer in ("C1", "OUTPUT"):  # a CONV_2D filter and a FULLY_CONNECTED matrix
+        kernel = model.get_layer(layer).kernel
+        masks[layer] = rng.random(kernel.shape) < 0.5
+        kernel.assign(np.where(masks[layer], 0.0, kernel.numpy()))
+
+    report = pipeline.convert_model(model, runs.read_config(trained / "lenet4"),
+                                    tmp_path / "pruned.tflite", calibration=CALIBRATION, limit=256)
+    graph = flatbuffer.read(report.path.read_bytes())
+    stored = {"C1": masks["C1"].transpose(3, 0, 1, 2), "OUTPUT": masks["OUTPUT"].T}  # TFLite layouts
+    for layer, zeroed in stored.items():
+        [weight] = [t for t in graph.tensors
+                    if t.data is not None and t.dtype == "int8" and t.shape == zeroed.shape
+                    and f"/{layer}/" in t.name]
+        assert np.all(weight.data[zeroed] == 0)
+        [card_layer] = [entry for entry in report.card["layers"]
+                        if entry["weights"] and entry["inputs"][1]["name"] == weight.name]
+        assert card_layer["zero_weights"] >= zeroed.sum()
+    zeroed = sum(mask.sum() for mask in masks.values())
+    assert report.card["zero_weight_fraction"] >= zeroed / report.card["weights"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Float modes
+
+
+def test_float_modes_convert_and_agree(trained, tmp_path):
+    sizes = {"int8": None}
+    for mode in ("float16", "dynamic", "float32"):
+        report = pipeline.convert_run(trained / "lenet1", tmp_path / f"{mode}.tflite", mode, limit=500)
+        assert report.card["input"]["dtype"] == "float32" and report.card["input"]["scale"] is None
+        assert report.verification.agreement >= (0.999 if mode != "dynamic" else 0.98)
+        sizes[mode] = report.size
+    sizes["int8"] = pipeline.convert_run(trained / "lenet1", tmp_path / "int8.tflite", limit=16).size
+    assert sizes["int8"] < sizes["float16"] < sizes["float32"]
+    assert sizes["dynamic"] < sizes["float16"]
+    float16_ops = flatbuffer.op_names((tmp_path / "float16.tflite").read_bytes())
+    assert "DEQUANTIZE" in float16_ops  # float16 constants widened at load time
+
+
+# ---------------------------------------------------------------------------------------------
+# The model card
+
+
+def test_model_card_describes_the_file(trained, int8_reports):
+    report = int8_reports["lenet5"]
+    data = report.path.read_bytes()
+    card = json.loads(report.path.with_suffix(".json").read_text())
+    assert card == report.card
+    assert card["bytes"] == len(data) and card["sha256"] == hashlib.sha256(data).hexdigest()
+    assert card["source_run"] == str((trained / "lenet5").resolve())
+    assert (card["model"], card["mode"], card["calibration_digits"]) == ("lenet5", "int8", CALIBRATION)
+
+    interpreter = Interpreter(model_content=data)
+    for end, [detail] in (("input", interpreter.get_input_details()),
+                          ("output", interpreter.get_output_details())):
+        assert card[end]["shape"] == list(detail["shape"]) and card[end]["dtype"] == "int8"
+        assert (card[end]["scale"], card[end]["zero_point"]) == pytest.approx(detail["quantization"])
+
+    assert card["ops"] == tflite.op_names(data) == [layer["op"] for layer in card["layers"]]
+    assert card["parameter_bytes"] == sum(layer["parameter_bytes"] for layer in card["layers"])
+    c1 = card["layers"][0]
+    assert [t["shape"] for t in c1["inputs"]] == [[1, 32, 32, 1], [6, 5, 5, 1], [6]]
+    assert [t["dtype"] for t in c1["inputs"]] == ["int8", "int8", "int32"]
+    assert c1["parameter_bytes"] == 150 + 6 * 4 and c1["weights"] == 150
+    # C3's connection table leaves 6 x 5 x 5 x 16 - 1,500 = 900 weights at zero, LeNet-5's only table.
+    assert card["weights"] > 0 and card["zero_weight_fraction"] * card["weights"] >= 900
+    verification = card["verification"]
+    assert verification["digits"] == TEST_SLICE
+    assert verification["tflite_test_error"] == report.verification.tflite_error
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI and the C array
+
+
+def test_cli_int8_with_c_array_compiles_to_the_same_bytes(trained, tmp_path):
+    out = tmp_path / "firmware" / "model.tflite"
+    result = invoke("convert", trained / "lenet1", "--int8", "--out", out, "--c-array",
+                    "--calibration", 100, "--limit", 256)
+    assert result.exit_code == 0, result.output
+    assert "lenet1 int8 (post-training)" in result.stdout and "agreement" in result.stdout
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.json", "model.tflite",
+                                                            "model_data.cc", "model_data.h"]
+    (tmp_path / "dump.cc").write_text(
+        '#include <cstdint>\n#include <cstdio>\n#include "model_data.h"\n'
+        "int main() {\n"
+        "  if (reinterpret_cast<std::uintptr_t>(g_model) % 16 != 0) return 2;\n"
+        "  std::fwrite(g_model, 1, g_model_len, stdout);\n"
+        "  return 0;\n}\n")
+    binary = tmp_path / "dump"
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-I", out.parent, tmp_path / "dump.cc",
+                    out.parent / "model_data.cc", "-o", binary], check=True)
+    dumped = subprocess.run([binary], check=True, capture_output=True).stdout
+    assert dumped == out.read_bytes()
+
+
+def test_cli_json_prints_the_card(trained, tmp_path):
+    result = invoke("convert", trained / "lenet1989", "--float16", "--out", tmp_path / "m.tflite",
+                    "--limit", 64, "--json")
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)
+    assert card["mode"] == "float16" and card["model"] == "lenet1989"
+    assert card["files"] == [str(tmp_path / "m.tflite"), str(tmp_path / "m.json")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing partial is written
+
+
+def test_a_failure_after_conversion_writes_nothing(trained, tmp_path, monkeypatch):
+    def failing_verify(*args):
+        raise RuntimeError("simulated failure after conversion")
+    monkeypatch.setattr(pipeline, "verify", failing_verify)
+    with pytest.raises(RuntimeError, match="simulated"):
+        pipeline.convert_run(trained / "lenet1", tmp_path / "model.tflite", c_array=True, limit=64)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_file(trained, tmp_path, monkeypatch):
+    write_bytes, calls = pathlib.Path.write_bytes, []
+
+    def write_then_fail(path, content):
+        calls.append(path)
+        if len(calls) == 3:  # the .tflite, its card and the header are on disk by now
+            raise OSError("disk full")
+        return write_bytes(path, content)
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.convert_run(trained / "lenet1", tmp_path / "model.tflite", c_array=True, limit=64)
+    assert len(calls) == 3 and list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one line
+
+
+def test_a_folder_that_is_not_a_run(tmp_path):
+    result = invoke("convert", tmp_path, "--int8", "--out", tmp_path / "model.tflite")
+    assert_one_error_line(result, "is not a lenet-edge run")
+
+
+def test_a_corrupt_model_file(trained, tmp_path):
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / runs.CONFIG).write_text((trained / "lenet1" / runs.CONFIG).read_text())
+    (folder / runs.MODEL).write_bytes(b"PK\x03\x04 not really a zip archive")
+    result = invoke("convert", folder, "--int8", "--out", tmp_path / "model.tflite")
+    assert_one_error_line(result, "model.keras", "cannot be loaded")
+    assert not (tmp_path / "model.tflite").exists()
+
+
+@keras.saving.register_keras_serializable(package="test_convert")
+class CumulativeProduct(keras.layers.Layer):
+    """A layer with no builtin TFLite op: TensorFlow's Cumprod."""
+
+    def call(self, inputs):
+        return tf.math.cumprod(inputs, axis=-1)
+
+
+def test_a_layer_int8_cannot_express(trained, tmp_path):
+    base = runs.load_model(trained / "lenet1")
+    model = keras.Model(base.input, CumulativeProduct()(base.output))
+    folder = tmp_path / "cumprod"
+    folder.mkdir()
+    (folder / runs.CONFIG).write_text((trained / "lenet1" / runs.CONFIG).read_text())
+    runs.save_model(model, folder / runs.MODEL)
+    result = invoke("convert", folder, "--int8", "--out", tmp_path / "model.tflite", "--limit", 16)
+    assert_one_error_line(result, "int8 conversion", "Cumprod")
+    assert not (tmp_path / "model.tflite").exists()
+
+
+def test_a_result_that_is_not_full_integer_is_refused(trained):
+    base = runs.load_model(trained / "lenet1")
+    float_bytes = tflite.to_tflite(base, "float32")
+    with pytest.raises(ModelError, match=r"left CONV_2D \(node 0\) with a float32 tensor"):
+        tflite.check_full_integer(float_bytes, "lenet1")
+    # What the converter writes when custom ops are allowed: Cumprod as a custom op.
+    converter = tf.lite.TFLiteConverter.from_keras_model(
+        keras.Model(base.input, CumulativeProduct()(base.output)))
+    converter.allow_custom_ops = True
+    with pytest.raises(ModelError, match="left a custom op 'Cumprod'"):
+        tflite.check_full_integer(bytes(converter.convert()), "lenet1")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--int8", "--float16"], "at most one of"),
+    (["--calibration", "0", "--int8"], "--calibration must be at least 1"),
+    (["--limit", "0"], "--limit must be at least 1"),
+])
+def test_bad_flags(trained, tmp_path, args, fragment):
+    result = invoke("convert", trained / "lenet1", *args, "--out", tmp_path / "model.tflite")
+    assert_one_error_line(result, fragment)
+
+
+def test_out_must_be_a_tflite_file(trained, tmp_path):
+    result = invoke("convert", trained / "lenet1", "--out", tmp_path / "model.json")
+    assert_one_error_line(result, "--out must name a .tflite file")
