@@ -18,11 +18,10 @@ from typer.testing import CliRunner
 from convert import flatbuffer, pipeline, tflite
 from lenet_edge import run as runs
 from lenet_edge.cli import app
-from lenet_edge.compress import qat
+from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.errors import ModelError
 from lenet_edge.models import registry
-from lenet_edge.train.data import load_split, targets
-from lenet_edge.train.loop import compile_model, train
+from lenet_edge.train.loop import train
 
 TEST_SLICE = 2000  # digits: 0.5 percentage points is 10 of them
 CALIBRATION = 200
@@ -82,46 +81,59 @@ def test_every_zoo_model_converts_to_full_int8_close_to_keras(name, int8_reports
     assert check.agreement >= 0.98, check
 
 
-def test_quantization_aware_model_converts_to_full_int8(trained, tmp_path):
-    config = dataclasses.replace(runs.read_config(trained / "lenet1"), stage="qat")
-    model = qat.quantize_aware(runs.load_model(trained / "lenet1"))
-    compile_model(model, config)
-    _, x, labels = load_split("lenet1", "train", 2048)
-    model.fit(x, targets(labels, "crossentropy"), batch_size=32, epochs=1, verbose=0)
+@pytest.fixture(scope="module")
+def pruned(trained, tmp_path_factory):
+    """(run folder, masks): lenet4 with half of C1's filter and of the output matrix zeroed,
+    saved as a prune run; masks are in TFLite's layouts, layer name -> True where zeroed."""
+    folder = tmp_path_factory.mktemp("pruned")
+    model = runs.load_model(trained / "lenet4")
+    rng = np.random.default_rng(0)
+    masks = {}
+    for layer, to_tflite_layout in (("C1", (3, 0, 1, 2)), ("OUTPUT", (1, 0))):
+        kernel = model.get_layer(layer).kernel
+        mask = rng.random(kernel.shape) < 0.5
+        kernel.assign(np.where(mask, 0.0, kernel.numpy()))
+        masks[layer] = mask.transpose(to_tflite_layout)  # CONV_2D filter OHWI, FULLY_CONNECTED (out, in)
+    config = dataclasses.replace(runs.read_config(trained / "lenet4"), stage="prune",
+                                 source=str(trained / "lenet4"))
+    runs.write_json(folder / runs.CONFIG, config.__dict__)
+    runs.save_model(model, folder / runs.MODEL)
+    return folder, masks
 
-    report = pipeline.convert_model(model, config, tmp_path / "qat.tflite", calibration=CALIBRATION,
-                                    limit=TEST_SLICE)
+
+def assert_zeros_survive(report, masks):
+    graph = flatbuffer.read(report.path.read_bytes())
+    for layer, zeroed in masks.items():
+        [weight] = [t for t in graph.tensors
+                    if t.data is not None and t.dtype == "int8" and t.shape == zeroed.shape
+                    and f"{layer}/" in t.name]  # "lenet4/C1/...", QAT: "quant_C1/..."
+        assert np.all(weight.data[zeroed] == 0), layer
+        [card_layer] = [entry for entry in report.card["layers"]
+                        if entry["weights"] and entry["inputs"][1]["name"] == weight.name]
+        assert card_layer["zero_weights"] >= zeroed.sum()
+    zeroed = sum(mask.sum() for mask in masks.values())
+    assert report.card["zero_weight_fraction"] >= zeroed / report.card["weights"]
+
+
+def test_pruned_zeros_survive_post_training_quantization(pruned, tmp_path):
+    folder, masks = pruned
+    report = pipeline.convert_run(folder, tmp_path / "pruned.tflite", calibration=CALIBRATION, limit=256)
+    assert report.card["run_stage"] == "prune"
+    assert_zeros_survive(report, masks)
+
+
+def test_a_qat_run_converts_to_full_int8_keeping_pruned_zeros(pruned, tmp_path):
+    folder, masks = pruned
+    fine_tune_qat(folder, tmp_path / "qat", epochs=1, progress=False)  # prune-preserving QAT
+    report = pipeline.convert_run(tmp_path / "qat", tmp_path / "qat.tflite", calibration=CALIBRATION,
+                                  limit=TEST_SLICE)
     assert_full_int8(report.path.read_bytes())
     assert report.quantization == "quantization-aware training"
     assert report.card["run_stage"] == "qat"
     # The fake-quantized Keras model and the int8 file compute nearly the same numbers.
     assert report.verification.agreement >= 0.99, report.verification
     assert abs(report.verification.tflite_error - report.verification.keras_error) <= 0.005
-
-
-def test_pruned_zeros_survive_as_int8_zeros(trained, tmp_path):
-    model = runs.load_model(trained / "lenet4")
-    rng = np.random.default_rng(0)
-    masks = {}
-    for layer in ("C1", "OUTPUT"):  # a CONV_2D filter and a FULLY_CONNECTED matrix
-        kernel = model.get_layer(layer).kernel
-        masks[layer] = rng.random(kernel.shape) < 0.5
-        kernel.assign(np.where(masks[layer], 0.0, kernel.numpy()))
-
-    report = pipeline.convert_model(model, runs.read_config(trained / "lenet4"),
-                                    tmp_path / "pruned.tflite", calibration=CALIBRATION, limit=256)
-    graph = flatbuffer.read(report.path.read_bytes())
-    stored = {"C1": masks["C1"].transpose(3, 0, 1, 2), "OUTPUT": masks["OUTPUT"].T}  # TFLite layouts
-    for layer, zeroed in stored.items():
-        [weight] = [t for t in graph.tensors
-                    if t.data is not None and t.dtype == "int8" and t.shape == zeroed.shape
-                    and f"/{layer}/" in t.name]
-        assert np.all(weight.data[zeroed] == 0)
-        [card_layer] = [entry for entry in report.card["layers"]
-                        if entry["weights"] and entry["inputs"][1]["name"] == weight.name]
-        assert card_layer["zero_weights"] >= zeroed.sum()
-    zeroed = sum(mask.sum() for mask in masks.values())
-    assert report.card["zero_weight_fraction"] >= zeroed / report.card["weights"]
+    assert_zeros_survive(report, masks)
 
 
 # ---------------------------------------------------------------------------------------------
