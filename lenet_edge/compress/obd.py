@@ -18,8 +18,9 @@ Two estimators, both of the Gauss-Newton (Levenberg-Marquardt) kind, so h_kk >= 
   gn     The exact diagonal of the Gauss-Newton matrix mean_n J_n^T H_n J_n: J_n the Jacobian of
          the criterion's input (the logits, or the MSE outputs) with respect to the weights, H_n
          the criterion's Hessian there (diag(p) - p p^T, or 2/K I). It keeps the cross terms the
-         paper drops (between units, and between the positions of a shared weight). Cost: one
-         vector-Jacobian product per output per example, batched with tf's pfor.
+         paper drops (between units, and between the positions of a shared weight). Cost: a
+         gradient pass over K copies of each example (one per column of a factor of H_n), plus
+         every copy's own kernel gradients, from its deltas and input patches.
 On a network of one Dense layer no cross term exists, and the two coincide.
 
 Saliency s_k = h_kk u_k^2 / 2 is the loss increase that deleting weight u_k alone is predicted
@@ -139,12 +140,14 @@ def _vjp(function, at, cotangent):
 # The estimators
 
 
-def hessian_diagonal(model, x, loss: str, estimator: str = "paper", batch_size: int = 64) -> dict:
+def hessian_diagonal(model, x, loss: str, estimator: str = "paper", batch_size: int | None = None) -> dict:
     """h_kk of every kernel of kernel_layers(model), as {layer name: array of the kernel's shape}.
 
     x: a sample of the training inputs; loss: "crossentropy" (model ends in softmax) or "mse".
     Labels are not needed: both estimators drop the terms that multiply the residual.
+    batch_size: examples per pass; default 256 for paper, 32 for gn (which holds K copies of each).
     """
+    batch_size = batch_size or (256 if estimator == "paper" else 32)
     if estimator not in ESTIMATORS:
         raise UsageError(f"unknown Hessian estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
     if loss not in LOSSES:
@@ -202,13 +205,38 @@ def _criterion_factor(z, loss):
 
 
 def _gn_batch(model, x, loss, targets):
-    kernels = [kernel_of(layer) for layer in targets]
+    # Row (n, c) of the batch is example n paired with column c of F_n. Backpropagating
+    # s_nc = z_n . F_n[:, c] gives, at every layer, the rows' own deltas; a weight's per-row
+    # gradient g_nc (summed over the positions sharing it) then gives sum_nc g_nc^2 = (J^T H J)_ww.
+    count = model.output_shape[-1]
+    rows = tf.repeat(x, count, axis=0)
+    column = tf.one_hot(tf.range(tf.shape(rows)[0]) % count, count, dtype=rows.dtype)
     with tf.GradientTape() as tape:
-        _, z = _forward(model, x, loss)
-        # d s_c / dw = sum_k F_kc dz_k/dw, and sum_c (d s_c / dw)^2 = (J^T F F^T J)_ww
-        s = tf.einsum("bk,bkc->bc", z, tf.stop_gradient(_criterion_factor(z, loss)))
-    jacobians = tape.jacobian(s, kernels, experimental_use_pfor=True)  # each (batch, K, *kernel)
-    return [tf.reduce_sum(tf.square(jacobian), axis=(0, 1)) for jacobian in jacobians]
+        steps, z = _forward(model, rows, loss)
+        directions = tf.einsum("rkc,rc->rk", tf.stop_gradient(_criterion_factor(z, loss)), column)
+        s = tf.reduce_sum(z * directions)
+    steps = {step.layer.name: step for step in steps}
+    deltas = tape.gradient(s, [steps[layer.name].pre for layer in targets])
+    return [_squared_row_gradients(layer, steps[layer.name].inputs, delta) for layer, delta in zip(targets, deltas)]
+
+
+def _squared_row_gradients(layer, inputs, delta):
+    """sum over rows of (the row's gradient with respect to the kernel)^2, in the kernel's shape."""
+    if isinstance(layer, keras.layers.Dense):
+        return tf.einsum("ri,ro->io", tf.square(inputs), tf.square(delta))
+    kernel_shape = kernel_of(layer).shape
+    (kh, kw), rows = layer.kernel_size, tf.shape(inputs)[0]
+    # every output position's receptive field as a row, flattened in the kernel's (kh, kw, in) order
+    patches = tf.image.extract_patches(inputs, [1, kh, kw, 1], [1, *layer.strides, 1],
+                                       [1, *layer.dilation_rate, 1], layer.padding.upper())
+    if isinstance(layer, keras.layers.DepthwiseConv2D):  # output channel = input channel * multiplier + m
+        maps, multiplier = kernel_shape[2], kernel_shape[3]
+        patches = tf.reshape(patches, [rows, -1, kh * kw, maps])
+        gradients = tf.einsum("rpkc,rpcm->rkcm", patches, tf.reshape(delta, [rows, -1, maps, multiplier]))
+    else:
+        patches = tf.reshape(patches, [rows, -1, kh * kw * kernel_shape[2]])
+        gradients = tf.einsum("rpk,rpo->rko", patches, tf.reshape(delta, [rows, -1, kernel_shape[3]]))
+    return tf.reshape(tf.reduce_sum(tf.square(gradients), axis=0), kernel_shape)
 
 
 # ---------------------------------------------------------------------------------------------
