@@ -66,9 +66,10 @@ def train(
     out_dir: Path = typer.Option(..., "--out", help="Run folder to create (or continue with --resume)."),
     epochs: int = typer.Option(20, "--epochs", help="Train until this epoch."),
     seed: int = typer.Option(0, "--seed"),
-    optimizer: str = typer.Option("adam", "--optimizer", help="adam, sgd or rmsprop."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="adam, sgd, momentum (SGD, Nesterov 0.9) or rmsprop."),
     lr: float = typer.Option(1e-3, "--lr", help="Learning rate of the first epoch."),
     lr_decay: float = typer.Option(1.0, "--lr-decay", help="Multiply the learning rate by this every epoch."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", help="Decoupled weight decay (AdamW-style); 0 for none."),
     batch_size: int = typer.Option(64, "--batch-size"),
     distort: bool = typer.Option(False, "--distort", help="Random affine distortions each epoch (LeCun 1998)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -83,7 +84,8 @@ def train(
     from lenet_edge.run import RunConfig
     from lenet_edge.train.loop import train as train_run
 
-    config = RunConfig(model, epochs, seed, optimizer, lr, lr_decay, batch_size, distort, train_limit, test_limit)
+    config = RunConfig(model, epochs, seed, optimizer, lr, lr_decay, batch_size, distort, train_limit, test_limit,
+                       weight_decay=weight_decay)
     if qat:
         metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
     else:

@@ -43,6 +43,7 @@ class RunConfig:
     test_limit: int | None = None
     stage: str = "train"  # "train", "prune" or "qat": what made this run
     source: str | None = None  # the run folder a prune or qat run started from
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW-style), 0 for none
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -18,7 +18,12 @@ from lenet_edge.models import registry
 from lenet_edge.train.data import RunData, load_run_data
 from lenet_edge.train.progress import BatchProgress, make_progress
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "momentum": lambda **kw: keras.optimizers.SGD(momentum=0.9, nesterov=True, **kw),
+    "rmsprop": keras.optimizers.RMSprop,
+}
 
 
 def validate(config: runs.RunConfig) -> None:
@@ -29,6 +34,8 @@ def validate(config: runs.RunConfig) -> None:
         raise UsageError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if not config.learning_rate > 0 or not 0 < config.lr_decay <= 1:
         raise UsageError("--lr must be > 0 and --lr-decay in (0, 1]")
+    if config.weight_decay < 0:
+        raise UsageError(f"--weight-decay must be >= 0, got {config.weight_decay}")
     if config.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {config.batch_size}")
     for name, limit in (("--train-limit", config.train_limit), ("--test-limit", config.test_limit)):
@@ -44,7 +51,8 @@ def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
         # every cross-entropy model of the zoo ends in a softmax
         loss = keras.losses.SparseCategoricalCrossentropy()
         accuracy = keras.metrics.SparseCategoricalAccuracy("accuracy")
-    optimizer = OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate)
+    decay = {"weight_decay": config.weight_decay} if config.weight_decay else {}
+    optimizer = OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate, **decay)
     model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
 
 
