@@ -1,9 +1,11 @@
 """Read .tflite bytes into an ir.Graph through the TFLite flatbuffer schema, validating every field.
 
-The generated schema module reads fields lazily and trusts the bytes: a corrupt file makes it raise
-whatever struct, numpy or flatbuffers raises, or report vector lengths of billions. So every
-vector length is checked against the file size before it is iterated, every index against the
-table it points into, and any exception from the flatbuffer library becomes one ModelFileError.
+The schema module's object API (ModelT) unpacks the whole file, the parts firmware_sim does not
+use included (metadata, signature defs), as TFLM's Python loader also does; a corrupt file makes
+it raise whatever struct, numpy or flatbuffers raises, and any such exception becomes one
+ModelFileError. A corrupt length cannot make it loop for long: reading past the end of the file
+raises. Then every field firmware_sim uses is checked: indices against the tables they point
+into, shapes, types, quantization, buffer sizes, and the order in which ops write tensors.
 """
 import re
 from pathlib import Path
@@ -32,26 +34,27 @@ _DTYPES = {
 }
 _TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 _OPCODE_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-
-# opcode -> (options table class, union tag, fields read into Op.options)
-_CONV_FIELDS = ("Padding", "StrideW", "StrideH", "FusedActivationFunction",
-                "DilationWFactor", "DilationHFactor")
-_POOL_FIELDS = ("Padding", "StrideW", "StrideH", "FilterWidth", "FilterHeight",
-                "FusedActivationFunction")
+# Builtin options read into Op.options, by op; the union tag each op's options must carry.
+_CONV_FIELDS = ("padding", "strideW", "strideH", "fusedActivationFunction", "dilationWFactor",
+                "dilationHFactor")
+_POOL_FIELDS = ("padding", "strideW", "strideH", "filterWidth", "filterHeight",
+                "fusedActivationFunction")
 _OPTIONS = {
-    "CONV_2D": (schema.Conv2DOptions, schema.BuiltinOptions.Conv2DOptions, _CONV_FIELDS),
-    "DEPTHWISE_CONV_2D": (schema.DepthwiseConv2DOptions,
-                          schema.BuiltinOptions.DepthwiseConv2DOptions,
-                          _CONV_FIELDS + ("DepthMultiplier",)),
-    "FULLY_CONNECTED": (schema.FullyConnectedOptions, schema.BuiltinOptions.FullyConnectedOptions,
-                        ("FusedActivationFunction", "WeightsFormat", "KeepNumDims",
-                         "AsymmetricQuantizeInputs")),
-    "AVERAGE_POOL_2D": (schema.Pool2DOptions, schema.BuiltinOptions.Pool2DOptions, _POOL_FIELDS),
-    "MAX_POOL_2D": (schema.Pool2DOptions, schema.BuiltinOptions.Pool2DOptions, _POOL_FIELDS),
-    "SOFTMAX": (schema.SoftmaxOptions, schema.BuiltinOptions.SoftmaxOptions, ("Beta",)),
-    "ADD": (schema.AddOptions, schema.BuiltinOptions.AddOptions, ("FusedActivationFunction",)),
-    "MUL": (schema.MulOptions, schema.BuiltinOptions.MulOptions, ("FusedActivationFunction",)),
+    "CONV_2D": (schema.BuiltinOptions.Conv2DOptions, _CONV_FIELDS + ("quantizedBiasType",)),
+    "DEPTHWISE_CONV_2D": (schema.BuiltinOptions.DepthwiseConv2DOptions,
+                          _CONV_FIELDS + ("depthMultiplier",)),
+    "FULLY_CONNECTED": (schema.BuiltinOptions.FullyConnectedOptions,
+                        ("fusedActivationFunction", "weightsFormat", "keepNumDims",
+                         "asymmetricQuantizeInputs", "quantizedBiasType")),
+    "AVERAGE_POOL_2D": (schema.BuiltinOptions.Pool2DOptions, _POOL_FIELDS),
+    "MAX_POOL_2D": (schema.BuiltinOptions.Pool2DOptions, _POOL_FIELDS),
+    "SOFTMAX": (schema.BuiltinOptions.SoftmaxOptions, ("beta",)),
+    "ADD": (schema.BuiltinOptions.AddOptions, ("fusedActivationFunction",)),
+    "MUL": (schema.BuiltinOptions.MulOptions, ("fusedActivationFunction",)),
 }
+# integer range of each quantized type's zero point
+_ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+_INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 
 
 def load_model(path_or_bytes: str | Path | bytes | bytearray | memoryview) -> Graph:
@@ -85,86 +88,78 @@ def read_graph(data: bytes) -> Graph:
 
 
 def _read_model(data: bytes) -> Graph:
-    model = schema.Model.GetRootAs(data, 0)
-    if model.Version() != SCHEMA_VERSION:
-        raise ModelFileError(f"schema version {model.Version()}, expected {SCHEMA_VERSION}")
-    n_subgraphs = _length(model.SubgraphsLength(), 4, data, "subgraphs")
-    if n_subgraphs != 1:
-        raise ModelFileError(f"{n_subgraphs} subgraphs; firmware_sim runs single-subgraph models")
-    buffers = [_read_buffer(model.Buffers(i), data)
-               for i in range(_length(model.BuffersLength(), 4, data, "buffers"))]
-    opcodes = [_opcode_name(model.OperatorCodes(i))
-               for i in range(_length(model.OperatorCodesLength(), 4, data, "operator codes"))]
-    subgraph = model.Subgraphs(0)
-    n_tensors = _length(subgraph.TensorsLength(), 4, data, "tensors")
-    tensors = tuple(_read_tensor(subgraph.Tensors(i), i, buffers) for i in range(n_tensors))
-    n_ops = _length(subgraph.OperatorsLength(), 4, data, "operators")
-    ops = tuple(_read_op(subgraph.Operators(i), i, opcodes, n_tensors, data)
-                for i in range(n_ops))
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    if model.version != SCHEMA_VERSION:
+        raise ModelFileError(f"schema version {model.version}, expected {SCHEMA_VERSION}")
+    if len(model.subgraphs or []) != 1:
+        raise ModelFileError(f"{len(model.subgraphs or [])} subgraphs; firmware_sim runs "
+                             f"single-subgraph models")
+    buffers = [_read_buffer(buffer) for buffer in model.buffers or []]
+    for metadata in model.metadata or []:
+        _check_index(metadata.buffer, len(buffers), "metadata buffer")
+    opcodes = [_opcode_name(code) for code in model.operatorCodes or []]
+    subgraph = model.subgraphs[0]
+    tensors = tuple(_read_tensor(tensor, i, buffers)
+                    for i, tensor in enumerate(subgraph.tensors or []))
+    ops = tuple(_read_op(operator, i, opcodes, len(tensors))
+                for i, operator in enumerate(subgraph.operators or []))
     graph = Graph(
         tensors=tensors, ops=ops,
-        inputs=_indices(subgraph.InputsAsNumpy(), n_tensors, "subgraph input"),
-        outputs=_indices(subgraph.OutputsAsNumpy(), n_tensors, "subgraph output"),
-        description=(model.Description() or b"").decode("utf-8", "replace"))
+        inputs=_indices(subgraph.inputs, len(tensors), "subgraph input"),
+        outputs=_indices(subgraph.outputs, len(tensors), "subgraph output"),
+        description=(model.description or b"").decode("utf-8", "replace"))
     _check_dataflow(graph)
     return graph
 
 
-def _length(n: int, element_bytes: int, data: bytes, what: str) -> int:
-    """A vector length, refused when its elements could not fit in the file."""
-    if n * element_bytes > len(data):
-        raise ModelFileError(f"corrupt .tflite flatbuffer: {n} {what} cannot fit in "
-                             f"{len(data)} bytes")
-    return n
+def _check_index(index: int, size: int, what: str) -> None:
+    if not 0 <= index < size:
+        raise ModelFileError(f"{what} index {index} out of range [0, {size})")
 
 
-def _read_buffer(buffer, data: bytes) -> memoryview:
-    offset, size = buffer.Offset(), buffer.Size()
-    if offset > 1:  # large models keep tensor data after the flatbuffer, addressed by offset
-        if offset + size > len(data):
-            raise ModelFileError(f"buffer at offset {offset} with {size} bytes runs past the "
-                                 f"end of the {len(data)}-byte file")
-        return memoryview(data)[offset:offset + size]
-    if buffer.DataLength() == 0:
+def _read_buffer(buffer) -> memoryview:
+    if buffer.offset > 1:  # data appended after the flatbuffer (models over 2 GB)
+        raise ModelFileError(f"a buffer lies outside the flatbuffer (offset {buffer.offset}); "
+                             f"TFLite Micro reads only inline buffers")
+    if buffer.data is None:
         return memoryview(b"")
-    return memoryview(buffer.DataAsNumpy().tobytes())
+    return memoryview(np.ascontiguousarray(buffer.data, dtype=np.uint8))
 
 
 def _opcode_name(operator_code) -> str:
-    code = max(operator_code.BuiltinCode(), operator_code.DeprecatedBuiltinCode())
+    code = max(operator_code.builtinCode, operator_code.deprecatedBuiltinCode)
     if code not in _OPCODE_NAMES:
         raise ModelFileError(f"unknown builtin operator code {code}")
     if _OPCODE_NAMES[code] == "CUSTOM":
-        custom = (operator_code.CustomCode() or b"").decode("utf-8", "replace")
-        return f"CUSTOM({custom[:40]})"
+        custom = (operator_code.customCode or b"").decode("utf-8", "replace")
+        return f"CUSTOM({custom[:40]!r})"
     return _OPCODE_NAMES[code]
 
 
 def _read_tensor(tensor, index: int, buffers: list) -> Tensor:
-    name = (tensor.Name() or b"").decode("utf-8", "replace")[:80] or f"#{index}"
+    name = (tensor.name or b"").decode("utf-8", "replace")[:80] or f"#{index}"
     where = f"tensor {index} ({name!r})"
-    if tensor.Type() not in _DTYPES:
-        type_name = _TYPE_NAMES.get(tensor.Type(), str(tensor.Type()))
+    if tensor.type not in _DTYPES:
+        type_name = _TYPE_NAMES.get(tensor.type, str(tensor.type))
         raise ModelFileError(f"{where}: tensor type {type_name} is not supported")
-    dtype = _DTYPES[tensor.Type()]
-    shape = _read_shape(tensor, where)
-    if tensor.Sparsity() is not None:
+    dtype = _DTYPES[tensor.type]
+    shape = _read_shape(tensor.shape, where)
+    if tensor.sparsity is not None:
         raise ModelFileError(f"{where}: sparse tensors are not supported")
-    quant = _read_quantization(tensor.Quantization(), shape, where)
+    if tensor.isVariable:  # TFLM keeps these in the arena, zeroed, whatever the file holds
+        raise ModelFileError(f"{where}: variable tensors are not supported")
+    quant = _read_quantization(tensor.quantization, shape, dtype, where)
     if dtype == "int8" and quant is None:
         raise ModelFileError(f"{where}: int8 tensor has no quantization parameters")
-    if not 0 <= tensor.Buffer() < len(buffers):
-        raise ModelFileError(f"{where}: buffer index {tensor.Buffer()} out of range "
-                             f"[0, {len(buffers)})")
-    return Tensor(name, shape, dtype, quant, _constant_data(buffers[tensor.Buffer()], shape,
-                                                             dtype, where))
+    _check_index(tensor.buffer, len(buffers), f"{where}: buffer")
+    return Tensor(name, shape, dtype, quant,
+                  _constant_data(buffers[tensor.buffer], shape, dtype, where))
 
 
-def _read_shape(tensor, where: str) -> tuple[int, ...]:
-    rank = tensor.ShapeLength()
-    if rank > MAX_RANK:
-        raise ModelFileError(f"{where}: rank {rank} exceeds {MAX_RANK}")
-    shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if rank else ()
+def _read_shape(dims, where: str) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in dims) if dims is not None else ()
+    if len(shape) > MAX_RANK:
+        raise ModelFileError(f"{where}: rank {len(shape)} exceeds {MAX_RANK}")
     if any(d < 1 or d > MAX_DIMENSION for d in shape):
         raise ModelFileError(f"{where}: shape {list(shape)} has a dimension outside "
                              f"[1, {MAX_DIMENSION}]")
@@ -174,25 +169,25 @@ def _read_shape(tensor, where: str) -> tuple[int, ...]:
     return shape
 
 
-def _read_quantization(q, shape: tuple[int, ...], where: str) -> QuantParams | None:
+def _read_quantization(q, shape: tuple[int, ...], dtype: str, where: str) -> QuantParams | None:
     # Like TFLite Micro, a tensor counts as quantized only with both scales and zero points.
-    if q is None or q.ScaleLength() == 0 or q.ZeroPointLength() == 0:
+    if q is None or q.scale is None or q.zeroPoint is None or not len(q.scale) \
+            or not len(q.zeroPoint):
         return None
-    n_scales = q.ScaleLength()
-    if n_scales > MAX_DIMENSION:
-        raise ModelFileError(f"{where}: {n_scales} quantization scales")
-    scales = np.array(q.ScaleAsNumpy(), dtype=np.float32)
-    zero_points = np.array(q.ZeroPointAsNumpy(), dtype=np.int64)
-    if len(zero_points) not in (1, n_scales):
-        raise ModelFileError(f"{where}: {len(zero_points)} zero points for {n_scales} scales")
+    scales = np.asarray(q.scale, dtype=np.float32)
+    zero_points = np.asarray(q.zeroPoint, dtype=np.int64)
+    if len(zero_points) not in (1, len(scales)):
+        raise ModelFileError(f"{where}: {len(zero_points)} zero points for {len(scales)} scales")
     if not np.all(np.isfinite(scales) & (scales > 0)):
         raise ModelFileError(f"{where}: quantization scales must be finite and positive")
-    axis = q.QuantizedDimension()
-    if n_scales > 1 and not (0 <= axis < len(shape) and shape[axis] == n_scales):
-        raise ModelFileError(f"{where}: {n_scales} per-channel scales do not match dimension "
-                             f"{axis} of shape {list(shape)}")
-    zero_points = np.broadcast_to(zero_points, scales.shape).copy()
-    return QuantParams(scales, zero_points, axis)
+    low, high = _ZERO_POINT_RANGE.get(dtype, _INT32_RANGE)
+    if zero_points.min() < low or zero_points.max() > high:
+        raise ModelFileError(f"{where}: zero point outside the {dtype} range [{low}, {high}]")
+    axis = q.quantizedDimension
+    if len(scales) > 1 and not (0 <= axis < len(shape) and shape[axis] == len(scales)):
+        raise ModelFileError(f"{where}: {len(scales)} per-channel scales do not match "
+                             f"dimension {axis} of shape {list(shape)}")
+    return QuantParams(scales, np.broadcast_to(zero_points, scales.shape).copy(), axis)
 
 
 def _constant_data(buffer: memoryview, shape, dtype: str, where: str) -> np.ndarray | None:
@@ -203,45 +198,41 @@ def _constant_data(buffer: memoryview, shape, dtype: str, where: str) -> np.ndar
     if len(buffer) != expected:
         raise ModelFileError(f"{where}: buffer holds {len(buffer)} bytes, shape {list(shape)} "
                              f"of {dtype} needs {expected}")
-    array = np.frombuffer(buffer, dtype=element).astype(dtype).reshape(shape)
+    array = np.frombuffer(buffer, dtype=element).astype(dtype, copy=False).reshape(shape)
     array.flags.writeable = False
     return array
 
 
-def _read_op(operator, index: int, opcodes: list[str], n_tensors: int, data: bytes) -> Op:
-    if not 0 <= operator.OpcodeIndex() < len(opcodes):
-        raise ModelFileError(f"node {index}: opcode index {operator.OpcodeIndex()} out of range "
-                             f"[0, {len(opcodes)})")
-    opcode = opcodes[operator.OpcodeIndex()]
+def _read_op(operator, index: int, opcodes: list[str], n_tensors: int) -> Op:
+    _check_index(operator.opcodeIndex, len(opcodes), f"node {index}: opcode")
+    opcode = opcodes[operator.opcodeIndex]
     where = f"{opcode} (node {index})"
-    _length(operator.InputsLength() + operator.OutputsLength(), 4, data, f"{where} tensors")
-    inputs = _indices(operator.InputsAsNumpy(), n_tensors, f"{where} input", optional=True)
-    outputs = _indices(operator.OutputsAsNumpy(), n_tensors, f"{where} output")
+    inputs = _indices(operator.inputs, n_tensors, f"{where} input", optional=True)
+    outputs = _indices(operator.outputs, n_tensors, f"{where} output")
     return Op(opcode, inputs, outputs, _read_options(operator, opcode, where))
 
 
 def _indices(vector, n_tensors: int, what: str, optional: bool = False) -> tuple[int, ...]:
-    if isinstance(vector, int):  # the schema module returns 0 for an absent vector
-        return ()
-    lowest = -1 if optional else 0
-    indices = tuple(int(i) for i in vector)
+    indices = tuple(int(i) for i in vector) if vector is not None else ()
     for i in indices:
-        if not lowest <= i < n_tensors:
-            raise ModelFileError(f"{what} tensor index {i} out of range [{lowest}, {n_tensors})")
+        if not (optional and i == -1):
+            _check_index(i, n_tensors, f"{what} tensor")
     return indices
 
 
 def _read_options(operator, opcode: str, where: str) -> dict:
     if opcode not in _OPTIONS:
         return {}
-    table_class, tag, fields = _OPTIONS[opcode]
-    table = operator.BuiltinOptions()
-    if operator.BuiltinOptionsType() != tag or table is None:
+    tag, fields = _OPTIONS[opcode]
+    options = operator.builtinOptions
+    if operator.builtinOptionsType != tag or options is None:
         raise ModelFileError(f"{where}: builtin options missing or of the wrong type "
-                             f"(union tag {operator.BuiltinOptionsType()})")
-    options = table_class()
-    options.Init(table.Bytes, table.Pos)
-    return {_snake_case(name): getattr(options, name)() for name in fields}
+                             f"(union tag {operator.builtinOptionsType})")
+    values = {_snake_case(name): getattr(options, name) for name in fields}
+    if values.get("quantized_bias_type", 0) not in _TYPE_NAMES:  # TFLM's parse refuses these
+        raise ModelFileError(f"{where}: quantized bias type {values['quantized_bias_type']} "
+                             f"is not a tensor type")
+    return values
 
 
 def _snake_case(name: str) -> str:

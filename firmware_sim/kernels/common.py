@@ -16,6 +16,9 @@ INT8_MIN, INT8_MAX = -128, 127
 ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH",
                     5: "SIGN_BIT"}
 PADDING_SAME, PADDING_VALID = 0, 1
+# Scratch elements one image may need in a kernel (padded planes, im2col rows, tables): a guard
+# against corrupt geometry, far above what a microcontroller model uses.
+MAX_SCRATCH_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class OpContext:
     def output(self, slot: int = 0) -> Tensor:
         self.ensure(slot < len(self.op.outputs), f"output {slot} is missing")
         return self.graph.tensors[self.op.outputs[slot]]
+
+    def expect_scratch(self, elements: int, what: str) -> None:
+        self.ensure(elements <= MAX_SCRATCH_ELEMENTS,
+                    f"{what} needs {elements} elements per image, more than the "
+                    f"{MAX_SCRATCH_ELEMENTS} firmware_sim allows")
 
     def expect_arity(self, n_inputs: tuple[int, ...], n_outputs: int = 1) -> None:
         self.ensure(len(self.op.inputs) in n_inputs and len(self.op.outputs) == n_outputs,
@@ -142,4 +150,8 @@ def windowed_geometry(ctx: OpContext, options: dict, in_hw: tuple[int, int],
                 for i in range(2))
     pad = tuple(compute_padding(stride[i], dilation[i], in_hw[i], filter_hw[i], out[i])
                 for i in range(2))
-    return dict(stride=stride, dilation=dilation, padding=pad, output_hw=out)
+    # rows and columns a kernel reads: every window, padding included
+    span = tuple(max((out[i] - 1) * stride[i] + (filter_hw[i] - 1) * dilation[i] + 1,
+                     pad[i] + in_hw[i]) for i in range(2))
+    ctx.expect_scratch(span[0] * span[1], "the padded image")
+    return dict(stride=stride, dilation=dilation, padding=pad, output_hw=out, span=span)

@@ -24,6 +24,7 @@ class ConvParams:
     stride: tuple[int, int]
     dilation: tuple[int, int]
     padding: tuple[int, int]  # rows/columns of padding before the image
+    span: tuple[int, int]  # rows/columns of the padded image that windows read
     filter_hw: tuple[int, int]
     output_shape: tuple[int, int, int]  # per image: height, width, channels
     weights: np.ndarray  # (out_channels, fh * fw * in) for CONV_2D, (fh * fw, out) depthwise
@@ -75,6 +76,9 @@ def _prepare(ctx: OpContext, quantized_dimension: int, filter_hw: tuple[int, int
     out_channels = weights.shape[0]
     geometry = windowed_geometry(ctx, ctx.op.options, input_.shape[1:3], filter_hw)
     ctx.expect_shape(output, (input_.shape[0], *geometry["output_hw"], out_channels), "output")
+    ctx.expect_scratch(geometry["span"][0] * geometry["span"][1]
+                       * max(input_.shape[3], out_channels), "the padded input")
+    ctx.expect_scratch(output.size * weights.shape[1], "im2col")
     multiplier, shift = accumulate.per_channel_multipliers(
         ctx, input_, filter_, output, out_channels, quantized_dimension)
     activation_range = activation_range_quantized(
@@ -85,7 +89,8 @@ def _prepare(ctx: OpContext, quantized_dimension: int, filter_hw: tuple[int, int
                                     multiplier, shift, output.quant.zero_point, activation_range)
     return ConvParams(
         input_offset=input_offset, stride=geometry["stride"], dilation=geometry["dilation"],
-        padding=geometry["padding"], filter_hw=filter_hw, output_shape=output.shape[1:],
+        padding=geometry["padding"], span=geometry["span"], filter_hw=filter_hw,
+        output_shape=output.shape[1:],
         weights=weights.astype(accumulate.accumulation_dtype(bounds)), output_stage=stage,
         depth_multiplier=depth_multiplier)
 
@@ -121,13 +126,8 @@ def _planes(input_data: np.ndarray) -> np.ndarray:
 
 def _padded(params: ConvParams, images: np.ndarray) -> np.ndarray:
     """images + input_offset as floats, zero-padded along axes 1 and 2 (height, width)."""
-    (pad_h, pad_w), (oh, ow) = params.padding, params.output_shape[:2]
-    height, width = images.shape[1:3]
-    span_h = (oh - 1) * params.stride[0] + (params.filter_hw[0] - 1) * params.dilation[0] + 1
-    span_w = (ow - 1) * params.stride[1] + (params.filter_hw[1] - 1) * params.dilation[1] + 1
-    shape = (images.shape[0], max(span_h, pad_h + height), max(span_w, pad_w + width),
-             *images.shape[3:])
-    padded = np.zeros(shape, dtype=params.weights.dtype)
+    (pad_h, pad_w), (height, width) = params.padding, images.shape[1:3]
+    padded = np.zeros((len(images), *params.span, *images.shape[3:]), params.weights.dtype)
     interior = padded[:, pad_h:pad_h + height, pad_w:pad_w + width]
     np.add(images, params.input_offset, out=interior, dtype=padded.dtype)
     return padded

@@ -19,6 +19,7 @@ from firmware_sim.kernels.common import (INT8_MIN, OpContext, activation_range_q
 class PoolParams:
     stride: tuple[int, int]
     padding: tuple[int, int]
+    span: tuple[int, int]  # rows/columns of the padded image that windows read
     filter_hw: tuple[int, int]
     output_hw: tuple[int, int]
     quantized_activation_min: int
@@ -48,9 +49,11 @@ def prepare_pool(ctx: OpContext) -> PoolParams:
         ctx, options["fused_activation_function"], output)
     count = _filter_count(input_.shape[1:3], filter_hw, geometry)
     ctx.ensure(count.min() > 0, "a pooling window lies entirely in the padding")
+    ctx.expect_scratch(256 * int(count.max()) * len(np.unique(count)), "the averaging table")
     offset, table = _average_table(count, activation_range)
     return PoolParams(stride=geometry["stride"], padding=geometry["padding"],
-                      filter_hw=filter_hw, output_hw=geometry["output_hw"],
+                      span=geometry["span"], filter_hw=filter_hw,
+                      output_hw=geometry["output_hw"],
                       quantized_activation_min=activation_range[0],
                       quantized_activation_max=activation_range[1],
                       average_offset=offset, average_table=table)
@@ -109,14 +112,10 @@ def max_pool(params: PoolParams, input_data: np.ndarray) -> np.ndarray:
 def _planes(params: PoolParams, input_data: np.ndarray, fill: int) -> np.ndarray:
     """(channels, n, h, w) planes, padded with `fill` where windows reach past the image."""
     planes = input_data.transpose(3, 0, 1, 2)
-    height, width = planes.shape[2:]
-    (pad_h, pad_w), (oh, ow) = params.padding, params.output_hw
-    span_h = (oh - 1) * params.stride[0] + params.filter_hw[0]
-    span_w = (ow - 1) * params.stride[1] + params.filter_hw[1]
-    if pad_h == pad_w == 0 and span_h <= height and span_w <= width:
+    (pad_h, pad_w), (height, width) = params.padding, planes.shape[2:]
+    if (pad_h, pad_w) == (0, 0) and params.span == (height, width):
         return planes
-    padded = np.full((*planes.shape[:2], max(span_h, pad_h + height),
-                      max(span_w, pad_w + width)), fill, dtype=np.int8)
+    padded = np.full((*planes.shape[:2], *params.span), fill, dtype=np.int8)
     padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = planes
     return padded
 
