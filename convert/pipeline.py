@@ -19,8 +19,9 @@ from lenet_edge import run as runs
 from lenet_edge.errors import UsageError
 from lenet_edge.train.data import load_split
 
-QUANTIZATION = {"float16": "float16 weights", "dynamic": "int8 weights, dynamic range",
-                "float32": None}
+# What each mode quantizes in a float (train or prune) run's model.
+QUANTIZATION = {"int8": "post-training", "float16": "float16 weights",
+                "dynamic": "int8 weights, dynamic range", "float32": None}
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,7 @@ def convert_model(model, config: runs.RunConfig, out_path: Path, *, mode: str = 
     verification = verify(tflite_bytes, model, x, labels)
     described = _source(config, mode, None if representative is None else len(representative), source)
     model_card = card.model_card(tflite_bytes, out_path.name, described, verification)
-    files = {out_path: tflite_bytes,
-             card.card_path(out_path): (json.dumps(model_card, indent=2) + "\n").encode()}
-    if c_array:
-        sources = c_sources(tflite_bytes, source=out_path.name)
-        files.update({out_path.parent / name: text.encode() for name, text in sources.items()})
+    files = _files(out_path, tflite_bytes, model_card, c_array)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     _write_all(list(files.items()))
     return ConversionReport(config.model, mode, described["quantization"], out_path,
@@ -86,9 +83,21 @@ def _check(out_path: Path, calibration: int, limit: int | None) -> None:
         raise UsageError(f"--limit must be at least 1, got {limit}")
 
 
+def _files(out_path: Path, tflite_bytes: bytes, model_card: dict, c_array: bool) -> dict[Path, bytes]:
+    """path -> contents of everything a conversion writes, the .tflite first."""
+    files = {out_path: tflite_bytes,
+             card.card_path(out_path): (json.dumps(model_card, indent=2) + "\n").encode()}
+    if c_array:
+        sources = c_sources(tflite_bytes, source=out_path.name)
+        files.update({out_path.parent / name: text.encode() for name, text in sources.items()})
+    return files
+
+
 def _source(config: runs.RunConfig, mode: str, calibration: int | None, source: Path | None) -> dict:
-    if mode == "int8":
-        quantization = "quantization-aware training" if config.stage == "qat" else "post-training"
+    if config.stage == "qat":
+        # The converter turns QAT's fake-quant ops into int8 ops whatever the mode: the float
+        # modes only add float input and output (float32 keeps quantize-dequantize pairs).
+        quantization = "quantization-aware training"
     else:
         quantization = QUANTIZATION[mode]
     return {"source_run": None if source is None else str(Path(source).resolve()),
