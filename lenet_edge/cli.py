@@ -142,9 +142,10 @@ def convert(
     if as_json:
         return print_json(report.as_dict())
     check = report.verification
-    out.print(f"{report.model} {report.mode} ({report.quantization or 'float'}): {report.size:,} bytes -> {report.path}")
+    out.print(f"{report.model} {report.mode} ({report.quantization or 'float'}): {report.size:,} bytes -> {report.path}",
+              soft_wrap=True)
     out.print(f"test error on {check.digits:,} digits: keras {100 * check.keras_error:.2f}%, "
-              f"tflite {100 * check.tflite_error:.2f}%; agreement {100 * check.agreement:.2f}%")
+              f"tflite {100 * check.tflite_error:.2f}%; agreement {100 * check.agreement:.2f}%", soft_wrap=True)
     out.print("wrote " + ", ".join(str(path) for path in report.files), soft_wrap=True)
 
 
