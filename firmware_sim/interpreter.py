@@ -2,11 +2,12 @@
 
 TFLM invokes a model on one image at a time; the ops firmware_sim runs never mix images, so a
 batch of N gives, image for image, the bytes of N invocations. The model's batch dimension must
-be 1; it is replaced by N on every activation. Large batches run in chunks so that the im2col
-matrices stay in cache and memory stays bounded.
+be 1; it is replaced by N on every activation. Large batches run in chunks, so that the im2col
+matrices stay in cache and memory stays bounded, and the chunks run on worker threads.
 """
 import numpy as np
 
+from firmware_sim import parallel
 from firmware_sim.errors import InputError, ModelFileError
 from firmware_sim.ir import Graph
 from firmware_sim.kernels.quantize import AffineQuantizeParams, affine_quantize
@@ -35,8 +36,8 @@ class Interpreter:
         if len(arrays) != len(self.graph.inputs):
             raise InputError(f"the model takes {len(self.graph.inputs)} inputs, got {len(inputs)}")
         n, step = len(arrays[0]), self._chunk_images
-        chunks = [self._run_chunk([a[start:start + step] for a in arrays])
-                  for start in range(0, n, step)]
+        chunks = parallel.map_chunks(self._run_chunk, [[a[start:start + step] for a in arrays]
+                                                       for start in range(0, n, step)])
         outputs = tuple(np.concatenate([chunk[k] for chunk in chunks])
                         for k in range(len(self.graph.outputs)))
         return outputs[0] if len(outputs) == 1 else outputs
