@@ -57,11 +57,13 @@ def align_up(size: int, alignment: int = ALIGNMENT) -> int:
     return -(-size // alignment) * alignment
 
 
-def lifetimes(graph: Graph, steps: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None
-              ) -> list[Buffer]:
+def lifetimes(graph: Graph, steps: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
+              element_bytes: int | None = None) -> list[Buffer]:
     """One Buffer per activation tensor, in tensor order (the order TFLM adds them).
 
     `steps` lists (inputs, outputs) per time step; by default one step per node.
+    `element_bytes` sizes every activation as if its elements had that width (4: a float
+    runtime), instead of the tensors' own types.
     """
     steps = [(op.inputs, op.outputs) for op in graph.ops] if steps is None else steps
     first, last = {}, {}
@@ -77,7 +79,8 @@ def lifetimes(graph: Graph, steps: list[tuple[tuple[int, ...], tuple[int, ...]]]
     for t in graph.outputs:
         first.setdefault(t, len(steps))
         last[t] = len(steps)
-    return [Buffer(i, align_up(tensor.nbytes), first.get(i, UNUSED), last.get(i, UNUSED))
+    return [Buffer(i, align_up(tensor.size * element_bytes if element_bytes else tensor.nbytes),
+                   first.get(i, UNUSED), last.get(i, UNUSED))
             for i, tensor in enumerate(graph.tensors)
             if not tensor.is_constant and tensor.nbytes > 0]
 
@@ -87,7 +90,7 @@ def greedy_plan(buffers: list[Buffer]) -> MemoryPlan:
 
     TFLM fills its sort array from the back and bubble-sorts it (stable), so buffers of equal
     size are placed in reverse order of addition; Python's stable sort on the reversed list
-    reproduces that, and with it TFLM's offsets, not just its arena size.
+    reproduces that, to follow TFLM's placement and not only its arena size.
     """
     order = sorted(reversed(range(len(buffers))), key=lambda i: -buffers[i].size)
     offsets = [0] * len(buffers)
@@ -111,9 +114,9 @@ def _first_fit(buffers: list[Buffer], offsets: list[int], placed: list[int], wan
     return candidate
 
 
-def tflm_plan(graph: Graph) -> MemoryPlan:
+def tflm_plan(graph: Graph, element_bytes: int | None = None) -> MemoryPlan:
     """The arena head TFLM plans for `graph` (non-persistent tensors only)."""
-    return greedy_plan(lifetimes(graph))
+    return greedy_plan(lifetimes(graph, element_bytes=element_bytes))
 
 
 @dataclass(frozen=True)
@@ -226,12 +229,15 @@ def _is_subsampling(graph: Graph, index: int) -> bool:
     return (height, width) == (o["stride_h"], o["stride_w"]) and o["padding"] == Padding.VALID
 
 
-def fused_plan(graph: Graph) -> FusedPlan:
-    """The greedy plan over fused groups: the arena a firmware with fused kernels needs."""
+def fused_plan(graph: Graph, element_bytes: int | None = None) -> FusedPlan:
+    """The arena a firmware with fused kernels needs: the smaller of TFLM's greedy placement and
+    double buffering over the groups' inputs and outputs."""
     groups = fuse(graph)
     steps = [(_group_inputs(graph, g), graph.ops[g[-1]].outputs) for g in groups]
     # tensors made and consumed inside a group never touch the arena
-    plan = greedy_plan([b for b in lifetimes(graph, steps) if b.first != UNUSED])
+    buffers = [b for b in lifetimes(graph, steps, element_bytes) if b.first != UNUSED]
+    plan = min(filter(None, (greedy_plan(buffers), _ping_pong(buffers))),
+               key=lambda p: p.arena_bytes)
     planned = {b.tensor for b in plan.buffers}
     return FusedPlan(tuple(
         FusedGroup(ops=g, opcodes=tuple(graph.ops[i].opcode for i in g),
@@ -239,6 +245,21 @@ def fused_plan(graph: Graph) -> FusedPlan:
                    input_offsets=tuple(plan.offset_of(t) for t in inputs),
                    output_offset=plan.offset_of(outputs[0]) if outputs[0] in planned else -1)
         for g, (inputs, outputs) in zip(groups, steps)), plan)
+
+
+def _ping_pong(buffers: list[Buffer]) -> MemoryPlan | None:
+    """Buffers in creation order alternately at the bottom and the top of the arena; None unless
+    buffers live together always sit at opposite ends (a chain). Optimal for a chain, where the
+    greedy order can leave a gap: the arena is the largest pair live at once."""
+    order = sorted(range(len(buffers)), key=lambda i: buffers[i].first)
+    top = {i: k % 2 == 1 for k, i in enumerate(order)}
+    pairs = [(i, j) for i in range(len(buffers)) for j in range(i)
+             if buffers[i].overlaps(buffers[j])]
+    if not buffers or any(top[i] == top[j] for i, j in pairs):
+        return None
+    arena = max([b.size for b in buffers] + [buffers[i].size + buffers[j].size for i, j in pairs])
+    return MemoryPlan(tuple(buffers), tuple(arena - b.size if top[i] else 0
+                                            for i, b in enumerate(buffers)))
 
 
 def _group_inputs(graph: Graph, group: tuple[int, ...]) -> tuple[int, ...]:
