@@ -201,5 +201,64 @@ def qat(
               f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
 
 
+@app.command()
+@one_line_errors
+def check(
+    model: Path = typer.Argument(..., help="An int8 .tflite model."),
+    device: str = typer.Option(..., "--device", help="A shipped profile (dsp32c, samd21, nrf52840, stm32l4r5, stm32f746, rp2040) or a .toml path."),
+    digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", help="Required rate; exit code 1 when missed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+):
+    """Will the model fit the device (flash, RAM) and read digits fast enough? Exit code 1 if not."""
+    from firmware_sim.check import check_model
+
+    report = check_model(model, device, digits_per_second)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        table = Table("#", "op", "output", "MACs", "nonzero MACs", "param B", "activation B",
+                      title=f"{model} on {report.device}")
+        for row in report.layers:
+            table.add_row(str(row.index), row.opcode, "x".join(map(str, row.output_shape)), f"{row.macs:,}",
+                          f"{row.effective_macs:,}", f"{row.param_bytes:,}", f"{row.activation_bytes:,}")
+        out.print(table)
+        for line in report.verdict_lines():
+            out.print(line, markup=False, highlight=False)
+        out.print("verdict: " + ("OK" if report.ok else "NO"), markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def simulate(
+    model: Path = typer.Argument(..., help="An int8 .tflite model."),
+    dataset: str = typer.Option("mnist", "--dataset", help="Test set: mnist or usps (must suit the model's input size)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N test digits."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Run this .npy instead (int8, or float quantized with the model's input parameters)..."),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help="...and write the int8 outputs to this .npy."),
+    as_json: bool = typer.Option(False, "--json"),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Run a .tflite on the bit-exact TFLM emulator: int8 test error and throughput, or raw arrays."""
+    from firmware_sim.simulate import simulate_arrays, simulate_dataset
+    from lenet_edge.errors import UsageError
+
+    if (inputs is None) != (outputs is None):
+        raise UsageError("--inputs and --outputs go together")
+    if inputs is not None:
+        result = simulate_arrays(model, inputs, outputs)
+        if as_json:
+            return print_json(result.as_dict())
+        return out.print(f"{result.images:,} inputs -> {result.output_path} ({result.output_dtype} "
+                         f"{list(result.output_shape)}) in {result.seconds:.3f} s", highlight=False)
+    result = simulate_dataset(model, dataset, limit, data_dir)
+    if as_json:
+        return print_json(result.as_dict())
+    out.print(f"{model} on {dataset} ({result.convention}): int8 test error {100 * result.error:.2f}% "
+              f"({result.errors:,} of {result.images:,}); emulator {result.images_per_second:,.0f} images/s",
+              highlight=False)
+
+
 if __name__ == "__main__":
     app()
