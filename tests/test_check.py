@@ -1,0 +1,146 @@
+"""`lenet-edge check` and `simulate`: verdicts with their numbers and exit codes, the 1989 net at
+the paper's rate on the DSP-32C, raw-array runs equal to firmware_sim.run, no TensorFlow."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import firmware_sim
+from firmware_sim import planner
+from firmware_sim.check import check_model
+from lenet_edge.cli import app
+from tests.test_planner import zoo_int8_tflite
+
+PAPER_1989_MACS = 64_660 - 1_000  # connections minus the 1,000 unshared biases
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("check")
+    paths = {name: folder / f"{name}.tflite" for name in ("lenet5", "lenet1989")}
+    for name, path in paths.items():
+        path.write_bytes(zoo_int8_tflite(name))
+    return paths
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_error_line(result, *fragments):
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_lenet5_fits_an_nrf52840(models):
+    result = invoke("check", models["lenet5"], "--device", "nrf52840", "--digits-per-second", 50)
+    assert result.exit_code == 0, result.output
+    assert "verdict: OK" in result.output and "CONV_2D" in result.output
+    report = check_model(models["lenet5"], "nrf52840", 50)
+    graph = firmware_sim.load_model(models["lenet5"])
+    arena = planner.tflm_arena(graph)
+    assert (report.arena_head_bytes, report.arena_tail_bytes) == (arena.head, arena.tail)
+    assert report.ram_needed == arena.total + report.runtime_ram_bytes
+    constants = {t for op in graph.ops for t in op.inputs if t >= 0 and graph.tensors[t].is_constant}
+    assert report.weight_bytes == sum(graph.tensors[t].nbytes for t in constants)
+    assert report.flash_needed == report.weight_bytes + report.runtime_flash_bytes
+    costs = firmware_sim.layer_costs(graph)
+    assert report.effective_macs == sum(c.effective_macs for c in costs)
+    assert report.latency_s == pytest.approx(report.effective_macs / (64e6 * 2 * 0.35))
+    assert report.digits_per_second == pytest.approx(1 / report.latency_s)
+    assert report.fused_arena_bytes < report.arena_head_bytes
+    for number in (f"{report.flash_needed:,}", f"{report.ram_needed:,}", "1,048,576"):
+        assert number in result.output
+
+
+def test_too_little_ram_exits_1(models, tmp_path):
+    board = tmp_path / "tiny.toml"
+    board.write_text('name = "tiny"\nflash_bytes = 262144\nram_bytes = 8192\n'
+                     'clock_hz = 48000000\nmacs_per_cycle = 1\n')
+    report = check_model(models["lenet5"], board)
+    assert report.fits_flash and not report.fits_ram and not report.ok
+    result = invoke("check", models["lenet5"], "--device", board)
+    assert result.exit_code == 1
+    assert "of 8,192: DOES NOT FIT" in result.output and "verdict: NO" in result.output
+
+
+def test_missed_rate_exits_1(models):
+    result = invoke("check", models["lenet5"], "--device", "samd21", "--digits-per-second", 1000)
+    assert result.exit_code == 1
+    assert "required 1,000.0: MISSES" in result.output
+
+
+def test_json_report(models):
+    result = invoke("check", models["lenet5"], "--device", "stm32f746", "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["fits"] and report["meets_rate"] and report["device"] == "stm32f746"
+    assert len(report["layers"]) == 15 and report["layers"][0]["opcode"] == "CONV_2D"
+
+
+def test_1989_net_on_the_dsp32c_reads_about_30_digits_a_second(models):
+    report = check_model(models["lenet1989"], "dsp32c")
+    # nonzero multiply-adds: the paper's count, less a few weights int8 rounds to zero
+    assert 0.97 * PAPER_1989_MACS <= report.effective_macs <= PAPER_1989_MACS
+    assert 27 <= report.digits_per_second <= 33
+    assert report.fits and report.weight_storage == "float32" and report.arena_tail_bytes == 0
+
+
+def test_check_usage_errors(models, tmp_path):
+    assert_one_error_line(invoke("check", models["lenet5"], "--device", "nrf52840",
+                                 "--digits-per-second", 0), "must be positive")
+    assert_one_error_line(invoke("check", tmp_path / "none.tflite", "--device", "nrf52840"),
+                          "cannot read model file")
+    assert_one_error_line(invoke("check", models["lenet5"], "--device", "esp32"),
+                          "unknown device 'esp32'")
+
+
+def test_simulate_arrays_round_trip(models, tmp_path):
+    graph = firmware_sim.load_model(models["lenet5"])
+    rng = np.random.default_rng(0)
+    x_int8 = rng.integers(-128, 128, (20, 32, 32, 1)).astype(np.int8)
+    x_float = rng.uniform(-0.1, 1.175, (7, 32, 32, 1)).astype(np.float32)
+    for x, expected in ((x_int8, firmware_sim.run(graph, x_int8)),
+                        (x_float, firmware_sim.run(graph, firmware_sim.quantize_input(graph, x_float)))):
+        np.save(tmp_path / "x.npy", x)
+        result = invoke("simulate", models["lenet5"], "--inputs", tmp_path / "x.npy",
+                        "--outputs", tmp_path / "y.npy")
+        assert result.exit_code == 0, result.output
+        y = np.load(tmp_path / "y.npy")
+        assert y.dtype == np.int8 and np.array_equal(y, expected)
+
+
+def test_simulate_dataset(models):
+    result = invoke("simulate", models["lenet5"], "--dataset", "mnist", "--limit", 300, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["images"] == 300 and report["convention"] == "lenet5_32"
+    assert report["errors"] == round(report["error"] * 300) and report["images_per_second"] > 0
+
+
+def test_simulate_errors(models, tmp_path):
+    assert_one_error_line(invoke("simulate", models["lenet5"], "--dataset", "usps"),
+                          "32x32 model reads mnist")
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    assert_one_error_line(invoke("simulate", models["lenet5"], "--inputs", tmp_path / "bad.npy",
+                                 "--outputs", tmp_path / "y.npy"), "bad.npy")
+    np.save(tmp_path / "x.npy", np.zeros((2, 28, 28, 1), np.int8))
+    assert_one_error_line(invoke("simulate", models["lenet5"], "--inputs", tmp_path / "x.npy",
+                                 "--outputs", tmp_path / "y.npy"), "[N, 32, 32, 1]")
+    assert not (tmp_path / "y.npy").exists()
+    assert_one_error_line(invoke("simulate", models["lenet5"], "--inputs", tmp_path / "x.npy"),
+                          "--inputs and --outputs go together")
+
+
+def test_check_and_simulate_never_import_tensorflow(models):
+    code = (f"import sys; from firmware_sim import check, simulate, planner, arena_tail, devices\n"
+            f"check.check_model({str(models['lenet5'])!r}, 'nrf52840')\n"
+            f"print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
