@@ -24,8 +24,8 @@ class Interpreter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        _check_batch_dimension(graph)
         self._ops = [prepare_op(graph, index) for index in range(len(graph.ops))]
+        _check_batch_dimension(graph)
         self._last_reader = _last_readers(graph)
         self._chunk_images = _chunk_images(graph)
 
@@ -33,8 +33,9 @@ class Interpreter:
         """One array per graph input; one array back per graph output (a tuple if several)."""
         arrays = [self._checked_input(tensor_index, x)
                   for tensor_index, x in zip(self.graph.inputs, inputs, strict=False)]
-        if len(arrays) != len(self.graph.inputs):
-            raise InputError(f"the model takes {len(self.graph.inputs)} inputs, got {len(inputs)}")
+        if len(inputs) != len(self.graph.inputs) or len({len(a) for a in arrays}) != 1:
+            raise InputError(f"the model takes {len(self.graph.inputs)} inputs with the same "
+                             f"number of images, got {[len(a) for a in arrays]}")
         n, step = len(arrays[0]), self._chunk_images
         chunks = parallel.map_chunks(self._run_chunk, [[a[start:start + step] for a in arrays]
                                                        for start in range(0, n, step)])
@@ -58,7 +59,8 @@ class Interpreter:
     def _checked_input(self, tensor_index: int, x) -> np.ndarray:
         tensor = self.graph.tensors[tensor_index]
         x = np.asarray(x)
-        if x.dtype != np.dtype(tensor.dtype) or x.shape[1:] != tensor.shape[1:] or len(x) == 0:
+        if x.dtype != np.dtype(tensor.dtype) or x.ndim == 0 or x.shape[1:] != tensor.shape[1:] \
+                or len(x) == 0:
             raise InputError(f"input {tensor.name!r} takes {tensor.dtype} arrays of shape "
                              f"[N, {', '.join(map(str, tensor.shape[1:]))}], got {x.dtype} "
                              f"{list(x.shape)}")

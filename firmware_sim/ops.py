@@ -33,7 +33,7 @@ OPS = {
     "LOGISTIC": OpKernel(activations.prepare_logistic, activations.lookup),
     "MAX_POOL_2D": OpKernel(pooling.prepare_pool, pooling.max_pool),
     "MUL": OpKernel(elementwise.prepare_mul, elementwise.mul, (0, 1)),
-    "QUANTIZE": OpKernel(quantize.prepare_quantize, None),  # kernel depends on the input type
+    "QUANTIZE": OpKernel(quantize.prepare_quantize, quantize.quantize),
     "RELU": OpKernel(activations.prepare_relu, activations.lookup),
     "RELU6": OpKernel(activations.prepare_relu6, activations.lookup),
     "RESHAPE": OpKernel(reshape.prepare_reshape, reshape.reshape),
@@ -59,14 +59,5 @@ def prepare_op(graph: Graph, index: int) -> PreparedOp:
                                  f"supports: {', '.join(sorted(OPS))}")
     entry = OPS[op.opcode]
     ctx = OpContext(graph, index)
-    params = entry.prepare(ctx)
-    kernel = entry.kernel or _kernel_for(params)
     tensors = tuple(op.inputs[slot] for slot in entry.data_inputs)
-    return PreparedOp(index, params, kernel, tensors, op.outputs)
-
-
-def _kernel_for(params: object) -> Callable:
-    """QUANTIZE quantizes floats (AffineQuantize) or requantizes int8 through a table."""
-    if isinstance(params, quantize.AffineQuantizeParams):
-        return quantize.affine_quantize
-    return activations.lookup
+    return PreparedOp(index, entry.prepare(ctx), entry.kernel, tensors, op.outputs)

@@ -65,8 +65,10 @@ def load_model(path_or_bytes: str | Path | bytes | bytearray | memoryview) -> Gr
         except OSError as error:
             raise ModelFileError(f"cannot read model file {str(path_or_bytes)!r}: "
                                  f"{error.strerror or error}") from error
-    else:
+    elif isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data = bytes(path_or_bytes)
+    else:
+        raise TypeError(f"load_model takes a path or bytes, not {type(path_or_bytes).__name__}")
     return read_graph(data)
 
 

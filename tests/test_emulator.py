@@ -320,7 +320,8 @@ def test_random_models_match_tflm(spec):
 def test_load_model_reads_paths_and_bytes(tmp_path):
     path = tmp_path / "lenet.tflite"
     path.write_bytes(lenet_tflite(True))
-    from_path, from_bytes = firmware_sim.load_model(path), firmware_sim.load_model(path.read_bytes())
+    from_path = firmware_sim.load_model(path)
+    from_bytes = firmware_sim.load_model(path.read_bytes())
     assert [op.opcode for op in from_path.ops] == [op.opcode for op in from_bytes.ops]
     with pytest.raises(ModelFileError, match="cannot read model file"):
         firmware_sim.load_model(tmp_path / "missing.tflite")

@@ -14,9 +14,11 @@ Two exact shortcuts keep this fast:
   float32 is exact when bound < 2**24 and float64 when bound < 2**53.
 - For a right shift e = -shift, the two roundings of MultiplyByQuantizedMultiplier collapse to
       floor(acc * M / 2**(31 + e) + 1/2 + s * 2**-(e + 1)),  s = +1 if acc >= 0 else -1
-  (the first rounding's ties go up, the second's away from zero). With |acc| * M below 2**53
-  every term is a float64 multiple of 2**-(31 + e), so float64 computes it exactly. Prepare
-  checks the bound per channel and otherwise keeps the int64 path.
+  (acc here includes the bias; the first rounding's ties go up, the second's away from zero).
+  Every term, offset and clamp range included, is a multiple of 2**-(31 + e); while such
+  multiples below (|acc| * M + 256 * 2**(31 + e)) / 2**(31 + e) fit float64's 53 bits, float64
+  computes the expression exactly. Prepare checks this per channel (it holds for right shifts up
+  to about 13, which covers LeNet-sized layers) and otherwise keeps the int64 path.
 """
 from dataclasses import dataclass
 
@@ -99,10 +101,9 @@ def accumulation_dtype(bounds: np.ndarray):
 def output_stage(bounds: np.ndarray, bias: np.ndarray, multiplier: list[int], shift: list[int],
                  output_offset: int, activation_range: tuple[int, int]) -> OutputStage:
     """The OutputStage of channels whose sums stay within bounds, with the float64 form if exact."""
-    column = lambda values: np.asarray(values, dtype=np.int64).reshape(-1, 1)  # noqa: E731
     totals = [int(b) + abs(int(c)) for b, c in zip(bounds, bias)]
-    stage = dict(bias=column(bias), output_multiplier=column(multiplier),
-                 output_shift=column(shift), output_offset=output_offset,
+    stage = dict(bias=_column(bias), output_multiplier=_column(multiplier),
+                 output_shift=_column(shift), output_offset=output_offset,
                  quantized_activation_min=activation_range[0],
                  quantized_activation_max=activation_range[1],
                  accumulator_wraps=max(totals) > INT32_MAX)
@@ -112,12 +113,16 @@ def output_stage(bounds: np.ndarray, bias: np.ndarray, multiplier: list[int], sh
     if exact:
         right_shift = -np.asarray(shift, dtype=np.float64).reshape(-1, 1)
         half_step = np.where(right_shift > 0, 2.0 ** -(right_shift + 1), 0.0)
-        real_multiplier = column(multiplier) * 2.0 ** (-31 - right_shift)
+        real_multiplier = _column(multiplier) * 2.0 ** (-31 - right_shift)
         rounding = 0.5 + half_step + output_offset
         stage.update(real_multiplier=real_multiplier, rounding=rounding,
                      biased_rounding=stage["bias"] * real_multiplier + rounding,
                      negative_rounding=2 * half_step)
     return OutputStage(**stage)
+
+
+def _column(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64).reshape(-1, 1)
 
 
 def requantize(stage: OutputStage, acc: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ _INPUT_INTEGER_BITS = 4
 
 @dataclass(frozen=True)
 class LookupParams:
-    table: np.ndarray  # int8[256], indexed by the input byte
+    table: np.ndarray  # 256 outputs (int8; float32 for DEQUANTIZE), indexed by the input byte
 
 
 def lookup(params: LookupParams, input_data: np.ndarray) -> np.ndarray:
@@ -43,51 +43,46 @@ def _unary_int8(ctx: OpContext):
     return input_, output
 
 
-def _input_rescaling(ctx: OpContext, input_scale: float) -> tuple[int, int, int]:
-    """(input_multiplier, input_left_shift, input_range_radius) of TFLM's int8 tanh/logistic.
+def _input_in_q4(ctx: OpContext, input_) -> tuple[np.ndarray, np.ndarray]:
+    """Per input byte: (input - zero point, the same rescaled to Q4.27 where it does not saturate).
 
-    input_scale * 2**27 is split by frexp into a Q0.31 multiplier and a left shift; inputs at
-    least input_range_radius away from the zero point saturate the output.
+    TFLM's int8 tanh and logistic prepare split input_scale * 2**27 by frexp into a Q0.31
+    input_multiplier and an input_left_shift; inputs at least input_range_radius away from the
+    zero point saturate the output and are never rescaled (they could overflow int32).
     """
-    significand, input_left_shift = math.frexp(input_scale * (1 << (31 - _INPUT_INTEGER_BITS)))
-    ctx.ensure(0 <= input_left_shift <= 30, f"input scale {input_scale:g} is out of range")
+    significand, input_left_shift = math.frexp(input_.quant.scale
+                                               * (1 << (31 - _INPUT_INTEGER_BITS)))
+    ctx.ensure(0 <= input_left_shift <= 30, f"input scale {input_.quant.scale:g} is out of range")
     input_multiplier = round_half_away(significand * (1 << 31))
     # CalculateInputRadius: the largest input whose rescaled value stays below 2**4
-    max_input_rescaled = (((1 << _INPUT_INTEGER_BITS) - 1)
-                          * (1 << (31 - _INPUT_INTEGER_BITS)) / (1 << input_left_shift))
-    return input_multiplier, input_left_shift, math.floor(max_input_rescaled)
-
-
-def _saturating_table(input_zero_point, radius, inside: np.ndarray) -> LookupParams:
-    """Inputs at or beyond the radius saturate to int8's ends; the rest take `inside`."""
-    input_ = INT8_BY_BYTE - input_zero_point
-    table = np.where(input_ <= -radius, INT8_MIN, np.where(input_ >= radius, INT8_MAX, inside))
-    return LookupParams(table.astype(np.int8))
+    input_range_radius = math.floor(((1 << _INPUT_INTEGER_BITS) - 1)
+                                    * (1 << (31 - _INPUT_INTEGER_BITS)) / (1 << input_left_shift))
+    input_minus_zero_point = INT8_BY_BYTE - input_.quant.zero_point
+    inside = np.clip(input_minus_zero_point, 1 - input_range_radius, input_range_radius - 1)
+    input_in_q4 = multiply_by_quantized_multiplier(inside, input_multiplier, input_left_shift)
+    saturation = np.where(input_minus_zero_point <= -input_range_radius, INT8_MIN,
+                          np.where(input_minus_zero_point >= input_range_radius, INT8_MAX, 0))
+    return input_in_q4, saturation
 
 
 def prepare_tanh(ctx: OpContext) -> LookupParams:
     """Tanh: output scale 1/128, zero point 0 (TFLM assumes them and never reads them)."""
     input_, _ = _unary_int8(ctx)
-    input_multiplier, input_left_shift, radius = _input_rescaling(ctx, input_.quant.scale)
-    input_ = np.clip(INT8_BY_BYTE - input_.quant.zero_point, 1 - radius, radius - 1)
-    input_in_q4 = multiply_by_quantized_multiplier(input_, input_multiplier, input_left_shift)
+    input_in_q4, saturation = _input_in_q4(ctx, input_)
     output_in_q0 = fixedpoint.tanh(input_in_q4, _INPUT_INTEGER_BITS)
-    output_in_q7 = rounding_divide_by_pot(output_in_q0, 31 - 7)
-    output = np.clip(output_in_q7, INT8_MIN, INT8_MAX)
-    return _saturating_table(ctx.input(0).quant.zero_point, radius, output)
+    output_in_q7 = np.clip(rounding_divide_by_pot(output_in_q0, 31 - 7), INT8_MIN, INT8_MAX)
+    return LookupParams(np.where(saturation != 0, saturation, output_in_q7).astype(np.int8))
 
 
 def prepare_logistic(ctx: OpContext) -> LookupParams:
     """Logistic: output scale 1/256, zero point -128 (checked, as TFLM's prepare does)."""
     input_, output = _unary_int8(ctx)
     ctx.ensure(output.quant.zero_point == INT8_MIN, "output zero point must be -128")
-    input_multiplier, input_left_shift, radius = _input_rescaling(ctx, input_.quant.scale)
-    input_ = np.clip(INT8_BY_BYTE - input_.quant.zero_point, 1 - radius, radius - 1)
-    input_in_q4 = multiply_by_quantized_multiplier(input_, input_multiplier, input_left_shift)
+    input_in_q4, saturation = _input_in_q4(ctx, input_)
     output_in_q0 = fixedpoint.logistic(input_in_q4, _INPUT_INTEGER_BITS)
     output_in_q8 = rounding_divide_by_pot(output_in_q0, 31 - 8)
     output = np.clip(output_in_q8 + INT8_MIN, INT8_MIN, INT8_MAX)
-    return _saturating_table(ctx.input(0).quant.zero_point, radius, output)
+    return LookupParams(np.where(saturation != 0, saturation, output).astype(np.int8))
 
 
 def prepare_relu(ctx: OpContext) -> LookupParams:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_sim.kernels.accumulate import checked_multiplier
-from firmware_sim.kernels.activations import INT8_BY_BYTE, LookupParams
+from firmware_sim.kernels.activations import INT8_BY_BYTE, LookupParams, lookup
 from firmware_sim.kernels.common import INT8_MAX, INT8_MIN, OpContext
 from firmware_sim.kernels.requantize import INT32_MIN, multiply_by_quantized_multiplier, wrap_int32
 
@@ -37,6 +37,13 @@ def prepare_quantize(ctx: OpContext) -> AffineQuantizeParams | LookupParams:
         INT8_BY_BYTE - input_.quant.zero_point, requantize_multiplier, requantize_shift)
     table = np.clip(rescaled + output.quant.zero_point, INT8_MIN, INT8_MAX)
     return LookupParams(table.astype(np.int8))
+
+
+def quantize(params: AffineQuantizeParams | LookupParams, input_data: np.ndarray) -> np.ndarray:
+    """QUANTIZE: AffineQuantize of floats, or Requantize of int8 through its table."""
+    if isinstance(params, LookupParams):
+        return lookup(params, input_data)
+    return affine_quantize(params, input_data)
 
 
 def affine_quantize(params: AffineQuantizeParams, input_data: np.ndarray) -> np.ndarray:

@@ -41,12 +41,8 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
                f"softmax runs over 1 to {MAX_DEPTH} values")
     ctx.ensure(output.quant.zero_point == INT8_MIN and output.quant.scale == np.float32(1 / 256),
                "output scale must be 1/256 and zero point -128")
-    beta = float(np.float32(ctx.op.options["beta"]))
-    max_real_multiplier = (1 << 31) - 1.0
-    input_beta_real_multiplier = min(
-        beta * input_.quant.scale * (1 << (31 - _SCALED_DIFF_INTEGER_BITS)), max_real_multiplier)
-    ctx.ensure(input_beta_real_multiplier > 1.0, f"beta * input scale is too small")
-    input_beta_multiplier, input_beta_left_shift = quantize_multiplier(input_beta_real_multiplier)
+    input_beta_multiplier, input_beta_left_shift = _preprocess_softmax_scaling(
+        ctx, float(np.float32(ctx.op.options["beta"])), input_.quant.scale)
     # CalculateInputRadius(5, left_shift): larger differences contribute nothing
     diff_min = -math.floor(((1 << _SCALED_DIFF_INTEGER_BITS) - 1)
                            * (1 << (31 - _SCALED_DIFF_INTEGER_BITS))
@@ -59,6 +55,15 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
         input_diff_rescaled, _SCALED_DIFF_INTEGER_BITS), 0)
     accumulation_table = fixedpoint.rescale(exp_table, 0, _ACCUMULATION_INTEGER_BITS)
     return SoftmaxParams(exp_table, accumulation_table, in_range)
+
+
+def _preprocess_softmax_scaling(ctx: OpContext, beta: float, input_scale: float):
+    """PreprocessSoftmaxScaling: beta * input_scale in Q5.26, as (multiplier, left shift) > 1."""
+    max_real_multiplier = (1 << 31) - 1.0
+    input_beta_real_multiplier = min(
+        beta * input_scale * (1 << (31 - _SCALED_DIFF_INTEGER_BITS)), max_real_multiplier)
+    ctx.ensure(input_beta_real_multiplier > 1.0, "beta * input scale is too small")
+    return quantize_multiplier(input_beta_real_multiplier)
 
 
 def softmax(params: SoftmaxParams, input_data: np.ndarray) -> np.ndarray:
