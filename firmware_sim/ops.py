@@ -59,5 +59,6 @@ def prepare_op(graph: Graph, index: int) -> PreparedOp:
                                  f"supports: {', '.join(sorted(OPS))}")
     entry = OPS[op.opcode]
     ctx = OpContext(graph, index)
+    params = entry.prepare(ctx)  # validates the node, its inputs included
     tensors = tuple(op.inputs[slot] for slot in entry.data_inputs)
-    return PreparedOp(index, entry.prepare(ctx), entry.kernel, tensors, op.outputs)
+    return PreparedOp(index, params, entry.kernel, tensors, op.outputs)
