@@ -12,15 +12,18 @@ import json
 from pathlib import Path
 
 from lenet_edge.models.facts import FIGURES
-from lenet_edge.run import RunConfig, read_metrics
+from lenet_edge.run import RunConfig, read_config, read_metrics
 from lenet_edge.train.loop import train
 
 # One protocol per row: the model, its recipe, and the paper figure it is compared with.
 PROTOCOLS = {
-    "lenet1989": RunConfig("lenet1989", epochs=30, optimizer="adam", learning_rate=1e-3, lr_decay=0.9, batch_size=16),
+    "lenet1989": RunConfig("lenet1989", epochs=60, optimizer="adam", learning_rate=2e-3, lr_decay=0.94,
+                           batch_size=32, weight_decay=0.02),
     "lenet1": RunConfig("lenet1", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32),
-    "lenet4": RunConfig("lenet4", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32),
-    "lenet5": RunConfig("lenet5", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85, batch_size=32),
+    "lenet4": RunConfig("lenet4", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32,
+                        weight_decay=0.05),
+    "lenet5": RunConfig("lenet5", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85, batch_size=32,
+                        weight_decay=0.05),
     "lenet5+distort": RunConfig("lenet5", epochs=30, optimizer="adam", learning_rate=1e-3, lr_decay=0.9,
                                 batch_size=32, distort=True),
     "lenet5-modern": RunConfig("lenet5-modern", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85,
@@ -31,6 +34,8 @@ PROTOCOLS = {
 def run_protocol(name: str, config: RunConfig, root: Path) -> dict:
     folder = root / name
     resume = (folder / "config.json").exists()
+    if resume and read_config(folder) != config:
+        raise SystemExit(f"{folder} was trained with another recipe than the protocol; remove it to retrain")
     metrics = read_metrics(folder) if (folder / "model.keras").exists() else train(folder, config, resume=resume)
     last = metrics[-1]
     return {"run": name, "model": config.model, "distort": config.distort, "epochs": len(metrics),

@@ -9,6 +9,7 @@ import numpy as np
 from lenet_edge.data import transforms
 from lenet_edge.errors import UsageError
 from lenet_edge.models import registry
+from lenet_edge.models.layers import TANH_AMPLITUDE
 from lenet_edge.run import RunConfig
 
 
@@ -33,10 +34,14 @@ class RunData:
 
 
 def targets(labels: np.ndarray, loss: str) -> np.ndarray:
-    """Class indices for cross-entropy; +1 for the class and -1 elsewhere for the MSE nets."""
+    """Class indices for cross-entropy; for the MSE nets, the paper's +1 for the class and -1
+    elsewhere. Those targets are for f(a) = A tanh(Sa), whose amplitude A the zoo folds into the
+    next layer's weights (layers.py), so here they are +-1/A in plain tanh units: inside tanh's
+    quasi-linear range, as the 1989 paper chose them, rather than at its asymptotes."""
     if loss != "mse":
         return labels
-    return np.where(np.eye(10, dtype=np.float32)[labels] > 0, 1.0, -1.0).astype(np.float32)
+    signs = np.where(np.eye(10, dtype=np.float32)[labels] > 0, 1.0, -1.0)
+    return (signs / TANH_AMPLITUDE).astype(np.float32)
 
 
 def load_split(model: str, split: str, limit: int | None = None, data_dir: Path | None = None):
