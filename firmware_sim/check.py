@@ -133,27 +133,36 @@ def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
     profile = device if isinstance(device, DeviceProfile) else load_profile(device)
     Interpreter(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
     layers = _layer_rows(graph, profile.weight_storage)
-    head, tail = _arena(graph, profile.weight_storage)
-    width = FLOAT32_BYTES if profile.weight_storage == "float32" else None
-    weight_bytes = sum(_stored_bytes(graph.tensors[t].data, profile.weight_storage)
+    from_file = isinstance(model, (str, Path))
+    return CheckReport(
+        model=str(model) if from_file else "<graph>", device=profile.name, layers=tuple(layers),
+        weight_storage=profile.weight_storage,
+        model_file_bytes=Path(model).stat().st_size if from_file else None,
+        **_memory(graph, profile), **_speed(layers, profile),
+        required_digits_per_second=digits_per_second)
+
+
+def _memory(graph: Graph, profile: DeviceProfile) -> dict:
+    storage = profile.weight_storage
+    weight_bytes = sum(_stored_bytes(graph.tensors[t].data, storage)
                        for t in _constant_tensors(graph))
+    head, tail = _arena(graph, storage)
+    width = FLOAT32_BYTES if storage == "float32" else None
+    return dict(weight_bytes=weight_bytes, runtime_flash_bytes=profile.runtime_flash_bytes,
+                flash_needed=weight_bytes + profile.runtime_flash_bytes,
+                flash_bytes=profile.flash_bytes, arena_head_bytes=head, arena_tail_bytes=tail,
+                fused_arena_bytes=fused_plan(graph, width).arena_bytes,
+                runtime_ram_bytes=profile.runtime_ram_bytes,
+                ram_needed=head + tail + profile.runtime_ram_bytes, ram_bytes=profile.ram_bytes,
+                unified_memory=profile.unified_memory)
+
+
+def _speed(layers: list[LayerRow], profile: DeviceProfile) -> dict:
     effective = sum(row.effective_macs for row in layers)
     latency = effective / profile.macs_per_second
-    return CheckReport(
-        model=str(model) if not isinstance(model, Graph) else "<graph>",
-        device=profile.name, layers=tuple(layers), weight_storage=profile.weight_storage,
-        model_file_bytes=Path(model).stat().st_size if isinstance(model, (str, Path)) else None,
-        weight_bytes=weight_bytes, runtime_flash_bytes=profile.runtime_flash_bytes,
-        flash_needed=weight_bytes + profile.runtime_flash_bytes, flash_bytes=profile.flash_bytes,
-        arena_head_bytes=head, arena_tail_bytes=tail,
-        fused_arena_bytes=fused_plan(graph, width).arena_bytes,
-        runtime_ram_bytes=profile.runtime_ram_bytes,
-        ram_needed=head + tail + profile.runtime_ram_bytes, ram_bytes=profile.ram_bytes,
-        unified_memory=profile.unified_memory,
-        macs=sum(row.macs for row in layers), effective_macs=effective,
-        macs_per_second=profile.macs_per_second, latency_s=latency,
-        digits_per_second=1.0 / latency if latency > 0 else None,
-        required_digits_per_second=digits_per_second)
+    return dict(macs=sum(row.macs for row in layers), effective_macs=effective,
+                macs_per_second=profile.macs_per_second, latency_s=latency,
+                digits_per_second=1.0 / latency if latency > 0 else None)
 
 
 def _arena(graph: Graph, storage: str) -> tuple[int, int]:

@@ -46,12 +46,6 @@ class MemoryPlan:
     def offset_of(self, tensor: int) -> int:
         return self.offsets[[b.tensor for b in self.buffers].index(tensor)]
 
-    def as_dict(self) -> dict:
-        return {"arena_bytes": self.arena_bytes,
-                "buffers": [{"tensor": b.tensor, "bytes": b.size, "first": b.first,
-                             "last": b.last, "offset": o}
-                            for b, o in zip(self.buffers, self.offsets)]}
-
 
 def align_up(size: int, alignment: int = ALIGNMENT) -> int:
     return -(-size // alignment) * alignment
@@ -184,7 +178,7 @@ def fuse(graph: Graph) -> list[tuple[int, ...]]:
     """
     readers = _readers(graph)
     groups: list[list[int]] = []
-    for index, op in enumerate(graph.ops):
+    for index in range(len(graph.ops)):
         if groups and _joins(graph, groups[-1], index, readers):
             groups[-1].append(index)
         else:
