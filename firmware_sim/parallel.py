@@ -55,3 +55,7 @@ def map_chunks(function: Callable, chunks: list) -> list:
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(worker_count(), thread_name_prefix="firmware_sim",
                               initializer=_SET_LOCAL_THREADS, initargs=(1,))
+
+
+# A forked child inherits the pool object but not its threads: it must start a pool of its own.
+os.register_at_fork(after_in_child=_pool.cache_clear)

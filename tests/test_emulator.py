@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from ai_edge_litert import schema_py_generated as schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,6 +237,27 @@ def test_float_io_model_quantizes_and_dequantizes_like_tflm():
     got = firmware_sim.run(graph, x)
     assert got.dtype == np.float32
     assert np.array_equal(got, tflm_run(tflite, x))
+
+
+@pytest.mark.parametrize("scale,zero_point", [(0.037, 5), (0.001, -128), (0.9, 127)])
+def test_int8_requantizing_quantize_matches_tflm(scale, zero_point):
+    """The converter emits int8 -> int8 QUANTIZE rarely, so the float input is retyped."""
+    keras, _ = keras_and_tf()
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential([keras.layers.Input((16,)), keras.layers.Dense(3)])
+    edited = unpack_model(convert_int8(model, -1.0, 1.0, float_io=True))
+    subgraph = edited.subgraphs[0]
+    assert edited.operatorCodes[subgraph.operators[0].opcodeIndex].builtinCode == \
+        schema.BuiltinOperator.QUANTIZE
+    graph_input = subgraph.tensors[subgraph.inputs[0]]
+    graph_input.type = schema.TensorType.INT8
+    graph_input.quantization = schema.QuantizationParametersT()
+    graph_input.quantization.scale = np.array([scale], dtype=np.float32)
+    graph_input.quantization.zeroPoint = np.array([zero_point], dtype=np.int64)
+    tflite = pack_model(edited)
+    x = np.arange(-128, 128, dtype=np.int8).reshape(16, 16)
+    assert np.array_equal(firmware_sim.run(firmware_sim.load_model(tflite), x),
+                          tflm_run(tflite, x))
 
 
 # -- random models ----------------------------------------------------------------------------
