@@ -34,7 +34,9 @@ def trained(tmp_path_factory):
     """A finished run folder per zoo model, trained once for the module."""
     root = tmp_path_factory.mktemp("runs")
     for name in registry.MODELS:
-        train(root / name, runs.RunConfig(name, **RECIPE), progress=False)
+        # the 1989 net's MSE criterion learns slower per step; its USPS epochs are cheap
+        epochs = 4 if name == "lenet1989" else RECIPE["epochs"]
+        train(root / name, runs.RunConfig(name, **{**RECIPE, "epochs": epochs}), progress=False)
     return root
 
 
@@ -77,7 +79,7 @@ def test_every_zoo_model_converts_to_full_int8_close_to_keras(name, int8_reports
     assert report.quantization == "post-training"
     check = report.verification
     assert check.digits == TEST_SLICE and check.batch > 1
-    assert abs(check.tflite_error - check.keras_error) <= 0.005, check
+    assert abs(check.tflite_errors - check.keras_errors) <= TEST_SLICE // 200, check  # 0.5 points
     assert check.agreement >= 0.98, check
 
 
