@@ -56,13 +56,14 @@ def _float_special(value) -> str:
     return "INFINITY" if value > 0 else "-INFINITY"
 
 
-def array(name: str, values, dtype: str) -> str:
-    """`static const <type> name[n] = {...};`, 4-byte aligned, 16 values a line."""
+def array(name: str, values, dtype: str, exported: bool = False) -> str:
+    """`[static] const <type> name[n] = {...};`, 4-byte aligned, 16 values a line."""
     values = np.asarray(values).reshape(-1)
     items = [literal(v, dtype) for v in values] or ["0"]
     lines = [", ".join(items[i:i + _PER_LINE]) for i in range(0, len(items), _PER_LINE)]
     body = ",\n  ".join(lines)
-    return (f"static const {c_type(dtype)} {identifier(name)}[{max(len(values), 1)}] "
+    storage = "" if exported else "static "
+    return (f"{storage}const {c_type(dtype)} {identifier(name)}[{max(len(values), 1)}] "
             f"__attribute__((aligned(4))) = {{\n  {body}\n}};\n")
 
 

@@ -1,16 +1,21 @@
 """Weight encodings for conv.c: dense, blocked by input channel, or sparse; the smallest wins.
 
-A window's taps are listed in "patch order" (see nn_ops.h): `segments` runs of `seg_len` taps.
-- dense: one segment, TFLM's (fy, fx, channel) order, padded with zero weights to a multiple
-  of 4 so that SMLAD takes the weights four at a time;
-- blocked: one segment per input channel; an output channel stores and multiplies only the
-  input channels it is connected to (LeNet-5's C3 table leaves 60 of 96);
+A window's taps are listed in "patch order" (see nn_ops.h): `segments` runs of `seg_len` taps,
+grouped in quads of 4 because SMLAD takes the weights four at a time, zero weights padding the
+last quad. Quads of 4 consecutive input bytes come first (`seg_contiguous` of them): the kernel
+loads each with one word and SXTB16 splits it into the int16 pairs (x0, x2) and (x1, x3); the
+other taps are gathered one by one into the same pair order. The weights are stored in patch
+order, so the same SXTB16 split pairs them up.
+- dense: one segment, every tap of the window; for one pixel per patch, the weights of 4
+  channels are interleaved quad by quad (the kernel runs 4 channels at once), the out_c % 4 last
+  channels follow one after another;
+- blocked: one segment per input channel; an output channel stores and multiplies only runs of
+  the input channels it is connected to (LeNet-5's C3 table leaves 60 of 96 pairs);
 - sparse: per output channel only the nonzero weights, each with the input offset step from the
   previous one (a byte; a longer step is split with zero-weight entries): 2 bytes a weight.
 Pruned layers thus store and multiply only their nonzero weights when that is smaller.
-Each group of four dense/blocked weights is stored w0 w2 w1 w3, the order SXTB16 unpacks.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,13 +26,27 @@ _MAX_SKIP = 255
 
 @dataclass(frozen=True)
 class Geometry:
-    """What the tap offsets depend on: input width and channels, filter size, dilation."""
+    """What the tap offsets depend on: input layout, filter size, dilation."""
 
+    in_h: int
     in_w: int
     in_c: int
     filter_hw: tuple[int, int]
     dilation: tuple[int, int]
     all_inside: bool  # no window crosses the image border
+    planar: bool = False  # input stored channel after channel (CHW) instead of NHWC
+    groups: int = 1  # pixels per patch: 4 with a fused 2x2 subsampling, else 1
+
+    @property
+    def steps(self) -> tuple[int, int, int]:
+        """Input byte steps of one row, one column and one channel."""
+        if self.planar:
+            return self.in_w, 1, self.in_h * self.in_w
+        return self.in_w * self.in_c, self.in_c, 1
+
+    def offset(self, fy: int, fx: int, ci: int) -> int:
+        row, column, channel = self.steps
+        return fy * self.dilation[0] * row + fx * self.dilation[1] * column + ci * channel
 
 
 @dataclass(frozen=True)
@@ -37,8 +56,8 @@ class Encoding:
     segments: int = 1
     seg_len: int = 0
     seg_step: int = 0
+    seg_contiguous: int = 0
     slots: int = 0  # multiply-adds executed per output pixel, zero padding included
-    extra: dict = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -48,86 +67,114 @@ class Encoding:
 def choose(weights: np.ndarray, geometry: Geometry) -> Encoding:
     """The smallest encoding of int weights (out, fh, fw, in) that this geometry allows."""
     candidates = [dense(weights, geometry)]
-    if geometry.in_c > 1 and geometry.in_c <= 255:
+    if 1 < geometry.in_c <= 255:
         candidates.append(blocked(weights, geometry))
     if geometry.all_inside:
         candidates.append(sparse(weights, geometry))
     return min(candidates, key=lambda e: e.nbytes)
 
 
-def _pad4(n: int) -> int:
-    return -(-n // 4) * 4
+def patch_order(offsets: list[int]) -> tuple[list, int]:
+    """Taps (indices into offsets) in quads, contiguous quads first; None pads the last quad."""
+    order = sorted(range(len(offsets)), key=lambda i: offsets[i])
+    runs, run = [], []
+    for i in order:
+        if run and offsets[i] != offsets[run[-1]] + 1:
+            runs.append(run)
+            run = []
+        run.append(i)
+    runs += [run] if run else []
+    contiguous = [r[k:k + 4] for r in runs for k in range(0, len(r) - 3, 4)]
+    rest = [i for r in runs for i in r[len(r) // 4 * 4:]]
+    rest += [None] * (-len(rest) % 4)
+    scattered = [rest[k:k + 4] for k in range(0, len(rest), 4)]
+    return [tap for quad in contiguous + scattered for tap in quad], len(contiguous)
 
 
-def _quad_order(rows: np.ndarray) -> np.ndarray:
-    """Rows of 4k weights with each group of four stored w0 w2 w1 w3."""
-    return rows.reshape(len(rows), -1, 4)[:, :, [0, 2, 1, 3]].reshape(len(rows), -1)
-
-
-def _taps(geometry: Geometry, channels: range) -> np.ndarray:
-    """(offset, y, x) of each tap (fy, fx, channel) of a window, in TFLM's order."""
-    (fh, fw), (dh, dw) = geometry.filter_hw, geometry.dilation
-    rows = [((fy * dh * geometry.in_w + fx * dw) * geometry.in_c + ci, fy * dh, fx * dw)
-            for fy in range(fh) for fx in range(fw) for ci in channels]
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
-
-
-def _tap_arrays(taps: np.ndarray, length: int, geometry: Geometry) -> dict:
-    """tap_offset (omitted when taps are consecutive bytes) and, for border windows, tap_y/x."""
-    padded = np.zeros((length, 3), dtype=np.int64)
-    padded[:len(taps)] = taps
-    if padded[:, 0].max(initial=0) > 0xFFFF or padded[:, 1:].max(initial=0) > 0xFF:
-        raise UnsupportedOpError(f"a convolution window spans {int(padded[:, 0].max()) + 1} "
+def _segment(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple[list, int, dict]:
+    """Patch order of one segment's taps (fy, fx, ci), and its tap arrays."""
+    offsets = [geometry.offset(*tap) for tap in taps]
+    order, contiguous = patch_order(offsets)
+    slot_taps = [taps[i] if i is not None else (0, 0, 0) for i in order]
+    slot_offsets = np.array([offsets[i] if i is not None else 0 for i in order])
+    if slot_offsets.max(initial=0) > 0xFFFF:
+        raise UnsupportedOpError(f"a convolution window spans {int(slot_offsets.max()) + 1} "
                                  f"input bytes; the firmware's tap tables hold 16-bit offsets")
     arrays = {}
-    if not np.array_equal(padded[:, 0], np.arange(length)) or len(taps) != length:
-        arrays["tap_offset"] = (padded[:, 0], "uint16")
+    if not np.array_equal(slot_offsets, np.arange(len(order))):
+        arrays["tap_offset"] = (slot_offsets, "uint16")
     if not geometry.all_inside:
-        arrays["tap_y"] = (padded[:, 1], "uint8")
-        arrays["tap_x"] = (padded[:, 2], "uint8")
-    return arrays
+        (dh, dw) = geometry.dilation
+        arrays["tap_y"] = (np.array([t[0] * dh for t in slot_taps]), "uint8")
+        arrays["tap_x"] = (np.array([t[1] * dw for t in slot_taps]), "uint8")
+    return order, contiguous, arrays
+
+
+def _in_order(values: np.ndarray, order: list) -> np.ndarray:
+    """values (..., taps) rearranged into patch order, zeros at the pads."""
+    padded = np.concatenate([values, np.zeros((*values.shape[:-1], 1), values.dtype)], axis=-1)
+    return padded[..., [i if i is not None else -1 for i in order]]
 
 
 def dense(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    out_c = len(weights)
-    flat = weights.reshape(out_c, -1)
-    length = _pad4(flat.shape[1])
-    rows = np.zeros((out_c, length), dtype=np.int64)
-    rows[:, :flat.shape[1]] = flat
-    arrays = {"weights": (_quad_order(rows), "int8"),
-              **_tap_arrays(_taps(geometry, range(geometry.in_c)), length, geometry)}
-    return Encoding("dense", arrays, 1, length, 0, out_c * length)
+    out_c, fh, fw, in_c = weights.shape
+    taps = [(fy, fx, ci) for fy in range(fh) for fx in range(fw) for ci in range(in_c)]
+    order, contiguous, arrays = _segment(taps, geometry)
+    rows = _in_order(weights.reshape(out_c, -1), order)
+    arrays["weights"] = (_interleaved(rows) if geometry.groups == 1 else rows, "int8")
+    return Encoding("dense", arrays, 1, len(order), 0, contiguous, out_c * len(order))
+
+
+def _interleaved(rows: np.ndarray) -> np.ndarray:
+    """Rows of 4 consecutive channels interleaved quad by quad; the remaining rows as they are."""
+    whole = len(rows) // 4 * 4
+    quads = rows.shape[1] // 4
+    head = rows[:whole].reshape(-1, 4, quads, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([head, rows[whole:].reshape(-1)])
 
 
 def blocked(weights: np.ndarray, geometry: Geometry) -> Encoding:
     out_c, fh, fw, in_c = weights.shape
-    length = _pad4(fh * fw)
+    order, contiguous, arrays = _segment([(fy, fx, 0) for fy in range(fh) for fx in range(fw)],
+                                         geometry)
     connected = np.abs(weights).sum(axis=(1, 2)) > 0  # (out, in)
-    blocks, counts, index = [], [], []
+    blocks, counts, runs = [], [], []
     for c in range(out_c):
-        for ci in np.flatnonzero(connected[c]):
-            block = np.zeros(length, dtype=np.int64)
-            block[:fh * fw] = weights[c, :, :, ci].reshape(-1)
-            blocks.append(block)
-            index.append(ci)
-        counts.append(int(connected[c].sum()))
-    rows = np.array(blocks, dtype=np.int64).reshape(-1, length)
-    arrays = {"weights": (_quad_order(rows) if len(rows) else rows, "int8"),
-              "seg_count": (np.array(counts), "uint8"), "seg_index": (np.array(index), "uint8"),
-              **_tap_arrays(_taps(geometry, range(1)), length, geometry)}
-    return Encoding("blocked", arrays, in_c, length, 1, len(index) * length)
+        channel_runs = _runs(np.flatnonzero(connected[c]))
+        counts.append(len(channel_runs))
+        for start, length in channel_runs:
+            runs += [start, length]
+            blocks += [_in_order(weights[c, :, :, ci].reshape(-1), order)
+                       for ci in range(start, start + length)]
+    arrays["weights"] = (np.array(blocks, dtype=np.int64).reshape(-1), "int8")
+    arrays["seg_count"] = (np.array(counts), "uint8")
+    arrays["seg_index"] = (np.array(runs), "uint8")
+    step = geometry.offset(0, 0, 1)
+    return Encoding("blocked", arrays, in_c, len(order), step, contiguous,
+                    len(blocks) * len(order))
+
+
+def _runs(channels: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive input channels as (start, length) runs: one MAC loop each."""
+    runs = []
+    for ci in channels.tolist():
+        if runs and runs[-1][0] + runs[-1][1] == ci:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((ci, 1))
+    return runs
 
 
 def sparse(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    out_c = len(weights)
-    offsets = _taps(geometry, range(geometry.in_c))[:, 0]
+    out_c, fh, fw, in_c = weights.shape
+    offsets = np.array([geometry.offset(fy, fx, ci) for fy in range(fh) for fx in range(fw)
+                        for ci in range(in_c)])
     flat = weights.reshape(out_c, -1)
     values, skips, counts = [], [], []
     for c in range(out_c):
-        order = np.argsort(offsets[flat[c] != 0], kind="stable")
-        chosen_offsets = offsets[flat[c] != 0][order]
-        chosen = flat[c][flat[c] != 0][order]
-        entries = _sparse_entries(chosen_offsets, chosen)
+        nonzero = np.flatnonzero(flat[c])
+        order = nonzero[np.argsort(offsets[nonzero], kind="stable")]
+        entries = _sparse_entries(offsets[order], flat[c][order])
         values += [w for _, w in entries]
         skips += [s for s, _ in entries]
         counts.append(len(entries))

@@ -132,3 +132,19 @@ def _next_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
                  if graph.tensors[t].is_constant}
     return Step(_KINDS[opcode], (index,), inputs, op.outputs[0], op.params,
                 constants=constants), index + 1
+
+
+def planar_tensors(graph: Graph, steps: list[Step]) -> set[int]:
+    """Activations passed from one convolution straight to another (not a graph output): the
+    firmware stores them channel-major, which makes each channel's window rows contiguous."""
+    readers = {}
+    for step in steps:
+        for t in step.inputs:
+            readers.setdefault(t, []).append(step)
+    return {step.output for step in steps
+            if _is_conv2d(step) and step.output not in graph.outputs
+            and len(readers.get(step.output, [])) == 1 and _is_conv2d(readers[step.output][0])}
+
+
+def _is_conv2d(step: Step) -> bool:
+    return step.kind == "conv" and isinstance(step.params, ConvParams)

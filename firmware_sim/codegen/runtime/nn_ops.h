@@ -1,4 +1,4 @@
-/* The lenet-edge runtime: int8 kernels mirroring firmware_sim/kernels/*.py one to one.
+/* The lenet-edge runtime: int8 kernels mirroring firmware_sim/kernels/ (Python) one to one.
  *
  * A generated model_data.c fills these parameter structs (const, in flash) with what the
  * emulator's prepare step computed; a generated model.c calls one kernel per step of the graph
@@ -18,9 +18,14 @@
  *
  * The window of an output pixel is listed as taps in "patch order": `segments` runs of `seg_len`
  * taps (seg_len a multiple of 4; extra taps have zero weights); tap t of segment s reads the input
- * byte at window origin + s * seg_step + tap_offset[t]. Dense weights use one segment in TFLM's
- * (fy, fx, channel) order; blocked weights use one segment per input channel so that an output
- * channel can skip the input channels it is not connected to (LeNet-5's C3 table). */
+ * byte at window origin + s * seg_step + tap_offset[t]. The first seg_contiguous quads of a
+ * segment are 4 consecutive bytes each (one word load). Dense weights use one segment with every
+ * tap; blocked weights use one segment per input channel so that an output channel can skip the
+ * input channels it is not connected to (LeNet-5's C3 table). Patches and weights both come in
+ * SXTB16's pair order: a quad x0 x1 x2 x3 is the int16 pairs (x0, x2), (x1, x3).
+ *
+ * Activations between two convolutions may be stored planar (channel after channel), which
+ * makes a channel's window rows contiguous: x_step, y_step and the output steps say which. */
 enum { NN_DENSE = 0, NN_BLOCKED = 1, NN_SPARSE = 2 };
 enum { NN_SUB_NONE = 0, NN_SUB_DEPTHWISE = 1, NN_SUB_AVERAGE = 2, NN_SUB_MAX = 3 };
 
@@ -38,21 +43,24 @@ typedef struct {
 typedef struct {
   uint16_t in_h, in_w, in_c;
   uint16_t out_h, out_w, out_c;      /* the convolution's output, before subsampling */
+  uint32_t x_step, y_step;           /* input bytes between columns, between rows */
+  uint32_t out_pixel_step, out_channel_step;  /* output bytes between pixels, channels */
   uint8_t stride_h, stride_w;
   uint8_t pad_h, pad_w;              /* padding rows/columns before the image */
   uint16_t win_h, win_w;             /* rows/columns a window spans, dilation included */
   uint8_t all_inside;                /* every window lies inside the image: no border checks */
   int8_t input_zero_point;           /* value of a tap in the padding: it then adds nothing */
   /* taps of a window, in patch order */
-  uint16_t segments, seg_len, seg_step;
-  const uint16_t *tap_offset;        /* seg_len entries; 0 when taps are consecutive bytes */
+  uint16_t segments, seg_len, seg_contiguous;
+  uint32_t seg_step;
+  const uint16_t *tap_offset;        /* seg_len entries; 0 when tap t is byte t */
   const uint8_t *tap_y, *tap_x;      /* window row/column of each tap, for border windows */
   /* weights */
   uint8_t encoding;                  /* NN_DENSE, NN_BLOCKED, NN_SPARSE */
-  const int8_t *weights;             /* dense/blocked: [channel][its segments][seg_len] with each
-                                        group of 4 stored w0 w2 w1 w3; sparse: nonzero values */
-  const uint8_t *seg_count;          /* blocked: segments each channel reads */
-  const uint8_t *seg_index;          /* blocked: which, channel after channel */
+  const int8_t *weights;             /* dense/blocked: [channel][its segments][seg_len] in patch
+                                        order; sparse: the nonzero values */
+  const uint8_t *seg_count;          /* blocked: runs of segments each channel reads */
+  const uint8_t *seg_index;          /* blocked: (first segment, count) of each run */
   const uint16_t *nnz;               /* sparse: entries per channel */
   const uint8_t *skip;               /* sparse: input offset step before each entry */
   /* output stage (accumulate.OutputStage) */
@@ -63,6 +71,7 @@ typedef struct {
   int8_t act_min, act_max;
   const int8_t *table;               /* activation after the convolution, or 0 */
   const nn_subsample_t *subsample;   /* 0, or a fused 2x2 stride-2 subsampling */
+  uint8_t fast;                      /* every shift (subsampling's too) is <= -2 */
 } nn_conv_t;
 
 /* int16 patch elements the kernel needs as scratch (4-byte aligned). */
