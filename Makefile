@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	$(CLI) models
 	@if [ -f $(RUN)/model.keras ]; then echo "reusing $(RUN)"; \
 	 elif [ -f $(RUN)/config.json ]; then $(CLI) train --model lenet5 --out $(RUN) --resume; \
-	 else $(CLI) train --model lenet5 --epochs 20 --lr-decay 0.85 --out $(RUN); fi
+	 else $(CLI) train --model lenet5 --epochs 20 --batch-size 32 --lr-decay 0.85 --weight-decay 0.05 --out $(RUN); fi
 	$(CLI) evaluate $(RUN)
 
 test: $(VENV)/.installed-test
