@@ -199,17 +199,20 @@ def test_dilated_convolutions_match_tflm(layer, padding, strides):
 def _activation_model(name: str, width: int):
     keras, _ = keras_and_tf()
     layers = keras.layers
-    return keras.Sequential([layers.Input((width,)), layers.Activation(name)])
+    activation = layers.ReLU(max_value=6.0) if name == "relu6" else layers.Activation(name)
+    return keras.Sequential([layers.Input((width,)), activation])
 
 
-@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("name,opcode", [("tanh", "TANH"), ("sigmoid", "LOGISTIC"),
+                                         ("relu", "RELU"), ("relu6", "RELU6")])
 @pytest.mark.parametrize("low,high", [(-0.05, 0.05), (-1.0, 1.0), (-0.5, 3.0), (-8.0, 8.0),
                                       (-100.0, 20.0)])
-def test_tanh_and_logistic_match_tflm_on_every_int8_input(name, low, high):
+def test_activations_match_tflm_on_every_int8_input(name, opcode, low, high):
     tflite = convert_int8(_activation_model(name, 256), low, high)
+    graph = firmware_sim.load_model(tflite)
+    assert [op.opcode for op in graph.ops] == [opcode]
     x = np.arange(-128, 128, dtype=np.int8)[None]
-    assert np.array_equal(firmware_sim.run(firmware_sim.load_model(tflite), x),
-                          tflm_run(tflite, x))
+    assert np.array_equal(firmware_sim.run(graph, x), tflm_run(tflite, x))
 
 
 @pytest.mark.parametrize("low,high", [(-1.0, 1.0), (-10.0, 4.0), (-60.0, 60.0)])
