@@ -129,7 +129,8 @@ def emit_binary(graph: Graph, step, prefix: str) -> Emitted:
 def _operand(graph: Graph, arrays: Arrays, step, slot: int) -> str:
     """A constant input as an emitted array, else the next live input's placeholder."""
     if slot in step.constants:
-        return arrays.add(f"input{slot + 1}", graph.tensors[step.constants[slot]].data, "int8")
+        return arrays.add(f"input{slot + 1}", graph.tensors[step.constants[slot]].data, "int8",
+                          exported=True)
     live = slot - sum(1 for s in step.constants if s < slot)
     return f"{{inputs[{live}]}}"
 
