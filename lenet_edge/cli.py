@@ -260,5 +260,57 @@ def simulate(
               highlight=False)
 
 
+@app.command()
+@one_line_errors
+def flash(
+    model: Path = typer.Argument(..., help="An int8 .tflite model."),
+    board: str = typer.Option("mps2-an386", "--board", help="QEMU board: mps2-an386 (Cortex-M4), mps2-an385 (M3) or mps2-an500 (M7)."),
+    images: int = typer.Option(1000, "--images", help="Test digits to run on the board."),
+    dataset: str = typer.Option("mnist", "--dataset", help="Test set: mnist or usps (must suit the model's input size)."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Run this .npy on the board instead..."),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help="...and write the board's outputs to this .npy."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep the generated firmware folder here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Compile the model to C firmware, run it on an emulated Cortex-M board, compare with the emulator.
+
+    Exit code 1 unless every output byte equals firmware_sim's.
+    """
+    from firmware_sim.flash import flash as flash_model
+    from lenet_edge.errors import UsageError
+
+    if (inputs is None) != (outputs is None):
+        raise UsageError("--inputs and --outputs go together")
+    r = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir)
+    if as_json:
+        print_json(r.as_dict())
+    else:
+        lines = [f"{model} on {r.board} ({r.core}): {r.images:,} inputs ({r.inputs})",
+                 f"  outputs identical to the emulator: {'yes' if r.identical else 'NO'} "
+                 f"({r.mismatched_images:,} of {r.images:,} differ)"
+                 + (f"; accuracy {100 * r.accuracy:.2f}%" if r.accuracy is not None else ""),
+                 f"  flash: {r.flash_inference:,} B inference + {r.flash_harness:,} B harness "
+                 f"= {r.flash_total:,} B (.tflite {r.tflite_bytes:,} B)",
+                 f"  RAM:   {r.ram_inference:,} B inference (arena {r.ram_arena:,} + stack "
+                 f"{r.ram_stack:,}); TFLM arena {r.tflm_arena_bytes:,} B; {r.ram_total:,} B with harness",
+                 f"  speed: {r.instructions_per_inference:,.0f} instructions per inference, "
+                 f"{r.instructions_per_mac:.2f} per MAC, {r.instructions_per_effective_mac:.2f} "
+                 f"per nonzero MAC"]
+        if r.predicted:
+            p = r.predicted
+            lines.append(f"  device profile {p['device']} (TFLM + CMSIS-NN) predicted "
+                         f"{p['cycles_per_inference']:,.0f} cycles, flash {p['flash_bytes']:,} B, "
+                         f"RAM {p['ram_bytes']:,} B")
+        if r.folder:
+            lines.append(f"  firmware folder: {r.folder}")
+        if r.outputs_path:
+            lines.append(f"  board outputs -> {r.outputs_path}")
+        for line in lines:
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not r.identical:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

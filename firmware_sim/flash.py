@@ -1,0 +1,160 @@
+"""flash(): an int8 .tflite as firmware on an emulated Cortex-M board, checked against the emulator.
+
+    report = flash("lenet5.tflite", board="mps2-an386", images=1000)
+    report.identical, report.accuracy, report.instructions_per_effective_mac, report.as_dict()
+
+Generates the C (codegen), builds it (arm-none-eabi-gcc), runs it under QEMU on MNIST test digits
+(or on raw arrays), and compares every output byte with firmware_sim.run. Flash and RAM are read
+from the linker map, split into the inference part (weights, kernels, model code, arena, the
+stack of one inference) and the harness (semihosting I/O, startup, C library, stack reserve).
+"""
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from firmware_sim import qemu
+from firmware_sim.check import check_model
+from firmware_sim.codegen import boards, generate
+from firmware_sim.cost import layer_costs
+from firmware_sim.devices.profile import load_profile
+from firmware_sim.interpreter import Interpreter
+from firmware_sim.ir import Graph
+from firmware_sim.planner import tflm_arena
+from firmware_sim.reader import load_model
+from firmware_sim.simulate import DATASETS, _load_npy, _save_npy, convention_for, model_input
+from lenet_edge.data.transforms import CONVENTIONS, load_dataset
+from lenet_edge.errors import UsageError
+
+# the shipped device profile with the board's core, for the prediction to compare against
+PROFILE_OF_BOARD = {"mps2-an386": "nrf52840", "mps2-an500": "stm32f746"}
+# QEMU runs several hundred million instructions a second here; allow 20x slower, plus start-up
+_SECONDS_PER_INSTRUCTION = 1 / 20e6
+_INSTRUCTIONS_PER_MAC_BOUND = 10
+
+
+@dataclass(frozen=True)
+class FlashReport:
+    model: str
+    board: str
+    core: str
+    images: int
+    inputs: str  # "mnist test" or the .npy path
+    accuracy: float | None  # with dataset labels
+    identical: bool  # every output byte equals firmware_sim's
+    mismatched_images: int
+    flash_inference: int
+    flash_harness: int
+    flash_total: int
+    ram_arena: int
+    ram_stack: int  # the stack one inference touches
+    ram_inference: int  # arena + that stack + kernels' static data
+    ram_harness: int  # harness data + stack reserve (the inference's stack lives inside it)
+    ram_total: int
+    tflite_bytes: int
+    tflm_arena_bytes: int  # TFLM's arena for the same model (planner: head + tail)
+    instructions_per_inference: float
+    min_instructions: float
+    max_instructions: float
+    macs: int
+    effective_macs: int  # multiply-adds of nonzero weights
+    instructions_per_mac: float
+    instructions_per_effective_mac: float
+    steps: tuple  # per fused step: opcodes, weight encoding, weight bytes
+    predicted: dict | None  # the device profile's view of the same model
+    folder: str | None  # the firmware folder, when kept
+    outputs_path: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
+          dataset: str = "mnist", data_dir=None, inputs=None, outputs=None, workdir=None,
+          timeout: float | None = None) -> FlashReport:
+    """Build and run `model_path` on `board`; see the module docstring.
+
+    With `inputs` (a .npy of the model's input dtype, or floats to quantize) every row runs and
+    `images`/`dataset` are ignored; `outputs` then receives the board's outputs (.npy). The
+    firmware folder is kept in `workdir` if given. Raises LenetEdgeError subclasses: a missing
+    toolchain, a model too large for the board (before building), an op without a kernel, a
+    failed build, a run past `timeout` seconds.
+    """
+    qemu.check_toolchain()
+    target = boards.board(board)
+    if inputs is None and images < 1:
+        raise UsageError(f"images must be at least 1, got {images}")
+    graph = load_model(model_path)
+    x, labels, source = _inputs(graph, images, dataset, data_dir, inputs)
+    expected = np.ascontiguousarray(Interpreter(graph).run(x))
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
+        folder = Path(workdir) if workdir is not None else Path(scratch)
+        firmware = generate(graph, folder, board, source=Path(model_path).name)
+        build = qemu.build(folder, board)
+        costs = layer_costs(graph)
+        limit = timeout or 30 + len(x) * _SECONDS_PER_INSTRUCTION * _INSTRUCTIONS_PER_MAC_BOUND \
+            * max(sum(c.macs for c in costs), 10_000)
+        result = qemu.run(folder, board, np.ascontiguousarray(x).tobytes(), firmware.input_bytes,
+                          firmware.output_bytes, limit)
+    got = np.frombuffer(result.outputs, dtype=expected.dtype).reshape(expected.shape)
+    if outputs is not None:
+        _save_npy(outputs, got)
+    return _report(graph, model_path, target, source, labels, expected, got, firmware, build,
+                   result, costs, workdir, outputs)
+
+
+def _inputs(graph: Graph, images: int, dataset: str, data_dir, inputs):
+    """(model inputs, labels or None, description) from a .npy or a dataset's test split."""
+    if inputs is not None:
+        return model_input(graph, _load_npy(inputs)), None, str(inputs)
+    if dataset not in DATASETS:
+        raise UsageError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
+    convention = convention_for(graph, dataset)
+    raw, labels = load_dataset(dataset, "test", data_dir)
+    x = model_input(graph, CONVENTIONS[convention](raw[:images]))
+    return x, labels[:images], f"{dataset} test"
+
+
+def _report(graph, model_path, target, source, labels, expected, got, firmware, build, result,
+            costs, workdir, outputs) -> FlashReport:
+    same = (got.reshape(len(got), -1).view(np.uint8) == expected.reshape(len(got), -1)
+            .view(np.uint8)).all(axis=1)
+    accuracy = None
+    if labels is not None:
+        accuracy = float(np.mean(got.reshape(len(got), -1).argmax(axis=1) == labels))
+    memory = build.memory
+    macs, effective = sum(c.macs for c in costs), sum(c.effective_macs for c in costs)
+    per_inference = result.instructions_per_inference
+    arena = tflm_arena(graph)
+    return FlashReport(
+        model=str(model_path), board=target.name, core=target.core, images=result.images,
+        inputs=source, accuracy=accuracy, identical=bool(same.all()),
+        mismatched_images=int((~same).sum()),
+        flash_inference=memory.flash_inference, flash_harness=memory.flash_harness,
+        flash_total=memory.flash_total, ram_arena=firmware.arena_bytes,
+        ram_stack=result.stack_bytes, ram_inference=memory.ram_inference + result.stack_bytes,
+        ram_harness=memory.ram_harness + memory.stack_reserve, ram_total=memory.ram_total,
+        tflite_bytes=Path(model_path).stat().st_size, tflm_arena_bytes=arena.total,
+        instructions_per_inference=per_inference, min_instructions=result.min_instructions,
+        max_instructions=result.max_instructions, macs=macs, effective_macs=effective,
+        instructions_per_mac=per_inference / max(macs, 1),
+        instructions_per_effective_mac=per_inference / max(effective, 1),
+        steps=tuple(dict(opcodes=list(s.opcodes), encoding=s.encoding,
+                         weight_bytes=s.weight_bytes, executed_macs=s.executed_macs)
+                    for s in firmware.steps),
+        predicted=_prediction(graph, target, per_inference),
+        folder=str(workdir) if workdir is not None else None,
+        outputs_path=str(outputs) if outputs is not None else None)
+
+
+def _prediction(graph: Graph, target: boards.Board, instructions: float) -> dict | None:
+    """What the device profile with the board's core predicts (TFLM + CMSIS-NN), if one exists."""
+    device = PROFILE_OF_BOARD.get(target.name)
+    if device is None:
+        return None
+    profile = load_profile(device)
+    check = check_model(graph, profile)
+    return dict(device=check.device, flash_bytes=check.flash_needed, ram_bytes=check.ram_needed,
+                cycles_per_inference=check.latency_s * profile.clock_hz,
+                measured_instructions_per_inference=instructions)
