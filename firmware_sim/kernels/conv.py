@@ -107,7 +107,9 @@ def conv_per_channel(params: ConvParams, input_data: np.ndarray) -> np.ndarray:
 
 def depthwise_conv_per_channel(params: ConvParams, input_data: np.ndarray) -> np.ndarray:
     """DepthwiseConvPerChannel: output channel c reads input channel c // depth_multiplier."""
-    planes = np.repeat(_planes(input_data), params.depth_multiplier, axis=0)
+    planes = _planes(input_data)
+    if params.depth_multiplier > 1:
+        planes = np.repeat(planes, params.depth_multiplier, axis=0)
     padded = _padded(params, planes.reshape(-1, *planes.shape[2:]))
     fh, fw = params.filter_hw
     acc = np.zeros((*planes.shape[:2], *params.output_shape[:2]), dtype=params.weights.dtype)
