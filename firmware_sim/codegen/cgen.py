@@ -59,12 +59,24 @@ def _float_special(value) -> str:
 def array(name: str, values, dtype: str, exported: bool = False) -> str:
     """`[static] const <type> name[n] = {...};`, 4-byte aligned, 16 values a line."""
     values = np.asarray(values).reshape(-1)
-    items = [literal(v, dtype) for v in values] or ["0"]
+    items = _literals(values, dtype) or ["0"]
     lines = [", ".join(items[i:i + _PER_LINE]) for i in range(0, len(items), _PER_LINE)]
     body = ",\n  ".join(lines)
     storage = "" if exported else "static "
     return (f"{storage}const {c_type(dtype)} {identifier(name)}[{max(len(values), 1)}] "
             f"__attribute__((aligned(4))) = {{\n  {body}\n}};\n")
+
+
+def _literals(values: np.ndarray, dtype: str) -> list[str]:
+    """literal() of every value; integers in one pass once their range is checked."""
+    if dtype == "float32" or not values.size:
+        return [literal(v, dtype) for v in values]
+    info = np.iinfo(np.dtype(dtype))
+    low, high = int(values.min()), int(values.max())
+    if low < info.min or high > info.max or (dtype == "int32" and low == info.min) \
+            or (dtype.startswith("uint") and high > 0x7FFF):
+        return [literal(v, dtype) for v in values]
+    return list(map(str, values.astype(np.int64).tolist()))
 
 
 def struct(type_name: str, name: str, fields: dict, exported: bool = False) -> str:

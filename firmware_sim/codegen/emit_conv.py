@@ -91,13 +91,15 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
         tap_x=pointers.get("tap_x", "0"), encoding=f"NN_{encoding.kind.upper()}",
         weights=pointers["weights"], seg_count=pointers.get("seg_count", "0"),
         seg_index=pointers.get("seg_index", "0"), nnz=pointers.get("nnz", "0"),
-        skip=pointers.get("skip", "0"),
+        skip=pointers.get("skip", "0"), bitmap=pointers.get("bitmap", "0"),
+        bitmap_words=encoding.bitmap_words,
         **_output_stage(arrays, "", stage, folded_bias(stage.bias, weights, params.input_offset)),
         **clamp_and_table(arrays, "table", stage.quantized_activation_min,
                           stage.quantized_activation_max, step.table),
         subsample=_subsample(arrays, step), fast=int(_fast(step)))
     arrays.struct("nn_conv_t", fields)
-    scratch = 0 if encoding.kind == "sparse" else 2 * groups * encoding.segments * encoding.seg_len
+    patched = encoding.kind in ("dense", "blocked")
+    scratch = 2 * groups * encoding.segments * encoding.seg_len if patched else 0
     notes = dict(encoding=encoding.kind, weight_bytes=encoding.nbytes,
                  executed_macs=groups * out_pixels * encoding.slots)
     return arrays.emitted(f"nn_conv(&{prefix}, {{inputs[0]}}, {{output}}, "

@@ -83,17 +83,16 @@ def emit_pool(graph: Graph, step, prefix: str) -> Emitted:
 
 
 def emit_softmax(graph: Graph, step, prefix: str) -> Emitted:
+    """The exp table up to its last nonzero entry: farther distances add nothing to the sum and
+    give -128, as the emulator's out-of-range ones do. The Q12.19 sums are recomputed from it
+    (the emulator's accumulation_table is that rescale)."""
     params = step.params
-    in_range = np.asarray(params.in_range)
-    size = int(in_range.sum())
-    if not in_range[:size].all():
-        raise UnsupportedOpError(f"SOFTMAX (node {step.ops[0]}): exp table is not a prefix")
+    exp = np.where(params.in_range, params.exp_table, 0)
+    size = int(np.flatnonzero(exp).max(initial=-1)) + 1
     depth = graph.tensors[step.output].shape[-1]
     arrays = Arrays(prefix)
     fields = dict(rows=_size(graph, step.output) // depth, depth=depth, table_size=size,
-                  exp_table=arrays.add("exp", params.exp_table[:size], "int32"),
-                  accumulation_table=arrays.add("sum", params.accumulation_table[:size],
-                                                "int32"))
+                  exp_table=arrays.add("exp", exp[:max(size, 1)], "int32"))
     arrays.struct("nn_softmax_t", fields)
     return arrays.emitted(f"nn_softmax(&{prefix}, {{inputs[0]}}, {{output}});")
 

@@ -12,8 +12,12 @@ order, so the same SXTB16 split pairs them up.
 - blocked: one segment per input channel; an output channel stores and multiplies only runs of
   the input channels it is connected to (LeNet-5's C3 table leaves 60 of 96 pairs);
 - sparse: per output channel only the nonzero weights, each with the input offset step from the
-  previous one (a byte; a longer step is split with zero-weight entries): 2 bytes a weight.
-Pruned layers thus store and multiply only their nonzero weights when that is smaller.
+  previous one (a byte; a longer step is split with zero-weight entries): 2 bytes a weight;
+- bitmap: per output channel a bit per input byte the window spans, set for the nonzero weights,
+  and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity.
+Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
+index encodings spend about 3 times the instructions per weight of the patch encodings (no
+SMLAD, a load per tap), so they are chosen only when they save more than a fifth of the bytes.
 """
 from dataclasses import dataclass
 
@@ -22,6 +26,8 @@ import numpy as np
 from firmware_sim.errors import UnsupportedOpError
 
 _MAX_SKIP = 255
+# an index encoding must be this much smaller than the best patch encoding to be chosen
+_INDEX_SAVING = 1.25
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Encoding:
     seg_step: int = 0
     seg_contiguous: int = 0
     slots: int = 0  # multiply-adds executed per output pixel, zero padding included
+    bitmap_words: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -65,13 +72,17 @@ class Encoding:
 
 
 def choose(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    """The smallest encoding of int weights (out, fh, fw, in) that this geometry allows."""
-    candidates = [dense(weights, geometry)]
+    """The encoding of int weights (out, fh, fw, in) to use: the smallest patch encoding, unless
+    an index encoding (windows inside the image only) is clearly smaller."""
+    patch = [dense(weights, geometry)]
     if 1 < geometry.in_c <= 255:
-        candidates.append(blocked(weights, geometry))
+        patch.append(blocked(weights, geometry))
+    best = min(patch, key=lambda e: e.nbytes)
     if geometry.all_inside:
-        candidates.append(sparse(weights, geometry))
-    return min(candidates, key=lambda e: e.nbytes)
+        index = min(sparse(weights, geometry), bitmap(weights, geometry), key=lambda e: e.nbytes)
+        if index.nbytes * _INDEX_SAVING < best.nbytes:
+            return index
+    return best
 
 
 def patch_order(offsets: list[int]) -> tuple[list, int]:
@@ -165,10 +176,36 @@ def _runs(channels: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
+def _offsets(weights: np.ndarray, geometry: Geometry) -> np.ndarray:
+    _, fh, fw, in_c = weights.shape
+    return np.array([geometry.offset(fy, fx, ci) for fy in range(fh) for fx in range(fw)
+                     for ci in range(in_c)])
+
+
+def bitmap(weights: np.ndarray, geometry: Geometry) -> Encoding:
+    out_c = len(weights)
+    offsets = _offsets(weights, geometry)
+    words = -(-(int(offsets.max()) + 1) // 32)
+    flat = weights.reshape(out_c, -1)
+    bits = np.zeros((out_c, words * 32), dtype=bool)
+    values = []
+    for c in range(out_c):
+        nonzero = np.flatnonzero(flat[c])
+        order = nonzero[np.argsort(offsets[nonzero], kind="stable")]
+        bits[c, offsets[order]] = True
+        values += flat[c][order].tolist()
+    # bit i of word k stands for the input byte 32k + i of the window
+    packed = np.packbits(bits.reshape(out_c, words, 4, 8)[..., ::-1], axis=-1).reshape(
+        out_c, words, 4).astype(np.uint32)
+    masks = (packed * (1 << (8 * np.arange(4, dtype=np.uint32)))).sum(axis=-1)
+    arrays = {"weights": (np.array(values, dtype=np.int64), "int8"),
+              "bitmap": (masks.reshape(-1), "uint32")}
+    return Encoding("bitmap", arrays, slots=len(values), bitmap_words=words)
+
+
 def sparse(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    out_c, fh, fw, in_c = weights.shape
-    offsets = np.array([geometry.offset(fy, fx, ci) for fy in range(fh) for fx in range(fw)
-                        for ci in range(in_c)])
+    out_c = len(weights)
+    offsets = _offsets(weights, geometry)
     flat = weights.reshape(out_c, -1)
     values, skips, counts = [], [], []
     for c in range(out_c):

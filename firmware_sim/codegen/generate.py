@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from firmware_sim.codegen import boards, project
 from firmware_sim.codegen.arena import plan_arena
 from firmware_sim.codegen.emit_conv import emit_conv
@@ -21,7 +23,7 @@ CODE_ALLOWANCE = 16 * 1024
 class StepInfo:
     index: int
     opcodes: tuple[str, ...]
-    encoding: str | None  # conv steps: dense, blocked or sparse
+    encoding: str | None  # conv steps: dense, blocked, sparse or bitmap
     weight_bytes: int
     executed_macs: int  # multiply-adds the kernel executes, zero padding included
 
@@ -42,6 +44,7 @@ def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
     """Write the firmware folder for `graph`; raises before writing if it cannot fit `board`."""
     target = boards.board(board)
     _check_io(graph)
+    _check_fits(target, _least_data_bytes(graph), qualifier="at least ")
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
     emitted = [_emit(graph, step, f"step{i}", planar) for i, step in enumerate(steps)]
@@ -72,12 +75,29 @@ def _check_io(graph: Graph) -> None:
                                  f"this one has {len(graph.inputs)} and {len(graph.outputs)}")
 
 
-def _check_fits(board: boards.Board, data_bytes: int, arena_bytes: int) -> None:
+def _least_data_bytes(graph: Graph) -> int:
+    """A lower bound of the weights' flash, before encoding them: each constant dense, or as
+    2 bytes per nonzero value, whichever is smaller."""
+    total = 0
+    for t in {t for op in graph.ops for t in op.inputs if t >= 0}:
+        data = graph.tensors[t].data
+        if data is not None:
+            total += min(data.nbytes, 2 * int(np.count_nonzero(data)))
+    return total
+
+
+def _check_fits(board: boards.Board, data_bytes: int, arena_bytes: int | None = None,
+                qualifier: str = "") -> None:
+    """BoardTooSmallError with the numbers unless flash (and RAM, when known) suffice."""
     flash = data_bytes + CODE_ALLOWANCE
-    ram = arena_bytes + boards.STACK_RESERVE
-    if flash > board.flash_bytes or ram > board.ram_bytes:
-        raise BoardTooSmallError(
-            f"the model does not fit {board.name}: it needs {flash:,} bytes of flash "
-            f"({data_bytes:,} of weights and tables + {CODE_ALLOWANCE:,} for code) and "
-            f"{ram:,} bytes of RAM ({arena_bytes:,} arena + {boards.STACK_RESERVE:,} stack); "
-            f"the board has {board.flash_bytes:,} bytes of flash and {board.ram_bytes:,} of RAM")
+    ram = None if arena_bytes is None else arena_bytes + boards.STACK_RESERVE
+    if flash <= board.flash_bytes and (ram is None or ram <= board.ram_bytes):
+        return
+    needs = [f"{qualifier}{flash:,} bytes of flash ({data_bytes:,} of weights and tables + "
+             f"{CODE_ALLOWANCE:,} for code)"]
+    if ram is not None:
+        needs.append(f"{ram:,} bytes of RAM ({arena_bytes:,} arena + "
+                     f"{boards.STACK_RESERVE:,} stack)")
+    raise BoardTooSmallError(f"the model does not fit {board.name}: it needs {' and '.join(needs)}"
+                             f"; the board has {board.flash_bytes:,} bytes of flash and "
+                             f"{board.ram_bytes:,} of RAM")

@@ -105,7 +105,7 @@ static void gather_border(const nn_conv_t *p, const int8_t *input, int32_t oy, i
   }
 }
 
-/* ---- multiply-accumulate over a patch ---------------------------------------------------------- */
+/* ---- multiply-accumulate over a patch */
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 /* The hot loops in assembly: GCC splits the patch loads into single words and reloads pointers.
@@ -245,10 +245,10 @@ NN_INLINE const nn_word_t *patch_sums(const nn_conv_t *p, uint32_t c, const nn_w
 
 /* ---- output stage and subsampling -------------------------------------------------------------
  * When an activation table follows, the emitter has folded the activation clamp into it, so
- * saturating to int8 is all the clamping left. The flags of the inline functions below are
- * constants at each call site, so every combination compiles to straight code:
+ * saturating to int8 is all the clamping left. Flags of the inline functions below:
  *   fast: every shift of the step is <= -2 (nn_rqf_apply), set by the emitter;
- *   with_table / sub_table: a table follows the conv / the subsampling. */
+ *   with_table / sub_table: a table follows the conv / the subsampling.
+ * The LeNet paths pass constants, so they compile to straight code; others pass variables. */
 
 typedef struct {
   int32_t offset, lo, hi;
@@ -309,11 +309,14 @@ static stage_t subsample_stage(const nn_subsample_t *s) {
   return t;
 }
 
-/* ---- the three paths ----------------------------------------------------------------------------- */
+/* ---- the three paths -------------------------------------------------------------------------
+ * Kept apart: inlined together into nn_conv, GCC's register allocation of the hot LeNet loops
+ * gets worse by a few percent. */
+#define NN_PATH __attribute__((noinline)) static
 
 /* All channels of one 2x2 block, from its patch; channel c goes to output[c * step]. */
 NN_INLINE void block_channels(const nn_conv_t *p, const nn_word_t *patch, int8_t *output,
-                              int fast, int with_table, int sub_table) {
+                              int with_table, int sub_table) {
   const stage_t stage = conv_stage(p), sub_stage = subsample_stage(p->subsample);
   const nn_word_t *w = (const nn_word_t *)p->weights;
   const uint8_t *runs = p->seg_index;
@@ -322,13 +325,13 @@ NN_INLINE void block_channels(const nn_conv_t *p, const nn_word_t *patch, int8_t
     w = patch_sums(p, c, w, &runs, patch, 4, acc, p->encoding == NN_DENSE);
     const int32_t multiplier = p->multiplier[c], shift = p->shift[c];
     for (int j = 0; j < 4; j++)
-      acc[j] = finish(&stage, requantize(acc[j], multiplier, shift, fast), with_table);
-    *output = (int8_t)subsample(p->subsample, &sub_stage, c, acc, fast, sub_table);
+      acc[j] = finish(&stage, requantize(acc[j], multiplier, shift, 0), with_table);
+    *output = (int8_t)subsample(p->subsample, &sub_stage, c, acc, 0, sub_table);
   }
 }
 
 /* block_channels for LeNet's pattern: conv, table, depthwise 2x2 subsampling, table, with every
- * shift <= -2 (variant 7 with a depthwise subsampling). */
+ * shift <= -2. */
 NN_INLINE void block_channels_lenet(const nn_conv_t *p, const nn_word_t *patch, int8_t *output,
                                     int dense) {
   const nn_subsample_t *s = p->subsample;
@@ -355,11 +358,13 @@ NN_INLINE void block_channels_lenet(const nn_conv_t *p, const nn_word_t *patch, 
 }
 
 /* 2x2 groups of conv outputs, each subsampled at once; dense or blocked weights. */
-static void conv_subsampled(const nn_conv_t *p, const int8_t *input, int8_t *output,
-                            int16_t *patch) {
+NN_PATH void conv_subsampled(const nn_conv_t *p, const int8_t *input, int8_t *output,
+                             int16_t *patch) {
   const uint32_t out_h = p->out_h / 2, out_w = p->out_w / 2;
   const int32_t d1 = p->stride_w * p->x_step, d2 = p->stride_h * p->y_step;
-  const int variant = (p->table ? 1 : 0) + (p->subsample->table ? 2 : 0) + (p->fast ? 4 : 0);
+  /* LeNet's pattern (conv, table, depthwise 2x2, table, shifts <= -2) has its own loop */
+  const int lenet = p->fast && p->table && p->subsample->table &&
+                    p->subsample->kind == NN_SUB_DEPTHWISE;
   nn_word_t *words = (nn_word_t *)patch;
   for (uint32_t py = 0; py < out_h; py++) {
     for (uint32_t px = 0; px < out_w; px++) {
@@ -371,15 +376,9 @@ static void conv_subsampled(const nn_conv_t *p, const int8_t *input, int8_t *out
         for (int j = 0; j < 4; j++)
           gather_border(p, input, oy + (j >> 1), ox + (j & 1), 4, patch + 4 * j);
       }
-      switch (variant) {  /* the common LeNet case first: tables on both sides, fast shifts */
-        case 7:
-          if (p->subsample->kind != NN_SUB_DEPTHWISE) block_channels(p, words, out, 1, 1, 1);
-          else if (p->encoding == NN_DENSE) block_channels_lenet(p, words, out, 1);
-          else block_channels_lenet(p, words, out, 0);
-          break;
-        case 5: block_channels(p, words, out, 1, 1, 0); break;
-        default: block_channels(p, words, out, 0, p->table != 0, p->subsample->table != 0);
-      }
+      if (lenet && p->encoding == NN_DENSE) block_channels_lenet(p, words, out, 1);
+      else if (lenet) block_channels_lenet(p, words, out, 0);
+      else block_channels(p, words, out, p->table != 0, p->subsample->table != 0);
     }
   }
 }
@@ -411,7 +410,7 @@ NN_INLINE void pixel_channels(const nn_conv_t *p, const nn_word_t *x, int8_t *ou
 }
 
 /* One pixel at a time. */
-static void conv_plain(const nn_conv_t *p, const int8_t *input, int8_t *output, int16_t *patch) {
+NN_PATH void conv_plain(const nn_conv_t *p, const int8_t *input, int8_t *output, int16_t *patch) {
   nn_word_t *words = (nn_word_t *)patch;
   for (uint32_t oy = 0; oy < p->out_h; oy++) {
     for (uint32_t ox = 0; ox < p->out_w; ox++) {
@@ -419,7 +418,6 @@ static void conv_plain(const nn_conv_t *p, const int8_t *input, int8_t *output, 
       if (window_inside(p, oy, ox)) gather1(p, input + window_origin(p, oy, ox), words);
       else gather_border(p, input, oy, ox, 1, patch);
       if (p->fast && p->table) pixel_channels(p, words, out, 1, 1);
-      else if (p->fast) pixel_channels(p, words, out, 1, 0);
       else pixel_channels(p, words, out, 0, p->table != 0);
     }
   }
@@ -446,9 +444,33 @@ NN_INLINE void sparse_sums(const int8_t *x, const int8_t **weights, const uint8_
   *weights = w, *skips = skip;
 }
 
-/* Sparse weights (every window inside the image): per channel, the nonzero weights with the
- * input offset step before each. */
-static void conv_sparse(const nn_conv_t *p, const int8_t *input, int8_t *output) {
+/* The sums of one channel from bitmap weights: each set bit is the window byte of the next
+ * nonzero weight (CTZ finds it). */
+NN_INLINE void bitmap_sums(const int8_t *x, const int8_t **weights, const uint32_t **bitmap,
+                           uint32_t words, int32_t d1, int32_t d2, int32_t d3, int groups,
+                           int32_t *acc) {
+  const int8_t *w = *weights;
+  const uint32_t *map = *bitmap;
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  for (; words; words--, x += 32) {
+    for (uint32_t bits = *map++; bits; bits &= bits - 1) {
+      const int8_t *tap = x + __builtin_ctz(bits);
+      int32_t wv = *w++;
+      a0 = nn_mla(a0, wv, tap[0]);
+      if (groups == 4) {
+        a1 = nn_mla(a1, wv, tap[d1]);
+        a2 = nn_mla(a2, wv, tap[d2]);
+        a3 = nn_mla(a3, wv, tap[d3]);
+      }
+    }
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+  *weights = w, *bitmap = map;
+}
+
+/* Sparse or bitmap weights (every window inside the image): only the nonzero weights, each
+ * multiplying the input byte its step or its bit points at. */
+NN_PATH void conv_sparse(const nn_conv_t *p, const int8_t *input, int8_t *output) {
   const int groups = p->subsample ? 4 : 1, step = groups == 4 ? 2 : 1;
   const uint32_t out_h = p->out_h / step, out_w = p->out_w / step;
   const int32_t d1 = p->stride_w * p->x_step, d2 = p->stride_h * p->y_step, d3 = d1 + d2;
@@ -460,10 +482,17 @@ static void conv_sparse(const nn_conv_t *p, const int8_t *input, int8_t *output)
       int8_t *out = output + (py * out_w + px) * p->out_pixel_step;
       const int8_t *w = p->weights;
       const uint8_t *skip = p->skip;
+      const uint32_t *map = p->bitmap;
       for (uint32_t c = 0; c < p->out_c; c++, out += p->out_channel_step) {
         int32_t acc[4] = {p->bias[c], p->bias[c], p->bias[c], p->bias[c]};
-        if (groups == 4) sparse_sums(base, &w, &skip, p->nnz[c], d1, d2, d3, 4, acc);
-        else sparse_sums(base, &w, &skip, p->nnz[c], d1, d2, d3, 1, acc);
+        if (p->encoding == NN_BITMAP && groups == 4)
+          bitmap_sums(base, &w, &map, p->bitmap_words, d1, d2, d3, 4, acc);
+        else if (p->encoding == NN_BITMAP)
+          bitmap_sums(base, &w, &map, p->bitmap_words, d1, d2, d3, 1, acc);
+        else if (groups == 4)
+          sparse_sums(base, &w, &skip, p->nnz[c], d1, d2, d3, 4, acc);
+        else
+          sparse_sums(base, &w, &skip, p->nnz[c], d1, d2, d3, 1, acc);
         for (int j = 0; j < groups; j++)
           acc[j] = finish(&stage, requantize(acc[j], p->multiplier[c], p->shift[c], 0),
                           stage.table != 0);
@@ -476,7 +505,7 @@ static void conv_sparse(const nn_conv_t *p, const int8_t *input, int8_t *output)
 }
 
 void nn_conv(const nn_conv_t *p, const int8_t *input, int8_t *output, int16_t *scratch) {
-  if (p->encoding == NN_SPARSE) conv_sparse(p, input, output);
+  if (p->encoding == NN_SPARSE || p->encoding == NN_BITMAP) conv_sparse(p, input, output);
   else if (p->subsample) conv_subsampled(p, input, output, scratch);
   else conv_plain(p, input, output, scratch);
 }

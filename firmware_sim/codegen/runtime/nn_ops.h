@@ -26,7 +26,7 @@
  *
  * Activations between two convolutions may be stored planar (channel after channel), which
  * makes a channel's window rows contiguous: x_step, y_step and the output steps say which. */
-enum { NN_DENSE = 0, NN_BLOCKED = 1, NN_SPARSE = 2 };
+enum { NN_DENSE = 0, NN_BLOCKED = 1, NN_SPARSE = 2, NN_BITMAP = 3 };
 enum { NN_SUB_NONE = 0, NN_SUB_DEPTHWISE = 1, NN_SUB_AVERAGE = 2, NN_SUB_MAX = 3 };
 
 typedef struct {
@@ -56,13 +56,16 @@ typedef struct {
   const uint16_t *tap_offset;        /* seg_len entries; 0 when tap t is byte t */
   const uint8_t *tap_y, *tap_x;      /* window row/column of each tap, for border windows */
   /* weights */
-  uint8_t encoding;                  /* NN_DENSE, NN_BLOCKED, NN_SPARSE */
+  uint8_t encoding;                  /* NN_DENSE, NN_BLOCKED, NN_SPARSE, NN_BITMAP */
   const int8_t *weights;             /* dense/blocked: [channel][its segments][seg_len] in patch
-                                        order; sparse: the nonzero values */
+                                        order; sparse/bitmap: the nonzero values */
   const uint8_t *seg_count;          /* blocked: runs of segments each channel reads */
   const uint8_t *seg_index;          /* blocked: (first segment, count) of each run */
   const uint16_t *nnz;               /* sparse: entries per channel */
   const uint8_t *skip;               /* sparse: input offset step before each entry */
+  const uint32_t *bitmap;            /* bitmap: [channel][bitmap_words], bit i of word k set
+                                        when window byte 32k + i has a nonzero weight */
+  uint16_t bitmap_words;
   /* output stage (accumulate.OutputStage) */
   const int32_t *bias;               /* bias + input_offset * sum(weights): raw inputs suffice */
   const int32_t *multiplier;
@@ -113,9 +116,8 @@ void nn_quantize(float scale, int32_t zero_point, const float *input, int8_t *ou
 
 typedef struct {
   uint32_t rows, depth;
-  uint16_t table_size;               /* distances max - x beyond it give exp = 0 */
+  uint16_t table_size;               /* distances max - x from it on give exp = 0 */
   const int32_t *exp_table;          /* Q0.31 exp(-beta * scale * d) */
-  const int32_t *accumulation_table; /* the same in Q12.19 */
 } nn_softmax_t;
 void nn_softmax(const nn_softmax_t *p, const int8_t *input, int8_t *output);
 

@@ -1,10 +1,10 @@
 /* SOFTMAX int8 -> int8: firmware_sim/kernels/softmax.py, i.e. TFLM's reference/softmax.h.
  *
  * The emulator's prepare step tabulated exp() of every distance d = max - x (gemmlowp's
- * exp_on_negative_values of the rescaled difference, Q0.31) and its Q12.19 rescale; the emitter
- * keeps the distances that contribute (larger ones give exp = 0 and output -128). The kernel
- * sums the Q12.19 exps, takes gemmlowp's reciprocal of the sum, and scales each exp by it:
- * integer operations only, as in TFLM.
+ * exp_on_negative_values of the rescaled difference, Q0.31); the emitter keeps the distances
+ * whose exp is not 0 (farther ones output -128). The kernel sums the exps rescaled to Q12.19
+ * (the emulator's accumulation_table), takes gemmlowp's reciprocal of the sum, and scales each
+ * exp by it: integer operations only, as in TFLM.
  */
 #include "nn_arith.h"
 #include "nn_ops.h"
@@ -65,7 +65,7 @@ static void softmax_row(const nn_softmax_t *p, const int8_t *input, int8_t *outp
   int32_t sum_of_exps = 0;  /* Q12.19; at most 4095 terms below 2**19 each */
   for (uint32_t i = 0; i < p->depth; i++) {
     uint32_t d = (uint32_t)(max - input[i]);
-    if (d < p->table_size) sum_of_exps += p->accumulation_table[d];
+    if (d < p->table_size) sum_of_exps += rounding_divide_by_pot(p->exp_table[d], 12);
   }
   /* GetReciprocal(sum, 12): the sum shifted into [1, 2) and its reciprocal */
   uint32_t headroom_plus_one = leading_zeros((uint32_t)sum_of_exps);
