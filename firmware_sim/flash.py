@@ -87,10 +87,10 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
         raise UsageError(f"images must be at least 1, got {images}")
     graph = load_model(model_path)
     x, labels, source = _inputs(graph, images, dataset, data_dir, inputs)
-    expected = np.ascontiguousarray(Interpreter(graph).run(x))
     with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
         firmware = generate(graph, folder, board, source=Path(model_path).name)
+        expected = np.ascontiguousarray(Interpreter(graph).run(x))
         build = qemu.build(folder, board)
         costs = layer_costs(graph)
         limit = timeout or 30 + len(x) * _SECONDS_PER_INSTRUCTION * _INSTRUCTIONS_PER_MAC_BOUND \
