@@ -29,4 +29,5 @@ demo: $(VENV)/.installed
 	$(CLI) evaluate $(RUN)
 
 test: $(VENV)/.installed-test
+	sh scripts/ensure_toolchain.sh
 	$(PY) -m pytest -q --durations=15 tests
