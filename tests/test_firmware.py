@@ -170,7 +170,8 @@ def test_a_hanging_firmware_times_out(models, tmp_path):
     folder = tmp_path / "fw"
     flash(models["lenet1"], images=2, workdir=folder)
     main = folder / "main.c"
-    main.write_text(main.read_text().replace("int main(void) {", "int main(void) {\n  for (;;) {\n  }"))
+    hang = "int main(void) {\n  for (;;) {\n  }"
+    main.write_text(main.read_text().replace("int main(void) {", hang))
     qemu.build(folder)
     with pytest.raises(FirmwareTimeoutError, match="did not finish within 2 s"):
         qemu.run(folder, "mps2-an386", bytes(28 * 28), 28 * 28, 10, timeout=2)
