@@ -8,8 +8,8 @@
  * skipped tap adds nothing. All sums wrap modulo 2**32 like TFLM's int32 accumulator.
  *
  * Dense and blocked weights go through an int16 patch (the window of 1 pixel, or of the 4 pixels
- * of a subsampled group, interleaved per 4 taps) and SMLAD; sparse weights walk the input
- * directly, one nonzero weight at a time.
+ * of a subsampled group, interleaved per 4 taps) and SMLAD; sparse and bitmap weights read the
+ * raw input, one nonzero weight at a time.
  */
 #include <string.h>
 
@@ -248,7 +248,7 @@ NN_INLINE const nn_word_t *patch_sums(const nn_conv_t *p, uint32_t c, const nn_w
  * saturating to int8 is all the clamping left. Flags of the inline functions below:
  *   fast: every shift of the step is <= -2 (nn_rqf_apply), set by the emitter;
  *   with_table / sub_table: a table follows the conv / the subsampling.
- * The LeNet paths pass constants, so they compile to straight code; others pass variables. */
+ * The hot paths pass constants, so they compile to straight code; others pass variables. */
 
 typedef struct {
   int32_t offset, lo, hi;
@@ -280,14 +280,14 @@ NN_INLINE int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift, int
 }
 
 NN_INLINE int32_t subsample(const nn_subsample_t *s, const stage_t *stage, uint32_t c,
-                            const int32_t *v, int fast, int sub_table) {
+                            const int32_t *v, int sub_table) {
   int32_t r;
   if (s->kind == NN_SUB_DEPTHWISE) {
     /* taps (0,0) (0,1) (1,0) (1,1): SXTB16 pairs w0 with w2 and w1 with w3 */
     uint32_t w = ((const nn_word_t *)s->weights)[c];
     int32_t acc = nn_smlad(nn_sxtb16(w), nn_pack(v[0], v[2]), s->bias[c]);
     acc = nn_smlad(nn_sxtb16_ror8(w), nn_pack(v[1], v[3]), acc);
-    r = requantize(acc, s->multiplier[c], s->shift[c], fast);
+    r = nn_requantize(acc, s->multiplier[c], s->shift[c]);
   } else if (s->kind == NN_SUB_AVERAGE) {
     int32_t sum = v[0] + v[1] + v[2] + v[3];
     r = (sum > 0 ? sum + 2 : sum - 2) / 4;  /* TFLM: rounding half away from zero */
@@ -326,7 +326,7 @@ NN_INLINE void block_channels(const nn_conv_t *p, const nn_word_t *patch, int8_t
     const int32_t multiplier = p->multiplier[c], shift = p->shift[c];
     for (int j = 0; j < 4; j++)
       acc[j] = finish(&stage, requantize(acc[j], multiplier, shift, 0), with_table);
-    *output = (int8_t)subsample(p->subsample, &sub_stage, c, acc, 0, sub_table);
+    *output = (int8_t)subsample(p->subsample, &sub_stage, c, acc, sub_table);
   }
 }
 
@@ -496,7 +496,7 @@ NN_PATH void conv_sparse(const nn_conv_t *p, const int8_t *input, int8_t *output
         for (int j = 0; j < groups; j++)
           acc[j] = finish(&stage, requantize(acc[j], p->multiplier[c], p->shift[c], 0),
                           stage.table != 0);
-        *out = (int8_t)(groups == 4 ? subsample(p->subsample, &sub_stage, c, acc, 0,
+        *out = (int8_t)(groups == 4 ? subsample(p->subsample, &sub_stage, c, acc,
                                                 sub_stage.table != 0)
                                     : acc[0]);
       }

@@ -81,7 +81,7 @@ typedef struct {
 #define NN_CONV_SCRATCH(groups, segments, seg_len) ((groups) * (segments) * (seg_len))
 void nn_conv(const nn_conv_t *p, const int8_t *input, int8_t *output, int16_t *scratch);
 
-/* ---- DEPTHWISE_CONV_2D in general (depthwise.c) ----------------------------------------------- */
+/* ---- DEPTHWISE_CONV_2D in general (depthwise.c) ---------------------------------------- */
 typedef struct {
   uint16_t in_h, in_w, in_c, out_h, out_w, out_c, depth_multiplier;
   uint8_t filter_h, filter_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
