@@ -62,7 +62,7 @@ def emit_depthwise(graph: Graph, step, prefix: str) -> Emitted:
         multiplier=arrays.add("multiplier", stage.output_multiplier, "int32"),
         shift=arrays.add("shift", stage.output_shift, "int8"),
         output_offset=stage.output_offset, act_min=stage.quantized_activation_min,
-        act_max=stage.quantized_activation_max, table="0")
+        act_max=stage.quantized_activation_max, table=_table(arrays, step))
     arrays.struct("nn_depthwise_t", fields)
     return arrays.emitted(f"nn_depthwise(&{prefix}, {{inputs[0]}}, {{output}});")
 
@@ -77,7 +77,7 @@ def emit_pool(graph: Graph, step, prefix: str) -> Emitted:
         filter_h=params.filter_hw[0], filter_w=params.filter_hw[1], stride_h=params.stride[0],
         stride_w=params.stride[1], pad_h=params.padding[0], pad_w=params.padding[1],
         act_min=params.quantized_activation_min, act_max=params.quantized_activation_max,
-        table="0")
+        table=_table(arrays, step))
     arrays.struct("nn_pool_t", fields)
     return arrays.emitted(f"nn_pool(&{prefix}, {{inputs[0]}}, {{output}});")
 
@@ -118,11 +118,16 @@ def emit_binary(graph: Graph, step, prefix: str) -> Emitted:
                       input2_shift=params.input2_shift)
     fields.update(output_multiplier=params.output_multiplier, output_shift=params.output_shift,
                   act_min=params.quantized_activation_min,
-                  act_max=params.quantized_activation_max, table="0")
+                  act_max=params.quantized_activation_max, table=_table(arrays, step))
     arrays.struct("nn_binary_t", fields)
     operands = [_operand(graph, arrays, step, slot) for slot in (0, 1)]
     call = f"nn_binary(&{prefix}, {operands[0]}, {operands[1]}, {{output}});"
     return arrays.emitted(call)
+
+
+def _table(arrays: Arrays, step) -> str:
+    """The table ops fused after the kernel (indexed by byte, as the emulator's), or none."""
+    return arrays.optional("table", step.table, "int8")
 
 
 def _operand(graph: Graph, arrays: Arrays, step, slot: int) -> str:

@@ -8,6 +8,7 @@ steps that do not depend on each other:
 - a CONV_2D also absorbs a following 2x2 stride-2 subsampling (a depthwise 2x2 convolution,
   LeNet's trainable subsampling, or an average/max pool) and the table ops after it, so its own
   output is never stored: this is what keeps the arena far below TFLM's;
+- DEPTHWISE_CONV_2D, the pools, ADD and MUL absorb the table ops that follow them;
 - other runs of table ops become one lookup.
 An op is absorbed only if it is the sole reader of the previous output and that is no graph
 output.
@@ -111,6 +112,8 @@ def _conv_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
                 subsample_table), index
 
 
+# kernels whose int8 output can go through a table before it is stored
+_WITH_TABLE = ("depthwise", "pool", "binary")
 _KINDS = {"DEPTHWISE_CONV_2D": "depthwise", "AVERAGE_POOL_2D": "pool", "MAX_POOL_2D": "pool",
           "SOFTMAX": "softmax", "ADD": "binary", "MUL": "binary", "RESHAPE": "reshape",
           "DEQUANTIZE": "dequantize", "QUANTIZE": "quantize"}
@@ -130,8 +133,11 @@ def _next_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
     inputs = tuple(t for t in op.data_inputs if not graph.tensors[t].is_constant)
     constants = {slot: t for slot, t in enumerate(op.data_inputs)
                  if graph.tensors[t].is_constant}
-    return Step(_KINDS[opcode], (index,), inputs, op.outputs[0], op.params,
-                constants=constants), index + 1
+    table, end, tensor = None, index + 1, op.outputs[0]
+    if _KINDS[opcode] in _WITH_TABLE:
+        table, end, tensor = _tables(graph, prepared, readers, index + 1, op.outputs[0])
+    return Step(_KINDS[opcode], tuple(range(index, end)), inputs, tensor, op.params, table,
+                constants=constants), end
 
 
 def planar_tensors(graph: Graph, steps: list[Step]) -> set[int]:
