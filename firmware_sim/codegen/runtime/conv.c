@@ -330,13 +330,15 @@ NN_INLINE void block_channels(const nn_conv_t *p, const nn_word_t *patch, int8_t
   }
 }
 
-/* block_channels for LeNet's pattern: conv, table, depthwise 2x2 subsampling, table, with every
- * shift <= -2. */
-NN_INLINE void block_channels_lenet(const nn_conv_t *p, const nn_word_t *patch, int8_t *output,
-                                    int dense) {
+/* block_channels when a table follows the conv and every shift is <= -2 (LeNet's convolutions):
+ * straight-line requantization and lookup of the 4 sums, then the subsampling; `depthwise`
+ * (with its table) has its own straight line too. */
+NN_INLINE void block_channels_fast(const nn_conv_t *p, const nn_word_t *patch, int8_t *output,
+                                   int dense, int depthwise) {
   const nn_subsample_t *s = p->subsample;
-  const int8_t *table = p->table + 128, *sub_table = s->table + 128;
-  const int32_t offset = p->output_offset, sub_offset = s->output_offset;
+  const stage_t sub_stage = subsample_stage(s);
+  const int8_t *table = p->table + 128;
+  const int32_t offset = p->output_offset;
   const nn_word_t *w = (const nn_word_t *)p->weights, *sub_w = (const nn_word_t *)s->weights;
   const uint8_t *runs = p->seg_index;
   for (uint32_t c = 0; c < p->out_c; c++, output += p->out_channel_step) {
@@ -348,12 +350,19 @@ NN_INLINE void block_channels_lenet(const nn_conv_t *p, const nn_word_t *patch, 
     int32_t v1 = requantize_lookup(acc[1], multiplier, high, right_minus_1, offset, table);
     int32_t v2 = requantize_lookup(acc[2], multiplier, high, right_minus_1, offset, table);
     int32_t v3 = requantize_lookup(acc[3], multiplier, high, right_minus_1, offset, table);
-    uint32_t sw = sub_w[c];  /* taps (0,0) (0,1) (1,0) (1,1); SXTB16 pairs 0 with 2, 1 with 3 */
-    int32_t sum = nn_smlad(nn_sxtb16(sw), nn_pack(v0, v2), s->bias[c]);
-    sum = nn_smlad(nn_sxtb16_ror8(sw), nn_pack(v1, v3), sum);
-    right_minus_1 = -s->shift[c] - 1;
-    *output = (int8_t)requantize_lookup(sum, s->multiplier[c], 1 << (right_minus_1 - 1),
-                                        right_minus_1, sub_offset, sub_table);
+    int32_t r;
+    if (depthwise) {
+      uint32_t sw = sub_w[c];  /* taps (0,0) (0,1) (1,0) (1,1); SXTB16 pairs 0 with 2, 1 with 3 */
+      int32_t sum = nn_smlad(nn_sxtb16(sw), nn_pack(v0, v2), s->bias[c]);
+      sum = nn_smlad(nn_sxtb16_ror8(sw), nn_pack(v1, v3), sum);
+      right_minus_1 = -s->shift[c] - 1;
+      r = requantize_lookup(sum, s->multiplier[c], 1 << (right_minus_1 - 1), right_minus_1,
+                            sub_stage.offset, sub_stage.table);
+    } else {
+      const int32_t v[4] = {v0, v1, v2, v3};
+      r = subsample(s, &sub_stage, c, v, s->table != 0);
+    }
+    *output = (int8_t)r;
   }
 }
 
@@ -362,9 +371,10 @@ NN_PATH void conv_subsampled(const nn_conv_t *p, const int8_t *input, int8_t *ou
                              int16_t *patch) {
   const uint32_t out_h = p->out_h / 2, out_w = p->out_w / 2;
   const int32_t d1 = p->stride_w * p->x_step, d2 = p->stride_h * p->y_step;
-  /* LeNet's pattern (conv, table, depthwise 2x2, table, shifts <= -2) has its own loop */
-  const int lenet = p->fast && p->table && p->subsample->table &&
-                    p->subsample->kind == NN_SUB_DEPTHWISE;
+  /* a table after the conv and shifts <= -2 (a depthwise subsampling then needs its table):
+   * LeNet-5's case, specialized for dense and blocked weights */
+  const int depthwise = p->subsample->kind == NN_SUB_DEPTHWISE;
+  const int fast = p->fast && p->table && (!depthwise || p->subsample->table);
   nn_word_t *words = (nn_word_t *)patch;
   for (uint32_t py = 0; py < out_h; py++) {
     for (uint32_t px = 0; px < out_w; px++) {
@@ -376,8 +386,9 @@ NN_PATH void conv_subsampled(const nn_conv_t *p, const int8_t *input, int8_t *ou
         for (int j = 0; j < 4; j++)
           gather_border(p, input, oy + (j >> 1), ox + (j & 1), 4, patch + 4 * j);
       }
-      if (lenet && p->encoding == NN_DENSE) block_channels_lenet(p, words, out, 1);
-      else if (lenet) block_channels_lenet(p, words, out, 0);
+      if (fast && depthwise && p->encoding == NN_DENSE) block_channels_fast(p, words, out, 1, 1);
+      else if (fast && depthwise) block_channels_fast(p, words, out, 0, 1);
+      else if (fast) block_channels_fast(p, words, out, p->encoding == NN_DENSE, 0);
       else block_channels(p, words, out, p->table != 0, p->subsample->table != 0);
     }
   }
