@@ -74,6 +74,19 @@ def test_obd_run_folder_reaches_the_target_over_prunable_weights(source, obd_run
     assert np.all(table_kernel.numpy()[table_kernel.constraint.inner.mask(tuple(table_kernel.shape)) == 0] == 0)
 
 
+def test_pruned_connections_drop_by_the_deleted_weights_at_every_position(source, obd_run):
+    dense, pruned = runs.load_model(source), runs.load_model(obd_run)
+    assert registry.count_connections(dense) == registry.count_connections(registry.build("lenet1"))
+    deleted = 0
+    for layer in masks.prunable_layers(pruned):
+        positions = int(np.prod(layer.output_shape[1:-1]))  # 1 for a dense layer
+        gone = int(masks.connected(layer).sum() - np.count_nonzero(layer.kernel_constraint.mask(layer.kernel.shape)))
+        assert gone > 0
+        deleted += positions * gone
+    assert registry.count_connections(pruned) == registry.count_connections(dense) - deleted
+    assert registry.count_connections(pruned) < registry.count_connections(dense)
+
+
 def test_masks_hold_through_training_and_table_zeros_never_come_back():
     model = registry.build("lenet1")
     rng = np.random.default_rng(0)
@@ -106,6 +119,15 @@ def test_error_budget_undoes_the_round_that_breaks_it(source, tmp_path):
     result = prune(source, tmp_path / "budget", PruneSettings(sparsity=0.5, rounds=1, max_error=0.0), progress=False)
     assert [r.kept for r in result.rounds] == [False]
     assert masks.sparsity(runs.load_model(tmp_path / "budget")) == 0.0
+
+
+def test_retraining_rate_decays_within_each_round_with_the_chosen_weight_decay(source, tmp_path):
+    settings = PruneSettings(sparsity=0.75, rounds=2, retrain_epochs=2, learning_rate=1e-3, lr_decay=0.5,
+                             weight_decay=0.01, sample=128)
+    prune(source, tmp_path / "decay", settings, progress=False)
+    rates = [m["learning_rate"] for m in runs.read_metrics(tmp_path / "decay")]
+    assert rates == pytest.approx([1e-3, 5e-4, 1e-3, 5e-4])
+    assert runs.read_config(tmp_path / "decay").weight_decay == 0.01
 
 
 def test_schedule_deletes_the_same_fraction_of_the_alive_weights_each_round():

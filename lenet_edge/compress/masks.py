@@ -38,9 +38,13 @@ class PruningMask(keras.constraints.Constraint):
         w = self.inner(w) if self.inner is not None else w
         return w * tf.constant(self.keep, dtype=w.dtype)
 
+    def mask(self, shape):
+        """The 0/1 mask of the kernel entries both masks leave in (ConnectionTableMask.mask's form)."""
+        return (self.keep & _connected(self.inner, shape)).astype(np.float32)
+
     def free_parameters(self, shape):
         """What registry.count_parameters counts: the weights both masks leave in."""
-        return int(np.count_nonzero(self.keep & _connected(self.inner, shape)))
+        return int(np.count_nonzero(self.mask(shape)))
 
     def get_config(self):
         packed = zlib.compress(np.packbits(self.keep).tobytes())

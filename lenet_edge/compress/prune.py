@@ -5,8 +5,10 @@
 Each round raises the sparsity (the deleted fraction of the prunable weights, see masks.py) to
 its step, deleting by OBD saliency (obd.py, all layers ranked together) or by magnitude (tfmot,
 magnitude.py, every layer alike), then retrains `retrain_epochs` epochs with the deleted weights
-held at zero. By default each round deletes the same fraction of the weights still alive, so the
-steps rise geometrically towards the target; `steps` sets them explicitly (the benchmark's
+held at zero: each round's retraining starts at learning_rate and multiplies it by lr_decay after
+every epoch, with the source run's weight decay unless weight_decay says otherwise. By default
+each round deletes the same fraction of the weights still alive, so the steps rise geometrically
+towards the target; `steps` sets them explicitly (the benchmark's
 0.5, 0.7, 0.8, 0.9, 0.95). With `max_error`, the first round whose test error exceeds it is undone
 and pruning stops there: the error budget is spent.
 
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tf_keras as keras
 
 from lenet_edge import run as runs
 from lenet_edge.compress import magnitude, masks, obd
@@ -48,6 +51,8 @@ class PruneSettings:
     learning_rate: float | None = None  # for retraining; None: the source run's last rate
     steps: tuple[float, ...] | None = None  # the sparsity after each round (overrides sparsity, rounds)
     max_error: float | None = None  # error budget: undo the first round above this test error, stop
+    lr_decay: float = 1.0  # within each round, retraining epoch e runs at learning_rate * lr_decay**e
+    weight_decay: float | None = None  # decoupled weight decay for retraining; None: the source run's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,13 +98,16 @@ class Retrainer:
     epochs: int
     bar: object = None  # a rich Progress, or None for no progress bars
     metrics: list = dataclasses.field(default_factory=list)
+    lr_decay: float = 1.0  # epoch e of each call trains at config.learning_rate * lr_decay**e
 
     def __call__(self, model, callbacks=()) -> None:
         compile_model(model, self.config)
-        for _ in range(self.epochs):
-            self.metrics.append(self._epoch(model, list(callbacks)))
+        for e in range(self.epochs):
+            rate = self.config.learning_rate * self.lr_decay ** e
+            keras.backend.set_value(model.optimizer.learning_rate, rate)
+            self.metrics.append(self._epoch(model, list(callbacks), rate))
 
-    def _epoch(self, model, callbacks: list) -> dict:
+    def _epoch(self, model, callbacks: list, rate: float) -> dict:
         epoch = len(self.metrics)  # seeds the shuffle, as the training loop does
         x, y = self.data.training_epoch(np.random.default_rng([self.config.seed, epoch]))
         if self.bar is not None:
@@ -111,7 +119,7 @@ class Retrainer:
         return {"epoch": epoch + 1, "loss": float(history.history["loss"][-1]),
                 "train_error": error_rate(model, self.data.x_train, self.data.y_train),
                 "test_error": error_rate(model, self.data.x_test, self.data.y_test),
-                "learning_rate": self.config.learning_rate, "seconds": round(time.perf_counter() - start, 3)}
+                "learning_rate": rate, "seconds": round(time.perf_counter() - start, 3)}
 
 
 def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), data_dir: Path | None = None,
@@ -125,12 +133,13 @@ def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), da
     steps = _steps(settings, masks.sparsity(model))
     config = dataclasses.replace(
         config, stage="prune", source=str(source), epochs=max(1, settings.retrain_epochs * len(steps)),
-        learning_rate=settings.learning_rate or final_learning_rate(config), lr_decay=1.0)
+        learning_rate=settings.learning_rate or final_learning_rate(config), lr_decay=1.0,
+        weight_decay=config.weight_decay if settings.weight_decay is None else settings.weight_decay)
     data = load_run_data(config, data_dir)
     bar = make_progress() if progress else None
     result = PruneResult(settings, masks.prunable_count(model), masks.sparsity(model),
                          error_rate(model, data.x_test, data.y_test), [])
-    retrainer = Retrainer(config, data, settings.retrain_epochs, bar)
+    retrainer = Retrainer(config, data, settings.retrain_epochs, bar, lr_decay=settings.lr_decay)
     with bar or contextlib.nullcontext():
         model = _rounds(model, steps, settings, _Context(config, data, retrainer), result)
     _write(out, config, model, result, retrainer.metrics)
@@ -150,6 +159,9 @@ def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
         raise UsageError(f"--sparsity must be in (0, 1), got {settings.sparsity}")
     if settings.method not in METHODS:
         raise UsageError(f"unknown pruning method {settings.method!r}; choose one of {', '.join(METHODS)}")
+    if not 0.0 < settings.lr_decay <= 1.0 or (settings.weight_decay or 0.0) < 0.0:
+        raise UsageError(f"lr_decay must be in (0, 1] and weight_decay >= 0; got {settings.lr_decay}, "
+                         f"{settings.weight_decay}")
     if settings.rounds < 1 or settings.retrain_epochs < 0 or (settings.sample is not None and settings.sample < 1):
         raise UsageError("--rounds and --sample must be at least 1, --retrain-epochs at least 0")
     if settings.estimator not in obd.ESTIMATORS:

@@ -111,6 +111,8 @@ def count_connections(model):
     convolution (subsampling too): output positions x (connected weights + 1 bias) per unit;
     unshared bias: 1 per unit; average pooling: window per unit;
     dense: units x (inputs + 1); RBF output: units x inputs (a distance has no bias).
+    A weight its kernel constraint masks out (a connection table's zero, a pruned weight) is no
+    connection.
     """
     return sum(_connections(layer) for layer in model.layers)
 
@@ -119,7 +121,7 @@ def _connections(layer):
     if isinstance(layer, layers.RBFOutput):
         return layer.units * layer.kernel.shape[0]
     if isinstance(layer, keras.layers.Dense):
-        return layer.units * (layer.kernel.shape[0] + layer.use_bias)
+        return _connected_weights(layer.kernel) + layer.units * layer.use_bias
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
         _, height, width, maps = layer.output_shape
         kernel = layer.weights[0]
@@ -139,6 +141,7 @@ def _units(layer):
 
 
 def _connected_weights(kernel):
-    if isinstance(kernel.constraint, layers.ConnectionTableMask):
-        return int(kernel.constraint.mask(tuple(kernel.shape)).sum())
-    return int(np.prod(kernel.shape))
+    """The kernel entries its constraint's mask leaves in (a connection table, a pruning mask or
+    both: any constraint with a mask(shape) method); all of them without one."""
+    mask = getattr(kernel.constraint, "mask", None)
+    return int(np.count_nonzero(mask(tuple(kernel.shape)))) if mask else int(np.prod(kernel.shape))
