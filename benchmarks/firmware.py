@@ -77,7 +77,8 @@ def tflm_arena_measured(model: Path) -> dict:
 
 def measure(name: str, model: Path, board: str, images: int, x: np.ndarray,
             folder: Path) -> dict:
-    outputs = folder / f"{name}-{board}.npy"
+    slug = name.lower().replace("%", "").replace(" ", "-")
+    outputs = folder / f"{slug}-{board}.npy"
     report = flash(model, board=board, images=images, outputs=outputs)
     tflm = tflm_outputs(model, x[:images])
     graph = firmware_sim.load_model(model)
