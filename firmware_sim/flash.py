@@ -86,10 +86,10 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
     if inputs is None and images < 1:
         raise UsageError(f"images must be at least 1, got {images}")
     graph = load_model(model_path)
-    x, labels, source = _inputs(graph, images, dataset, data_dir, inputs)
     with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
         firmware = generate(graph, folder, board, source=Path(model_path).name)
+        x, labels, source = _inputs(graph, images, dataset, data_dir, inputs)
         expected = np.ascontiguousarray(Interpreter(graph).run(x))
         build = qemu.build(folder, board)
         costs = layer_costs(graph)
