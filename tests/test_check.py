@@ -6,13 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import firmware_sim
 from firmware_sim import planner
 from firmware_sim.check import check_model
-from lenet_edge.cli import app
 from tests.test_planner import zoo_int8_tflite
+from tests.cli_support import assert_one_error_line, invoke
 
 PAPER_1989_MACS = 64_660 - 1_000  # connections minus the 1,000 unshared biases
 
@@ -26,16 +25,8 @@ def models(tmp_path_factory):
     return paths
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def assert_one_error_line(result, *fragments):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_lenet5_fits_an_nrf52840(models):

@@ -13,15 +13,14 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
-from typer.testing import CliRunner
 
 from convert import flatbuffer, pipeline, tflite
 from lenet_edge import run as runs
-from lenet_edge.cli import app
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.errors import ModelError
 from lenet_edge.models import registry
 from lenet_edge.train.loop import train
+from tests.cli_support import assert_one_error_line, invoke
 
 TEST_SLICE = 2000  # digits: 0.5 percentage points is 10 of them
 CALIBRATION = 200
@@ -48,16 +47,8 @@ def int8_reports(trained, tmp_path_factory):
             for name in registry.MODELS}
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def assert_one_error_line(result, *fragments):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def assert_full_int8(tflite_bytes):

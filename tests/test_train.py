@@ -6,15 +6,12 @@ import subprocess
 import sys
 import time
 
-from typer.testing import CliRunner
 
-from lenet_edge.cli import app
+from tests.cli_support import invoke, one_error_line
 
 SMALL = ["--train-limit", "2048", "--test-limit", "256", "--batch-size", "32"]
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def test_train_then_evaluate(tmp_path):
@@ -60,12 +57,6 @@ def test_killed_run_resumes_to_requested_epoch(tmp_path):
     assert not [p for p in run.iterdir() if p.name.startswith(".")], "no temporary files left"
 
 
-def one_error_line(result):
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def test_bad_input_is_one_line(tmp_path):
