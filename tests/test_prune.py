@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
-from typer.testing import CliRunner
 
 from convert import tflite
 from lenet_edge import run as runs
-from lenet_edge.cli import app
 from lenet_edge.compress import masks, qat
 from lenet_edge.compress.prune import PruneSettings, prune, schedule
 from lenet_edge.compress.qat_run import fine_tune_qat
@@ -20,13 +18,11 @@ from lenet_edge.models import registry
 from lenet_edge.run import RunConfig
 from lenet_edge.train.data import load_split
 from lenet_edge.train.loop import train
-from tests.test_train import one_error_line
+from tests.cli_support import invoke, one_error_line
 
 SLICE = dict(train_limit=1024, test_limit=256, batch_size=32)
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
