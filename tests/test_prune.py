@@ -23,8 +23,6 @@ from tests.cli_support import invoke, one_error_line
 SLICE = dict(train_limit=1024, test_limit=256, batch_size=32)
 
 
-
-
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs") / "lenet1"
