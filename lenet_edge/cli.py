@@ -5,6 +5,7 @@ and exit code 1.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -100,20 +101,56 @@ def train(
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder written by `lenet-edge train`."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N test digits."),
+    reject: bool = typer.Option(False, "--reject", help="Also the error-vs-rejection curve."),
     as_json: bool = typer.Option(False, "--json"),
     data_dir: Optional[Path] = DataDir,
 ):
     """Test error and confusion matrix of a run."""
+    from lenet_edge.read.rejection import ERROR_TARGETS, rejection_curve, rejection_for_error
     from lenet_edge.train.evaluate import evaluate as evaluate_run
 
     result = evaluate_run(run_dir, limit, data_dir)
+    curve = rejection_curve(result.outputs, result.labels) if reject else []
+    needed = {t: rejection_for_error(result.outputs, result.labels, t) for t in ERROR_TARGETS} if reject else {}
     if as_json:
+        extra = {"rejection": [dataclasses.asdict(p) for p in curve],
+                 "rejection_for_error": {str(t): r for t, r in needed.items()}} if reject else {}
         return print_json({"model": result.model, "digits": result.digits, "errors": result.errors,
-                           "error": result.error, "confusion": result.confusion})
+                           "error": result.error, "confusion": result.confusion, **extra})
     out.print(f"{result.model}: test error {100 * result.error:.2f}% ({result.errors} of {result.digits})")
     table = Table("true \\ predicted", *map(str, range(10)))
     for digit, row in enumerate(result.confusion):
         table.add_row(str(digit), *(f"[bold]{n}[/]" if i == digit else str(n) for i, n in enumerate(row)))
+    out.print(table)
+    if reject:
+        table = Table("rejection", "accepted", "error among accepted")
+        for point in curve:
+            table.add_row(f"{100 * point.rejection:.0f}%", str(point.accepted), f"{100 * point.error:.2f}%")
+        out.print(table)
+        for target, rate in needed.items():
+            out.print(f"{100 * target:g}% error at {100 * rate:.1f}% rejection")
+
+
+@app.command()
+@one_line_errors
+def read(
+    image: Path = typer.Argument(..., help="A PNG, JPEG or PGM of one digit or a string of digits."),
+    model: Path = typer.Option(..., "--model", help="A run folder (Keras) or an int8 .tflite."),
+    reject: float = typer.Option(0.5, "--reject", help="Confidence below which a digit prints as '?'."),
+    deskew: bool = typer.Option(False, "--deskew", help="Straighten each digit by its moments first."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Read the digits of an image: segment, normalize like MNIST, classify."""
+    from lenet_edge.read.reader import read_image
+
+    reading = read_image(image, model, reject, deskew)
+    if as_json:
+        return print_json(reading.as_dict())
+    out.print(reading.text, markup=False, highlight=False)
+    table = Table("digit", "confidence", "box (left, top, width, height)")
+    for d in reading.digits:
+        table.add_row("?" if d.rejected else str(d.digit), f"{d.confidence:.3f}",
+                      f"{d.box.left}, {d.box.top}, {d.box.width}, {d.box.height}")
     out.print(table)
 
 

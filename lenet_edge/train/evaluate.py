@@ -16,6 +16,10 @@ class Evaluation:
     digits: int
     errors: int
     confusion: list[list[int]]  # rows: true digit, columns: predicted digit
+    # Kept for error-vs-rejection curves: softmax probabilities (tanh scores for MSE nets,
+    # which rank confidence the same way) and the true labels.
+    outputs: np.ndarray = dataclasses.field(repr=False, default=None)
+    labels: np.ndarray = dataclasses.field(repr=False, default=None)
 
     @property
     def error(self) -> float:
@@ -32,6 +36,7 @@ def evaluate(folder: Path, limit: int | None = None, data_dir: Path | None = Non
     config = runs.read_config(folder)
     model = runs.load_model(folder)
     _, x, labels = load_split(config.model, "test", limit, data_dir)
-    predicted = np.argmax(model.predict(x, batch_size=1024, verbose=0), axis=-1)
-    matrix = confusion_matrix(labels, predicted)
-    return Evaluation(config.model, len(labels), int(len(labels) - np.trace(matrix)), matrix.tolist())
+    outputs = model.predict(x, batch_size=1024, verbose=0)
+    matrix = confusion_matrix(labels, np.argmax(outputs, axis=-1))
+    return Evaluation(config.model, len(labels), int(len(labels) - np.trace(matrix)), matrix.tolist(),
+                      outputs, labels)

@@ -1,0 +1,1 @@
+"""Reading real images of digit strings: load, segment, normalize like MNIST, classify."""

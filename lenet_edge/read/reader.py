@@ -1,0 +1,122 @@
+"""Read the digit string of an image with a Keras run or an int8 .tflite."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lenet_edge.data.transforms import CONVENTIONS
+from lenet_edge.errors import UsageError
+from lenet_edge.read.image import load_gray
+from lenet_edge.read.normalize import normalize
+from lenet_edge.read.segment import Box, Component, components, digit_counts, digit_ink, split
+
+REJECTED = "?"
+
+# uint8 (N, 28, 28) MNIST-like digits -> (N, 10) class probabilities
+Classifier = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass
+class DigitReading:
+    digit: int
+    confidence: float
+    box: Box
+    rejected: bool
+
+
+@dataclasses.dataclass
+class Reading:
+    text: str
+    digits: list[DigitReading]
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "digits": [dataclasses.asdict(d) for d in self.digits]}
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def keras_classifier(folder: Path) -> Classifier:
+    from lenet_edge import run as runs
+    from lenet_edge.models import registry
+
+    spec = registry.spec(runs.read_config(folder).model)
+    if spec.dataset != "mnist":
+        raise UsageError(f"{folder}: reading needs an MNIST model; {spec.name} takes {spec.dataset} digits")
+    model, convention = runs.load_model(folder), CONVENTIONS[spec.input_convention]
+
+    def classify(digits: np.ndarray) -> np.ndarray:
+        scores = model.predict(convention(digits), batch_size=1024, verbose=0)
+        # The MSE nets return tanh scores; a softmax turns them into comparable confidences.
+        return scores if spec.loss == "crossentropy" else _softmax(scores)
+    return classify
+
+
+def tflite_classifier(path: Path) -> Classifier:
+    import firmware_sim
+
+    graph = firmware_sim.load_model(path)
+    side = graph.tensors[graph.inputs[0]].shape[1]
+    conventions = {32: CONVENTIONS["lenet5_32"], 28: CONVENTIONS["mnist_28"]}
+    if side not in conventions:
+        raise UsageError(f"{path}: reading needs an MNIST model (28x28 or 32x32 input), not {side}x{side}")
+    output = graph.tensors[graph.outputs[0]].quant
+
+    def classify(digits: np.ndarray) -> np.ndarray:
+        y = firmware_sim.run(graph, firmware_sim.quantize_input(graph, conventions[side](digits)))
+        scores = output.scale * (y.astype(np.float32) - output.zero_point)
+        # A softmax output sums to 1 already; raw logits need one.
+        return scores if np.allclose(scores.sum(axis=1), 1.0, atol=0.05) else _softmax(scores)
+    return classify
+
+
+def load_classifier(model: Path) -> Classifier:
+    """A run folder (Keras) or an int8 .tflite file."""
+    model = Path(model)
+    if model.is_dir():
+        return keras_classifier(model)
+    if model.suffix == ".tflite":
+        return tflite_classifier(model)
+    raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
+
+
+def _best_split(ink: np.ndarray, component: Component, height: float, classify: Classifier,
+                deskew: bool) -> tuple[list[Component], np.ndarray]:
+    """Segmentation by recognition: of the ways to cut a component into 1, 2, ... digits, keep
+    the one whose digits the network is most sure of together (the product of confidences,
+    which favours fewer pieces unless each piece looks clearly like a digit)."""
+    options = [split(component, count) for count in digit_counts(component, height)]
+    pieces = [piece for option in options for piece in option]
+    probabilities = classify(np.stack([normalize(digit_ink(ink, p), deskew) for p in pieces]))
+    starts = np.cumsum([0] + [len(option) for option in options])
+    scores = [np.prod(probabilities[a:b].max(axis=1)) for a, b in zip(starts, starts[1:])]
+    best = int(np.argmax(scores))
+    return options[best], probabilities[starts[best]:starts[best + 1]]
+
+
+def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 0.5,
+              deskew: bool = False) -> Reading:
+    """Read a float grayscale image (0 black, 1 white, either polarity)."""
+    if not 0.0 <= reject_threshold <= 1.0:
+        raise UsageError(f"--reject must be between 0 and 1, got {reject_threshold}")
+    ink, found, height = components(gray)
+    readings = []
+    for component in found:
+        pieces, probabilities = _best_split(ink, component, height, classify, deskew)
+        readings += [DigitReading(int(p.argmax()), float(p.max()), piece.box, bool(p.max() < reject_threshold))
+                     for p, piece in zip(probabilities, pieces)]
+    text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
+    return Reading(text, readings)
+
+
+def read_image(path: Path, model: Path | Classifier, reject_threshold: float = 0.5,
+               deskew: bool = False) -> Reading:
+    """Read the digits of an image file with a run folder, a .tflite, or a loaded classifier."""
+    gray = load_gray(path)
+    classify = model if callable(model) else load_classifier(model)
+    return read_gray(gray, classify, reject_threshold, deskew)

@@ -1,0 +1,201 @@
+"""Find the digits of a grayscale image: Otsu threshold, polarity, connected components,
+merging of small fragments and splitting of touching digits."""
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+
+import numpy as np
+
+from lenet_edge.read.image import ReadError
+
+MIN_CONTRAST = 0.15  # below this, gray range is noise on a blank page
+FRAGMENT_AREA = 0.15  # a component under this fraction of the largest is a broken-off piece
+NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
+# Width/height of one handwritten digit is about 0.4-0.9 (a '1' is narrower); a component
+# wider than SPLIT_ASPECT x the string's height is taken to be several touching digits.
+DIGIT_ASPECT = 0.7
+SPLIT_ASPECT = 1.3
+CANDIDATE_ASPECT = 1.15  # a single digit is rarely wider than tall; wider ones may be pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class Box:
+    top: int
+    left: int
+    bottom: int  # exclusive
+    right: int  # exclusive
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def union(self, other: Box) -> Box:
+        return Box(min(self.top, other.top), min(self.left, other.left),
+                   max(self.bottom, other.bottom), max(self.right, other.right))
+
+
+@dataclasses.dataclass
+class Component:
+    box: Box
+    mask: np.ndarray  # bool, the box's shape: which pixels of the box belong to this digit
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+
+def otsu_threshold(gray: np.ndarray) -> float:
+    """The threshold maximising the between-class variance of a 256-bin histogram."""
+    counts, edges = np.histogram(gray, bins=256, range=(0.0, 1.0))
+    p = counts / counts.sum()
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(256))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu[-1] * omega - mu) ** 2 / (omega * (1.0 - omega))
+    return float(edges[int(np.nanargmax(between)) + 1])
+
+
+def ink_image(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ink intensity in [0, 1] with background 0, ink mask). Ink is the minority class, so
+    dark-on-light scans and light-on-dark screens give the same result."""
+    if gray.max() - gray.min() < MIN_CONTRAST:
+        raise ReadError("no digit found: the image is blank")
+    mask = gray > otsu_threshold(gray)
+    if mask.mean() > 0.5:
+        mask, gray = ~mask, 1.0 - gray
+    background = float(np.median(gray[~mask]))
+    ink = np.clip((gray - background) / max(float(gray.max()) - background, 1e-6), 0.0, 1.0)
+    return ink.astype(np.float32), mask
+
+
+def label(mask: np.ndarray) -> list[Component]:
+    """8-connected components by breadth-first search (scipy is not a dependency)."""
+    seen = np.zeros_like(mask, dtype=bool)
+    height, width = mask.shape
+    components = []
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        queue, pixels = deque([start]), []
+        while queue:
+            y, x = queue.popleft()
+            pixels.append((y, x))
+            for ny in range(max(y - 1, 0), min(y + 2, height)):
+                for nx in range(max(x - 1, 0), min(x + 2, width)):
+                    if mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        queue.append((ny, nx))
+        components.append(_component(np.array(pixels)))
+    return components
+
+
+def _component(pixels: np.ndarray) -> Component:
+    (top, left), (bottom, right) = pixels.min(axis=0), pixels.max(axis=0) + 1
+    mask = np.zeros((bottom - top, right - left), dtype=bool)
+    mask[pixels[:, 0] - top, pixels[:, 1] - left] = True
+    return Component(Box(int(top), int(left), int(bottom), int(right)), mask)
+
+
+def merge(a: Component, b: Component) -> Component:
+    box = a.box.union(b.box)
+    mask = np.zeros((box.height, box.width), dtype=bool)
+    for part in (a, b):
+        mask[part.box.top - box.top:part.box.bottom - box.top,
+             part.box.left - box.left:part.box.right - box.left] |= part.mask
+    return Component(box, mask)
+
+
+def _column_overlap(a: Box, b: Box) -> int:
+    return min(a.right, b.right) - max(a.left, b.left)
+
+
+def merge_fragments(components: list[Component]) -> list[Component]:
+    """Join small pieces (a 5's detached bar, a broken stroke) to the digit they overlap or
+    lie nearest to; drop specks that overlap nothing."""
+    largest = max(c.area for c in components)
+    big = [c for c in components if c.area >= FRAGMENT_AREA * largest]
+    for piece in (c for c in components if c.area < FRAGMENT_AREA * largest):
+        overlaps = [_column_overlap(piece.box, c.box) for c in big]
+        nearest = int(np.argmax(overlaps))
+        if overlaps[nearest] > 0 or piece.area >= NOISE_AREA * largest:
+            big[nearest] = merge(big[nearest], piece)
+    return sorted(big, key=lambda c: c.box.left)
+
+
+def digit_counts(component: Component, height: float) -> range:
+    """The digit counts worth trying for a component of a string `height` tall: one when it is
+    no wider than a digit can be, else the width's estimate give or take one."""
+    if component.box.width <= CANDIDATE_ASPECT * height:
+        return range(1, 2)
+    count = estimated_count(component, height)
+    return range(max(1, count - 1), count + 2)
+
+
+def estimated_count(component: Component, height: float) -> int:
+    """The number of typical-width digits in the component, when it is much wider than one."""
+    if component.box.width <= SPLIT_ASPECT * height:
+        return 1
+    return max(2, round(component.box.width / (DIGIT_ASPECT * height)))
+
+
+def split(component: Component, count: int) -> list[Component]:
+    """Cut a component into `count` digits at the minima of its column projection."""
+    if count == 1:
+        return [component]
+    width = component.box.width
+    profile = component.mask.sum(axis=0)
+    cuts, step = [0], width / count
+    for i in range(1, count):
+        # Search well past the boundary an even split gives: a '1' beside a '5' is a third as wide.
+        lo = min(max(int(i * step - 0.6 * step), cuts[-1] + 1), width - 1)
+        hi = max(min(int(i * step + 0.6 * step), width), lo + 1)
+        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+    cuts.append(width)
+    return [_crop(component, a, b) for a, b in zip(cuts, cuts[1:]) if b > a and component.mask[:, a:b].any()]
+
+
+def _crop(component: Component, left: int, right: int) -> Component:
+    mask = component.mask[:, left:right]
+    rows = np.nonzero(mask.any(axis=1))[0]
+    top, bottom = (rows[0], rows[-1] + 1) if len(rows) else (0, mask.shape[0])
+    box = component.box
+    return Component(Box(box.top + int(top), box.left + left, box.top + int(bottom), box.left + right),
+                     mask[top:bottom])
+
+
+def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
+    """(ink image, connected components left to right with fragments merged, the string's
+    digit height); ReadError when there is no ink."""
+    ink, mask = ink_image(gray)
+    found = label(mask)
+    if not found:
+        raise ReadError("no digit found")
+    merged = merge_fragments(found)
+    return ink, merged, float(np.median([c.box.height for c in merged]))
+
+
+def segment(gray: np.ndarray) -> tuple[np.ndarray, list[Component]]:
+    """(ink image, the digits left to right), touching digits split by width alone."""
+    ink, merged, height = components(gray)
+    return ink, [part for c in merged for part in split(c, estimated_count(c, height))]
+
+
+def digit_ink(ink: np.ndarray, component: Component) -> np.ndarray:
+    """The ink of one digit alone: its box, with pixels of neighbours in the box cleared. The
+    mask is grown by one pixel to keep the anti-aliased rim the threshold cut off."""
+    box = component.box
+    mask = np.pad(component.mask, 1)
+    grown = mask.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            grown |= np.roll(mask, (dy, dx), axis=(0, 1))
+    top, left = max(box.top - 1, 0), max(box.left - 1, 0)
+    bottom, right = min(box.bottom + 1, ink.shape[0]), min(box.right + 1, ink.shape[1])
+    grown = grown[top - box.top + 1:bottom - box.top + 1, left - box.left + 1:right - box.left + 1]
+    return ink[top:bottom, left:right] * grown

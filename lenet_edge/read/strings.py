@@ -1,0 +1,57 @@
+"""A deterministic generator of digit-string images made of MNIST test digits, with the
+spacing, scale and slant variations of real writing, including touching and overlapping pairs."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from PIL import Image
+
+
+@dataclasses.dataclass(frozen=True)
+class StringStyle:
+    scale: tuple[float, float] = (0.8, 1.25)  # digit height relative to MNIST's ~20 px
+    slant: float = 0.25  # horizontal shear, +-
+    gap: tuple[int, int] = (2, 9)  # pixels between neighbouring digits' ink boxes
+    touching: float = 0.15  # fraction of pairs drawn touching or overlapping instead
+    overlap: int = 2  # touching pairs overlap their ink boxes by 0..overlap pixels
+    jitter: int = 2  # vertical offset, +- pixels
+    margin: int = 8
+
+
+def _slanted(digit: np.ndarray, scale: float, slant: float) -> np.ndarray:
+    """Scale and shear one digit (float ink), cropped to its ink."""
+    height, width = digit.shape
+    pad = int(np.ceil(abs(slant) * height / 2))
+    image = Image.fromarray(np.pad(digit, ((0, 0), (pad, pad))))
+    # PIL's affine samples input (x + slant (y - h/2), y) for output (x, y).
+    image = image.transform(image.size, Image.Transform.AFFINE, (1, slant, -slant * height / 2, 0, 1, 0),
+                            resample=Image.Resampling.BILINEAR)
+    image = image.resize((max(1, round(image.width * scale)), max(1, round(height * scale))),
+                         Image.Resampling.BILINEAR)
+    ink = np.asarray(image)
+    rows, cols = np.nonzero((ink > 0.1).any(axis=1))[0], np.nonzero((ink > 0.1).any(axis=0))[0]
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
+             style: StringStyle = StringStyle()) -> tuple[np.ndarray, str]:
+    """(float32 gray image, dark ink on white, 1 = white; the true string). MNIST uint8 images
+    in; the same seed always gives the same image."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(labels), size=length)
+    digits = [_slanted(images[i].astype(np.float32) / 255.0, rng.uniform(*style.scale),
+                       rng.uniform(-style.slant, style.slant)) for i in picks]
+    gaps = [-int(rng.integers(0, style.overlap + 1)) if rng.random() < style.touching
+            else int(rng.integers(*style.gap)) for _ in digits[1:]]
+    offsets = [int(rng.integers(-style.jitter, style.jitter + 1)) for _ in digits]
+    height = max(d.shape[0] for d in digits) + 2 * (style.margin + style.jitter)
+    width = sum(d.shape[1] for d in digits) + sum(gaps) + 2 * style.margin
+    canvas = np.zeros((height, width), dtype=np.float32)
+    left = style.margin
+    for digit, offset, gap in zip(digits, offsets, gaps + [0]):
+        top = (height - digit.shape[0]) // 2 + offset
+        region = canvas[top:top + digit.shape[0], left:left + digit.shape[1]]
+        np.maximum(region, digit, out=region)  # overlapping strokes stay ink, like pen on paper
+        left += digit.shape[1] + gap
+    return 1.0 - canvas, "".join(str(int(labels[i])) for i in picks)
