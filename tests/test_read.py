@@ -85,7 +85,7 @@ def test_touching_pair_is_split(mnist):
     pair = np.zeros((28, 44), dtype=np.float32)
     pair[:, :28] = zeros[0]
     pair[:, 13:41] = np.maximum(pair[:, 13:41], zeros[1])
-    _, found, height = seg.components(1.0 - pair)
+    _, found, _ = seg.components(1.0 - pair)
     assert len(found) == 1, "the two zeros should touch"
     _, digits = seg.segment(1.0 - pair)
     assert len(digits) == 2
