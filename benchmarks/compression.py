@@ -44,7 +44,9 @@ METHODS = {"obd-paper": ("obd", "paper"), "obd-gn": ("obd", "gn"), "magnitude": 
 
 # --goals: per model, the target sparsity and one retraining protocol shared by OBD and magnitude
 GOALS = {
-    "lenet1": dict(sparsity=0.6, rounds=3, retrain_epochs=6, learning_rate=2e-3, lr_decay=0.6),
+    # lenet1's dense run has no weight decay; retraining with 0.05 in 4 rounds was the one budget of seven tried
+    # (3-5 rounds, 4-6 epochs, decay 0 / 0.02 / 0.05 / 0.1) that kept 60% no worse than dense
+    "lenet1": dict(sparsity=0.6, rounds=4, retrain_epochs=6, learning_rate=2e-3, lr_decay=0.6, weight_decay=0.05),
     "lenet5": dict(sparsity=0.9, rounds=4, retrain_epochs=6, learning_rate=1e-3, lr_decay=0.6),
 }
 GOAL_METHODS = ("obd-paper", "magnitude")
