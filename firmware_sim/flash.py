@@ -23,7 +23,7 @@ from firmware_sim.interpreter import Interpreter
 from firmware_sim.ir import Graph
 from firmware_sim.planner import tflm_arena
 from firmware_sim.reader import load_model
-from firmware_sim.simulate import DATASETS, _load_npy, _save_npy, convention_for, model_input
+from firmware_sim.simulate import DATASETS, load_npy, save_npy, convention_for, model_input
 from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 from lenet_edge.errors import UsageError
 
@@ -99,7 +99,7 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
                           firmware.output_bytes, limit)
     got = np.frombuffer(result.outputs, dtype=expected.dtype).reshape(expected.shape)
     if outputs is not None:
-        _save_npy(outputs, got)
+        save_npy(outputs, got)
     return _report(graph, model_path, target, source, labels, expected, got, firmware, build,
                    result, costs, workdir, outputs)
 
@@ -107,7 +107,7 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
 def _inputs(graph: Graph, images: int, dataset: str, data_dir, inputs):
     """(model inputs, labels or None, description) from a .npy or a dataset's test split."""
     if inputs is not None:
-        return model_input(graph, _load_npy(inputs)), None, str(inputs)
+        return model_input(graph, load_npy(inputs)), None, str(inputs)
     if dataset not in DATASETS:
         raise UsageError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
     convention = convention_for(graph, dataset)

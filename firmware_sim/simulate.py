@@ -106,17 +106,17 @@ def simulate_arrays(model_path: str | Path, inputs_npy: str | Path,
                     outputs_npy: str | Path) -> ArraysResult:
     """Run the arrays in `inputs_npy`; write the model's outputs to `outputs_npy` atomically."""
     graph = load_model(model_path)
-    x = _load_npy(inputs_npy)
+    x = load_npy(inputs_npy)
     if len(graph.outputs) != 1:
         raise UsageError(f"the model has {len(graph.outputs)} outputs; simulate writes one array")
     start = time.perf_counter()
     y = Interpreter(graph).run(model_input(graph, x))
     seconds = time.perf_counter() - start
-    _save_npy(outputs_npy, y)
+    save_npy(outputs_npy, y)
     return ArraysResult(str(model_path), len(y), str(outputs_npy), y.shape, str(y.dtype), seconds)
 
 
-def _load_npy(path: str | Path) -> np.ndarray:
+def load_npy(path: str | Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
@@ -124,7 +124,7 @@ def _load_npy(path: str | Path) -> np.ndarray:
         raise InputError(f"cannot read {str(path)!r} as a .npy array ({detail})") from None
 
 
-def _save_npy(path: str | Path, array: np.ndarray) -> None:
+def save_npy(path: str | Path, array: np.ndarray) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as file:  # a file object: np.save would append .npy to a name
             np.save(file, array)
