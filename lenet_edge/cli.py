@@ -349,5 +349,29 @@ def flash(
         raise typer.Exit(1)
 
 
+@app.command()
+@one_line_errors
+def pipeline(
+    model: str = typer.Option("lenet5", "--model", help="Zoo model name (see `lenet-edge models`)."),
+    device: str = typer.Option("nrf52840", "--device", help="A shipped device profile or a .toml path."),
+    sparsity: float = typer.Option(0.9, "--sparsity", help="OBD: the deleted fraction of the prunable weights."),
+    out_dir: Path = typer.Option(..., "--out", help="Pipeline folder (rerun to resume at the unfinished stage)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny budgets for a first look (minutes, not the benchmarked recipe)."),
+    board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Train, OBD prune, QAT, int8 convert, check against the device, run the firmware, write the report."""
+    from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
+
+    settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
+                                board=board, data_dir=data_dir)
+    result = run_pipeline(settings, lambda name, what: err.print(
+        f"{'skip' if what == 'skip' else 'run '} {name}", markup=False, highlight=False))
+    out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",
+              markup=False, highlight=False)
+    out.print(f"report: {result.report['markdown']}, {result.report['html']}, {result.report['summary']}",
+              markup=False, highlight=False)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,228 @@
+"""The pipeline's stages and their resume.
+
+Each stage writes into its own subfolder of `out`; `out/stages.json` records every finished stage
+(its result and when it finished), so running the pipeline again skips finished stages and
+resumes at the one that stopped. A stage folder left half-done by an interrupted run is moved
+aside (`<name>.partial-N`) and the stage starts again, except training, which resumes from its
+last checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+from lenet_edge import run as runs
+from lenet_edge.errors import UsageError
+
+STAGES_FILE = "stages.json"
+STAGE_NAMES = ("train", "prune", "qat", "int8", "check", "firmware", "report")
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How much work each stage does: the benchmarked recipe by default, tiny with quick()."""
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.85
+    batch_size: int = 32
+    weight_decay: float = 0.05
+    train_limit: int | None = None
+    test_limit: int | None = None
+    prune_rounds: int = 4
+    prune_epochs: int = 6
+    prune_lr: float = 1e-3
+    prune_lr_decay: float = 0.6
+    hessian_sample: int | None = 2000
+    qat_epochs: int = 3
+    qat_lr: float = 5e-5
+    calibration: int = 500
+    convert_limit: int | None = None  # test digits the int8 verification runs (None: all)
+    evaluate_limit: int | None = None  # test digits of the confusion matrix
+    firmware_images: int = 1000
+
+    @classmethod
+    def quick(cls) -> "Budget":
+        return cls(epochs=1, train_limit=5000, test_limit=1000, prune_rounds=2, prune_epochs=1,
+                   hessian_sample=500, qat_epochs=1, calibration=100, convert_limit=1000,
+                   evaluate_limit=1000, firmware_images=100)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSettings:
+    model: str
+    device: str
+    sparsity: float
+    out: Path
+    budget: Budget = Budget()
+    board: str = "mps2-an386"
+    digits_per_second: float | None = None
+    data_dir: Path | None = None
+    progress: bool = True
+
+
+@dataclasses.dataclass
+class PipelineResult:
+    out: Path
+    ran: list[str]  # stages run this time
+    skipped: list[str]  # stages already finished before
+    stages: dict  # every stage's recorded result
+    report: dict  # paths of report.md, report.html, summary.json
+
+
+def validate(settings: PipelineSettings) -> None:
+    """Cheap checks before any training: UsageError / DeviceProfileError / ModelError."""
+    from firmware_sim.devices.profile import load_profile
+    from lenet_edge.models.registry import describe_all
+
+    if not 0.0 <= settings.sparsity < 1.0:
+        raise UsageError(f"--sparsity must be in [0, 1), got {settings.sparsity}")
+    names = [info.name for info in describe_all()]
+    if settings.model not in names:
+        raise UsageError(f"unknown model {settings.model!r}: one of {', '.join(names)}")
+    load_profile(settings.device)
+    b = settings.budget
+    if b.epochs < 1 or b.prune_rounds < 1 or b.prune_epochs < 1 or b.qat_epochs < 1 or b.firmware_images < 1:
+        raise UsageError("every stage budget (epochs, rounds, images) must be at least 1")
+
+
+def read_stages(out: Path) -> dict:
+    path = Path(out) / STAGES_FILE
+    return runs.read_json(path) if path.is_file() else {}
+
+
+def _record(out: Path, stages: dict, name: str, result: dict, seconds: float) -> None:
+    stages[name] = {"finished": time.time(), "seconds": round(seconds, 3), "result": result}
+    runs.write_json(Path(out) / STAGES_FILE, stages)
+
+
+def _fresh(folder: Path) -> Path:
+    """Move a half-done stage folder aside so the stage can start again."""
+    if folder.exists():
+        n = 1
+        while folder.with_name(f"{folder.name}.partial-{n}").exists():
+            n += 1
+        folder.rename(folder.with_name(f"{folder.name}.partial-{n}"))
+    return folder
+
+
+# ---- the stages: each takes (settings, out) and returns a JSON-able dict ----
+
+def stage_train(s: PipelineSettings, out: Path) -> dict:
+    from lenet_edge.train.loop import train
+
+    folder = out / "train"
+    b = s.budget
+    config = runs.RunConfig(s.model, epochs=b.epochs, optimizer="adam", learning_rate=b.learning_rate,
+                            lr_decay=b.lr_decay, batch_size=b.batch_size, weight_decay=b.weight_decay,
+                            train_limit=b.train_limit, test_limit=b.test_limit)
+    if not (folder / runs.MODEL).is_file():
+        resume = (folder / runs.CONFIG).is_file()
+        train(folder, None if resume else config, resume=resume, data_dir=s.data_dir, progress=s.progress)
+    metrics = runs.read_metrics(folder)
+    return {"folder": str(folder), "epochs": len(metrics), "test_error": metrics[-1]["test_error"],
+            "train_error": metrics[-1]["train_error"], "config": dataclasses.asdict(runs.read_config(folder))}
+
+
+def stage_prune(s: PipelineSettings, out: Path) -> dict:
+    from lenet_edge.compress.prune import PruneSettings, prune
+
+    b = s.budget
+    folder = _fresh(out / "prune")
+    settings = PruneSettings("obd", sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
+                             sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay)
+    result = prune(out / "train", folder, settings, s.data_dir, s.progress)
+    rounds = [dataclasses.asdict(r) for r in result.rounds]
+    return {"folder": str(folder), "source_error": result.source_error, "source_sparsity": result.source_sparsity,
+            "prunable_weights": result.prunable_weights, "rounds": rounds,
+            "sparsity": rounds[-1]["sparsity"] if rounds else result.source_sparsity,
+            "test_error": rounds[-1]["test_error"] if rounds else result.source_error}
+
+
+def stage_qat(s: PipelineSettings, out: Path) -> dict:
+    from lenet_edge.compress.qat_run import fine_tune_qat
+
+    folder = _fresh(out / "qat")
+    metrics = fine_tune_qat(out / "prune", folder, s.budget.qat_epochs, s.budget.qat_lr, s.data_dir, s.progress)
+    return {"folder": str(folder), "epochs": len(metrics), "test_error": metrics[-1]["test_error"],
+            "train_error": metrics[-1]["train_error"], "metrics": metrics}
+
+
+def stage_int8(s: PipelineSettings, out: Path) -> dict:
+    from convert.pipeline import convert_run
+
+    folder = _fresh(out / "int8")
+    folder.mkdir(parents=True)
+    r = convert_run(out / "qat", folder / f"{s.model}-int8.tflite", "int8", s.budget.calibration,
+                    limit=s.budget.convert_limit, data_dir=s.data_dir)
+    v = r.verification
+    return {"path": str(r.path), "bytes": r.size, "digits": v.digits, "keras_error": v.keras_error,
+            "tflite_error": v.tflite_error, "agreements": v.agreements}
+
+
+def stage_check(s: PipelineSettings, out: Path) -> dict:
+    from firmware_sim.check import check_model
+
+    folder = out / "check"
+    folder.mkdir(parents=True, exist_ok=True)
+    report = check_model(_tflite(out), s.device, s.digits_per_second).as_dict()
+    runs.write_json(folder / "check.json", report)
+    return report
+
+
+def stage_firmware(s: PipelineSettings, out: Path) -> dict:
+    from firmware_sim.codegen.errors import ToolchainMissingError
+    from firmware_sim.flash import flash
+
+    folder = _fresh(out / "firmware")
+    try:
+        report = flash(_tflite(out), board=s.board, images=s.budget.firmware_images, data_dir=s.data_dir,
+                       workdir=folder).as_dict()
+    except ToolchainMissingError as exc:
+        return {"skipped": True, "reason": str(exc)}
+    folder.mkdir(parents=True, exist_ok=True)
+    runs.write_json(folder / "flash.json", report)
+    return {"skipped": False, **report}
+
+
+def stage_report(s: PipelineSettings, out: Path) -> dict:
+    from lenet_edge.pipeline.report import write_report
+
+    return write_report(out, read_stages(out), s)
+
+
+def _tflite(out: Path) -> Path:
+    return Path(read_stages(out)["int8"]["result"]["path"])
+
+
+STAGES: dict[str, Callable[[PipelineSettings, Path], dict]] = {
+    "train": stage_train, "prune": stage_prune, "qat": stage_qat, "int8": stage_int8,
+    "check": stage_check, "firmware": stage_firmware, "report": stage_report}
+
+
+def run_pipeline(settings: PipelineSettings, on_stage: Callable[[str, str], None] | None = None) -> PipelineResult:
+    """Run every unfinished stage in order; on_stage(name, "run"|"skip") reports progress."""
+    validate(settings)
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stages = read_stages(out)
+    ran, skipped = [], []
+    for name in STAGE_NAMES:
+        if name in stages and name != "report":
+            skipped.append(name)
+            if on_stage:
+                on_stage(name, "skip")
+            continue
+        if name == "report" and not ran and "report" in stages:
+            skipped.append(name)
+            if on_stage:
+                on_stage(name, "skip")
+            continue
+        if on_stage:
+            on_stage(name, "run")
+        start = time.perf_counter()
+        result = STAGES[name](settings, out)
+        _record(out, stages, name, result, time.perf_counter() - start)
+        ran.append(name)
+    return PipelineResult(out, ran, skipped, stages, stages["report"]["result"])
