@@ -11,7 +11,7 @@ from tests.cli_support import assert_one_error_line, invoke
 
 DATA = os.environ.get("LENET_EDGE_DATA", "/work/shared/data")
 
-TINY = dataclasses.replace(Budget.quick(), train_limit=2000, test_limit=500, hessian_sample=200,
+TINY = dataclasses.replace(Budget.quick(), epochs=1, qat_epochs=1, train_limit=2000, test_limit=500, hessian_sample=200,
                            calibration=50, convert_limit=500, evaluate_limit=500, firmware_images=20)
 
 
