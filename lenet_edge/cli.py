@@ -358,13 +358,14 @@ def pipeline(
     out_dir: Path = typer.Option(..., "--out", help="Pipeline folder (rerun to resume at the unfinished stage)."),
     quick: bool = typer.Option(False, "--quick", help="Tiny budgets for a first look (minutes, not the benchmarked recipe)."),
     board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage."),
+    train_run: Optional[Path] = typer.Option(None, "--train-run", help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
 ):
     """Train, OBD prune, QAT, int8 convert, check against the device, run the firmware, write the report."""
     from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
 
     settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
-                                board=board, data_dir=data_dir)
+                                board=board, train_run=train_run, data_dir=data_dir)
     result = run_pipeline(settings, lambda name, what: err.print(
         f"{'skip' if what == 'skip' else 'run '} {name}", markup=False, highlight=False))
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",

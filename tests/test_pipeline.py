@@ -96,3 +96,19 @@ def test_bad_input_is_one_error_line(tmp_path, args, fragment):
     result = invoke("pipeline", "--out", tmp_path / "p", "--quick", *args)
     assert_one_error_line(result, fragment)
     assert not (tmp_path / "p").exists()
+
+
+def test_reuses_a_finished_train_run(finished, tmp_path, monkeypatch):
+    settings, _ = finished
+    calls = []
+    for name in stages.STAGE_NAMES[1:]:
+        monkeypatch.setitem(stages.STAGES, name, lambda s, out, name=name: calls.append(name) or {})
+    result = run_pipeline(dataclasses.replace(settings, out=tmp_path, train_run=settings.out / "train"))
+    assert result.ran == list(stages.STAGE_NAMES) and calls == list(stages.STAGE_NAMES[1:])
+    recorded = json.loads((tmp_path / "stages.json").read_text())["train"]["result"]
+    assert recorded["folder"] == str(settings.out / "train") and not (tmp_path / "train").exists()
+
+
+def test_an_unfinished_train_run_is_one_error_line(tmp_path):
+    result = invoke("pipeline", "--model", "lenet1", "--out", tmp_path / "p", "--quick", "--train-run", tmp_path / "nothing")
+    assert_one_error_line(result, "not a finished train run")

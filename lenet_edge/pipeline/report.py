@@ -175,7 +175,7 @@ def write_report(out: Path, stages: dict, settings) -> dict:
     evaluation = evaluate(out / "qat", settings.budget.evaluate_limit, settings.data_dir)
     summary = _summary(stages, settings, evaluation)
     st = summary["stages"]
-    pngs = {"training": plot_training(runs.read_metrics(out / "train")),
+    pngs = {"training": plot_training(runs.read_metrics(st["train"]["folder"])),
             "pruning": plot_pruning(st["prune"]),
             "layers": plot_layers(st["check"]["layers"]),
             "memory": plot_memory(st["check"]),

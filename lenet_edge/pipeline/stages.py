@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from lenet_edge import run as runs
-from lenet_edge.errors import UsageError
+from lenet_edge.errors import RunError, UsageError
 
 STAGES_FILE = "stages.json"
 STAGE_NAMES = ("train", "prune", "qat", "int8", "check", "firmware", "report")
@@ -60,6 +60,7 @@ class PipelineSettings:
     budget: Budget = Budget()
     board: str = "mps2-an386"
     digits_per_second: float | None = None
+    train_run: Path | None = None  # reuse this finished train run instead of training into out/train
     data_dir: Path | None = None
     progress: bool = True
 
@@ -84,6 +85,12 @@ def validate(settings: PipelineSettings) -> None:
     if settings.model not in names:
         raise UsageError(f"unknown model {settings.model!r}: one of {', '.join(names)}")
     load_profile(settings.device)
+    if settings.train_run is not None:
+        folder = Path(settings.train_run)
+        if not (folder / runs.MODEL).is_file():
+            raise RunError(f"{folder} is not a finished train run (no {runs.MODEL})")
+        if runs.read_config(folder).stage != "train":
+            raise RunError(f"{folder} is a {runs.read_config(folder).stage} run, not a train run")
     b = settings.budget
     if b.epochs < 1 or b.prune_rounds < 1 or b.prune_epochs < 1 or b.qat_epochs < 1 or b.firmware_images < 1:
         raise UsageError("every stage budget (epochs, rounds, images) must be at least 1")
@@ -114,12 +121,12 @@ def _fresh(folder: Path) -> Path:
 def stage_train(s: PipelineSettings, out: Path) -> dict:
     from lenet_edge.train.loop import train
 
-    folder = out / "train"
+    folder = out / "train" if s.train_run is None else Path(s.train_run)
     b = s.budget
     config = runs.RunConfig(s.model, epochs=b.epochs, optimizer="adam", learning_rate=b.learning_rate,
                             lr_decay=b.lr_decay, batch_size=b.batch_size, weight_decay=b.weight_decay,
                             train_limit=b.train_limit, test_limit=b.test_limit)
-    if not (folder / runs.MODEL).is_file():
+    if s.train_run is None and not (folder / runs.MODEL).is_file():
         resume = (folder / runs.CONFIG).is_file()
         train(folder, None if resume else config, resume=resume, data_dir=s.data_dir, progress=s.progress)
     metrics = runs.read_metrics(folder)
@@ -134,7 +141,7 @@ def stage_prune(s: PipelineSettings, out: Path) -> dict:
     folder = _fresh(out / "prune")
     settings = PruneSettings("obd", sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
                              sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay)
-    result = prune(out / "train", folder, settings, s.data_dir, s.progress)
+    result = prune(train_folder(out), folder, settings, s.data_dir, s.progress)
     rounds = [dataclasses.asdict(r) for r in result.rounds]
     return {"folder": str(folder), "source_error": result.source_error, "source_sparsity": result.source_sparsity,
             "prunable_weights": result.prunable_weights, "rounds": rounds,
@@ -192,6 +199,10 @@ def stage_report(s: PipelineSettings, out: Path) -> dict:
     from lenet_edge.pipeline.report import write_report
 
     return write_report(out, read_stages(out), s)
+
+
+def train_folder(out: Path) -> Path:
+    return Path(read_stages(out)["train"]["result"]["folder"])
 
 
 def _tflite(out: Path) -> Path:
