@@ -11,13 +11,13 @@ runtime's RAM; for float32 storage (a float DSP running its own code, not TFLM) 
 float32 activations. A unified-memory device (one memory for both) must hold the sum. Latency:
 effective (nonzero-weight) MACs over the profile's achieved MAC rate; other ops are not timed.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from firmware_sim.arena_tail import ARM32
-from firmware_sim.cost import layer_costs
+from firmware_sim.cost import LayerCost, layer_costs
 from firmware_sim.devices.profile import DeviceProfile, load_profile
 from firmware_sim.interpreter import Interpreter
 from firmware_sim.ir import Graph
@@ -29,21 +29,10 @@ FLOAT32_BYTES = 4
 
 
 @dataclass(frozen=True)
-class LayerRow:
-    index: int
-    opcode: str
-    output_shape: tuple[int, ...]
-    macs: int
-    effective_macs: int
-    param_bytes: int  # in the profile's weight storage type
-    activation_bytes: int  # inputs and outputs, in the storage type's activation width
-
-
-@dataclass(frozen=True)
 class CheckReport:
     model: str
     device: str
-    layers: tuple[LayerRow, ...]
+    layers: tuple[LayerCost, ...]  # bytes in the profile's weight storage type
     weight_storage: str
     model_file_bytes: int | None
     weight_bytes: int
@@ -157,7 +146,7 @@ def _memory(graph: Graph, profile: DeviceProfile) -> dict:
                 unified_memory=profile.unified_memory)
 
 
-def _speed(layers: list[LayerRow], profile: DeviceProfile) -> dict:
+def _speed(layers: list[LayerCost], profile: DeviceProfile) -> dict:
     effective = sum(row.effective_macs for row in layers)
     latency = effective / profile.macs_per_second
     return dict(macs=sum(row.macs for row in layers), effective_macs=effective,
@@ -183,15 +172,13 @@ def _stored_bytes(data: np.ndarray, storage: str) -> int:
     return data.size * FLOAT32_BYTES if storage == "float32" else data.nbytes
 
 
-def _layer_rows(graph: Graph, storage: str) -> list[LayerRow]:
+def _layer_rows(graph: Graph, storage: str) -> list[LayerCost]:
+    """The emulator's layer costs with bytes counted in the profile's storage type."""
     width = FLOAT32_BYTES if storage == "float32" else 1
     rows = []
     for cost, op in zip(layer_costs(graph), graph.ops):
         constants = [graph.tensors[t].data for t in op.inputs
                      if t >= 0 and graph.tensors[t].is_constant]
-        rows.append(LayerRow(
-            index=cost.index, opcode=cost.opcode, output_shape=cost.output_shape,
-            macs=cost.macs, effective_macs=cost.effective_macs,
-            param_bytes=sum(_stored_bytes(c, storage) for c in constants),
-            activation_bytes=cost.activation_bytes * width))
+        rows.append(replace(cost, param_bytes=sum(_stored_bytes(c, storage) for c in constants),
+                            activation_bytes=cost.activation_bytes * width))
     return rows
