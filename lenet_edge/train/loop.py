@@ -6,6 +6,7 @@ distortions, so a resumed run sees exactly the batches an uninterrupted one woul
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from pathlib import Path
 
@@ -99,7 +100,6 @@ def _start(folder: Path, config: runs.RunConfig | None, resume: bool):
 
 def _extend(stored: runs.RunConfig, asked: runs.RunConfig) -> runs.RunConfig:
     """A resumed run keeps its recipe; only the target epoch may change."""
-    import dataclasses
     if asked.model != stored.model:
         raise RunError(f"the run was started with --model {stored.model}, not {asked.model}")
     return dataclasses.replace(stored, epochs=asked.epochs)
