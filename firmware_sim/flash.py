@@ -100,8 +100,8 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
     got = np.frombuffer(result.outputs, dtype=expected.dtype).reshape(expected.shape)
     if outputs is not None:
         save_npy(outputs, got)
-    return _report(graph, model_path, target, source, labels, expected, got, firmware, build,
-                   result, costs, workdir, outputs)
+    return flash_report(graph, model_path, target, source, labels, expected, got, firmware,
+                        build, result, costs, workdir, outputs)
 
 
 def _inputs(graph: Graph, images: int, dataset: str, data_dir, inputs):
@@ -116,8 +116,9 @@ def _inputs(graph: Graph, images: int, dataset: str, data_dir, inputs):
     return x, labels[:images], f"{dataset} test"
 
 
-def _report(graph, model_path, target, source, labels, expected, got, firmware, build, result,
-            costs, workdir, outputs) -> FlashReport:
+def flash_report(graph, model_path, target, source, labels, expected, got, firmware, build,
+                 result, costs, workdir, outputs) -> FlashReport:
+    """The report of a finished run: `got` (the board's outputs) against `expected`."""
     same = (got.reshape(len(got), -1).view(np.uint8) == expected.reshape(len(got), -1)
             .view(np.uint8)).all(axis=1)
     accuracy = None

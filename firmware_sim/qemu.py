@@ -29,7 +29,8 @@ _STATS = struct.Struct("<4s8I")
 _FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
 _RAM_SECTIONS = (".data", ".bss", ".stack")
 INFERENCE_OBJECTS = tuple(Path(name).stem for name in
-                          (*project.MODEL_SOURCES, *project.RUNTIME_SOURCES))
+                          (*project.MODEL_SOURCES, *project.RUNTIME_SOURCES,
+                           *project.NORMALIZE_SOURCES))
 
 
 def tool(name: str) -> str:
@@ -77,16 +78,19 @@ class RunResult:
     stack_bytes: int  # stack one inference touches, measured by painting
 
 
-def build(folder, board: str = boards.DEFAULT_BOARD, timeout: float = 300) -> Build:
-    """Compile every source of `folder` to its object, link firmware.elf and read the map."""
+def build(folder, board: str = boards.DEFAULT_BOARD, timeout: float = 300,
+          sources=None) -> Build:
+    """Compile every source of `folder` (project.sources() unless given: Firmware.sources) to
+    its object, link firmware.elf and read the map."""
     folder, target = Path(folder), boards.board(board)
+    sources = project.sources() if sources is None else sources
     gcc = tool("arm-none-eabi-gcc")
     objects = folder / "obj"
     objects.mkdir(exist_ok=True)
-    for source in project.sources():
+    for source in sources:
         _call([gcc, *target.cflags, "-c", source, "-o", f"obj/{Path(source).stem}.o"], folder,
               timeout, f"compiling {source}")
-    linked = [f"obj/{Path(source).stem}.o" for source in project.sources()]
+    linked = [f"obj/{Path(source).stem}.o" for source in sources]
     _call([gcc, *target.cflags, *project.LINK_FLAGS, "-T", "link.ld",
            "-Wl,-Map=firmware.map", "-o", "firmware.elf", *linked, *project.LIBRARIES], folder,
           timeout, "linking firmware.elf")
@@ -97,10 +101,19 @@ def build(folder, board: str = boards.DEFAULT_BOARD, timeout: float = 300) -> Bu
 def run(folder, board: str, inputs: bytes, input_bytes: int, output_bytes: int,
         timeout: float) -> RunResult:
     """Run firmware.elf on `inputs` (input_bytes per image); a hang ends in FirmwareTimeoutError."""
-    folder, target = Path(folder), boards.board(board)
-    qemu = tool("qemu-system-arm")
+    folder = Path(folder)
     (folder / "images.bin").write_bytes(inputs)
-    for name in ("outputs.bin", "stats.bin"):
+    emulate(folder, board, timeout, ("outputs.bin", "stats.bin"),
+            f"{len(inputs) // input_bytes} images")
+    return _results(folder, len(inputs) // input_bytes, output_bytes)
+
+
+def emulate(folder: Path, board: str, timeout: float, writes: tuple[str, ...], what: str) -> None:
+    """Run firmware.elf in `folder` under QEMU with -icount; `writes` (files the firmware
+    writes) are removed first; `what` names the work in a timeout's message."""
+    target = boards.board(board)
+    qemu = tool("qemu-system-arm")
+    for name in writes:
         (folder / name).unlink(missing_ok=True)
     command = [qemu, "-M", target.name, "-cpu", target.core, "-nographic",
                "-icount", f"shift={ICOUNT_SHIFT}", "-semihosting-config",
@@ -109,12 +122,10 @@ def run(folder, board: str, inputs: bytes, input_bytes: int, output_bytes: int,
         result = subprocess.run(command, cwd=folder, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise FirmwareTimeoutError(f"the firmware on {target.name} did not finish within "
-                                   f"{timeout:g} s ({len(inputs) // input_bytes} images); "
-                                   f"stopped QEMU") from None
+                                   f"{timeout:g} s ({what}); stopped QEMU") from None
     if result.returncode != 0:
         raise FirmwareError(f"the firmware on {target.name} failed (QEMU exit code "
                             f"{result.returncode}): {_tail(result.stdout + result.stderr)}")
-    return _results(folder, len(inputs) // input_bytes, output_bytes)
 
 
 def _results(folder: Path, images: int, output_bytes: int) -> RunResult:

@@ -10,6 +10,7 @@ from firmware_sim.codegen.emit_conv import emit_conv
 from firmware_sim.codegen.emit_ops import EMITTERS
 from firmware_sim.codegen.errors import BoardTooSmallError
 from firmware_sim.codegen.model_c import model_sources
+from firmware_sim.codegen.normalize_c import normalize_data_c
 from firmware_sim.codegen.steps import planar_tensors, plan_steps
 from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.ir import Graph
@@ -37,13 +38,19 @@ class Firmware:
     input_bytes: int
     output_bytes: int
     steps: tuple[StepInfo, ...]
+    normalize: bool = False  # the board also normalizes raw digits (normalize.c)
+    sources: tuple[str, ...] = tuple(project.sources())
 
 
 def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
-             source: str = "model.tflite") -> Firmware:
-    """Write the firmware folder for `graph`; raises before writing if it cannot fit `board`."""
+             source: str = "model.tflite", normalize: bool = False) -> Firmware:
+    """Write the firmware folder for `graph`; raises before writing if it cannot fit `board`.
+
+    With `normalize` the firmware takes raw digits and normalizes them first (normalize.c; an
+    int8-input MNIST model only)."""
     target = boards.board(board)
     _check_io(graph)
+    normalize_data = normalize_data_c(graph, source) if normalize else None
     _check_fits(target, _least_data_bytes(graph), qualifier="at least ")
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
@@ -53,14 +60,15 @@ def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
     _check_fits(target, data_bytes, plan.size)
     folder = Path(folder)
     project.write_folder(folder, model_sources(graph, steps, emitted, plan, source), target,
-                         source)
+                         source, normalize_data)
     infos = tuple(StepInfo(i, tuple(graph.ops[k].opcode for k in step.ops),
                            item.notes.get("encoding"), item.notes.get("weight_bytes", 0),
                            item.notes.get("executed_macs", 0))
                   for i, (step, item) in enumerate(zip(steps, emitted)))
     return Firmware(folder, target, plan.size, data_bytes,
                     graph.tensors[graph.inputs[0]].nbytes,
-                    graph.tensors[graph.outputs[0]].nbytes, infos)
+                    graph.tensors[graph.outputs[0]].nbytes, infos, normalize,
+                    tuple(project.sources(normalize)))
 
 
 def _emit(graph: Graph, step, prefix: str, planar: set[int]):

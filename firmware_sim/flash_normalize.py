@@ -1,0 +1,251 @@
+"""flash_normalized(): raw digits normalized and classified on an emulated board, bit-exact.
+
+    report = flash_normalized("lenet5.tflite", images=1000)   # MNIST test digits, made raw
+    report.normalize_instructions, report.classify_instructions, report.digits_per_second
+
+The firmware (codegen with normalize=True) reads raw segmented digits through semihosting, runs
+runtime/normalize.c into the model's input and then the model, timing the two apart (SysTick
+under -icount: exact instruction counts). Every normalized input must equal the numpy twin's
+(firmware_sim.normalize) and every output the emulator's on those inputs, byte for byte. The
+dataset run also measures how far the integer normalization is from the host's float one
+(lenet_edge.read.normalize): accuracy with each and how often the two agree.
+"""
+import struct
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from firmware_sim import qemu
+from firmware_sim.codegen import boards, generate
+from firmware_sim.codegen.errors import FirmwareError
+from firmware_sim.cost import layer_costs
+from firmware_sim.devices.profile import load_profile
+from firmware_sim.errors import InputError
+from firmware_sim.flash import PROFILE_OF_BOARD, FlashReport, flash_report
+from firmware_sim.interpreter import Interpreter
+from firmware_sim.normalize import MAX_SIDE, RawDigit, check_digit, normalized_inputs
+from firmware_sim.reader import load_model
+from firmware_sim.simulate import convention_for, model_input
+from lenet_edge.data.transforms import CONVENTIONS, load_dataset
+from lenet_edge.errors import UsageError
+
+RAW_SEED = 1989
+SCALES = (0.4, 2.8)  # raw digit size / MNIST's 20-pixel box
+ASPECT_JITTER = 0.1  # each axis within +-10% of the digit's scale
+DARK_EVERY = 4  # every fourth raw digit is dark ink on white
+STATUS = {1: "a side is 0 or above 64", 2: "no ink"}  # nn_normalize's codes
+_STATS = struct.Struct("<4s4I")
+_RECORD = np.dtype([("status", "<u4"), ("normalize", "<u4"), ("classify", "<u4")])
+# per digit: the flash module's bound for the model, and at most 1e6 for the normalization
+_NORMALIZE_BOUND = 1_000_000
+
+
+@dataclass(frozen=True)
+class DigitsRun:
+    outputs: bytes
+    inputs: bytes  # the normalized model inputs
+    records: np.ndarray  # _RECORD per digit: status, normalization and classification ticks
+    stack_bytes: int  # normalization and inference of one digit
+
+
+@dataclass(frozen=True)
+class HostComparison:
+    """The same raw digits through the host's float normalization, and the dataset images."""
+
+    accuracy_host: float  # host normalization + the emulator
+    accuracy_dataset: float  # the original 28x28 test images + the emulator
+    agreement_host: float  # board's class == host normalization's class
+    agreement_dataset: float  # board's class == the dataset image's class
+
+
+@dataclass(frozen=True)
+class NormalizeReport:
+    classification: FlashReport  # its instructions are the classification's alone
+    inputs_identical: bool  # every normalized input byte equals the numpy twin's
+    mismatched_inputs: int
+    outputs_identical: bool
+    raw_sizes: dict  # smallest and largest height and width, dark-ink digits
+    normalize_instructions: float  # mean per digit
+    normalize_min: float
+    normalize_max: float
+    classify_instructions: float
+    normalize_share: float  # of the instructions per digit
+    flash_normalize: int  # normalize.c and its table
+    ram_normalize: int  # its static scratch
+    device: str | None  # the profile of the board's core, for its clock
+    clock_hz: float | None
+    digits_per_second: float | None  # normalize + classify, one instruction a cycle
+    normalized_digits_per_second: float | None  # classify only
+    host: HostComparison | None  # dataset runs
+
+    @property
+    def identical(self) -> bool:
+        return self.inputs_identical and self.outputs_identical
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "identical": self.identical}
+
+
+def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
+                     data_dir=None, digits=None, workdir=None,
+                     timeout: float | None = None) -> NormalizeReport:
+    """Normalize and classify raw digits on `board`; see the module docstring.
+
+    `digits` (RawDigit list) replace the dataset's; otherwise the first `images` MNIST test
+    digits are made raw by raw_test_digits. Every digit is checked before building (InputError
+    naming the first bad one); then as flash() raises.
+    """
+    qemu.check_toolchain()
+    target = boards.board(board)
+    graph = load_model(model_path)
+    raw, labels, dataset_images, source = _digits(images, data_dir, digits)
+    expected_inputs = normalized_inputs(graph, raw)
+    expected = np.ascontiguousarray(Interpreter(graph).run(expected_inputs))
+    costs = layer_costs(graph)
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
+        folder = Path(workdir) if workdir is not None else Path(scratch)
+        firmware = generate(graph, folder, board, source=Path(model_path).name, normalize=True)
+        build = qemu.build(folder, board, sources=firmware.sources)
+        limit = timeout or 30 + len(raw) / 20e6 * (10 * max(sum(c.macs for c in costs), 10_000)
+                                                   + _NORMALIZE_BOUND)
+        run = run_digits(folder, board, raw, firmware.input_bytes, firmware.output_bytes, limit)
+    _check_statuses(run.records)
+    got = np.frombuffer(run.outputs, dtype=expected.dtype).reshape(expected.shape)
+    got_inputs = np.frombuffer(run.inputs, np.int8).reshape(expected_inputs.shape)
+    classification = flash_report(graph, model_path, target, source, labels, expected, got,
+                                  firmware, build, _classify_result(run), costs, workdir, None)
+    host = _compare(graph, raw, dataset_images, labels, got) if labels is not None else None
+    return _report(classification, expected_inputs, got_inputs, raw, run, build, target, host)
+
+
+def _digits(images: int, data_dir, digits):
+    """(raw digits, labels or None, dataset images or None, description); each digit checked."""
+    if digits is None:
+        if images < 1:
+            raise UsageError(f"images must be at least 1, got {images}")
+        dataset_images, labels = load_dataset("mnist", "test", data_dir)
+        dataset_images, labels = dataset_images[:images], labels[:images]
+        raw, source = raw_test_digits(dataset_images), "mnist test, made raw"
+    else:
+        raw, labels, dataset_images, source = list(digits), None, None, "raw digits"
+    if not raw:
+        raise UsageError("no digits to run")
+    for index, digit in enumerate(raw):
+        check_digit(digit, index)
+    return raw, labels, dataset_images, source
+
+
+def raw_test_digits(images: np.ndarray, seed: int = RAW_SEED) -> list[RawDigit]:
+    """MNIST digits as a segmenter would hand them over, deterministically: each cropped to its
+    ink, resized (bilinear) by a factor of SCALES times its 20-pixel box with each axis within
+    ASPECT_JITTER of it, given a 0-2 pixel blank margin, and every DARK_EVERY-th dark on white."""
+    rng = np.random.default_rng(seed)
+    scales = rng.uniform(*SCALES, len(images))
+    jitter = rng.uniform(1 - ASPECT_JITTER, 1 + ASPECT_JITTER, (len(images), 2))
+    margins = rng.integers(0, 3, (len(images), 4))
+    digits = []
+    for i, image in enumerate(images):
+        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+        ink = image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        sides = [min(MAX_SIDE - 4, max(1, round(side * scales[i] * j)))
+                 for side, j in zip(ink.shape, jitter[i])]
+        resized = np.asarray(Image.fromarray(ink).resize(sides[::-1], Image.Resampling.BILINEAR))
+        bitmap = np.pad(resized, margins[i].reshape(2, 2))
+        dark = i % DARK_EVERY == DARK_EVERY - 1
+        digits.append(RawDigit(bitmap ^ np.uint8(255) if dark else bitmap, dark))
+    return digits
+
+
+def pack_digits(digits) -> bytes:
+    """digits.bin for board/main_normalize.c: count, then (height, width, ink_dark, 0) + pixels."""
+    parts = [struct.pack("<I", len(digits))]
+    for digit in digits:
+        height, width = digit.bitmap.shape
+        parts.append(struct.pack("<4B", height, width, int(digit.ink_dark), 0))
+        parts.append(np.ascontiguousarray(digit.bitmap, np.uint8).tobytes())
+    return b"".join(parts)
+
+
+def run_digits(folder: Path, board: str, digits, input_bytes: int, output_bytes: int,
+               timeout: float) -> DigitsRun:
+    """Run a built normalize-and-classify firmware on `digits` (not checked: the board's own
+    checks answer through the status of each digit)."""
+    folder = Path(folder)
+    (folder / "digits.bin").write_bytes(pack_digits(digits))
+    qemu.emulate(folder, board, timeout, ("outputs.bin", "inputs.bin", "digits_stats.bin",
+                                          "stats.bin"), f"{len(digits)} digits")
+    outputs, inputs = (folder / "outputs.bin").read_bytes(), (folder / "inputs.bin").read_bytes()
+    records = np.frombuffer((folder / "digits_stats.bin").read_bytes(), _RECORD)
+    stats = (folder / "stats.bin").read_bytes()
+    n = len(digits)
+    if (len(outputs), len(inputs), len(records), len(stats)) != \
+            (n * output_bytes, n * input_bytes, n, _STATS.size):
+        raise FirmwareError(f"the firmware wrote {len(outputs)} output, {len(inputs)} input and "
+                            f"{len(records)} digit records for {n} digits")
+    magic, count, _arena, stack, _empty = _STATS.unpack(stats)
+    if magic != b"LENM" or count != n:
+        raise FirmwareError(f"stats.bin is not the harness's (magic {magic!r}, {count} digits)")
+    return DigitsRun(outputs, inputs, records, stack)
+
+
+def _check_statuses(records: np.ndarray) -> None:
+    refused = np.flatnonzero(records["status"])
+    if refused.size:
+        first = int(refused[0])
+        code = int(records["status"][first])
+        raise InputError(f"the board refused {refused.size} digits; digit {first}: "
+                         f"{STATUS.get(code, f'status {code}')}")
+
+
+def _instructions(ticks: np.ndarray) -> np.ndarray:
+    return ticks.astype(np.float64) * qemu.INSTRUCTIONS_PER_TICK
+
+
+def _classify_result(run: DigitsRun) -> qemu.RunResult:
+    """The classification's part of the run, as flash_report reads a plain firmware's."""
+    classify = _instructions(run.records["classify"])
+    return qemu.RunResult(run.outputs, len(classify), float(classify.mean()),
+                          float(classify.min()), float(classify.max()), run.stack_bytes)
+
+
+def _compare(graph, raw, dataset_images, labels, got) -> HostComparison:
+    from lenet_edge.read.normalize import normalize
+
+    convention = CONVENTIONS[convention_for(graph, "mnist")]
+    host_fields = np.stack([normalize((d.bitmap ^ np.uint8(255) if d.ink_dark else d.bitmap)
+                                      .astype(np.float32)) for d in raw])
+    interpreter = Interpreter(graph)
+    host = interpreter.run(model_input(graph, convention(host_fields))).argmax(axis=1)
+    dataset = interpreter.run(model_input(graph, convention(dataset_images))).argmax(axis=1)
+    board = got.reshape(len(got), -1).argmax(axis=1)
+    return HostComparison(float(np.mean(host == labels)), float(np.mean(dataset == labels)),
+                          float(np.mean(board == host)), float(np.mean(board == dataset)))
+
+
+def _report(classification, expected_inputs, got_inputs, raw, run, build, target,
+            host) -> NormalizeReport:
+    same = (got_inputs.reshape(len(raw), -1) == expected_inputs.reshape(len(raw), -1)).all(axis=1)
+    normalize = _instructions(run.records["normalize"])
+    per_digit = float(normalize.mean()) + classification.instructions_per_inference
+    parts = [build.memory.by_object.get(name, {"flash": 0, "ram": 0})
+             for name in ("normalize", "normalize_data")]
+    device = PROFILE_OF_BOARD.get(target.name)
+    clock = load_profile(device).clock_hz if device else None
+    heights, widths = zip(*(d.bitmap.shape for d in raw))
+    return NormalizeReport(
+        classification=classification, inputs_identical=bool(same.all()),
+        mismatched_inputs=int((~same).sum()), outputs_identical=classification.identical,
+        raw_sizes=dict(height=[min(heights), max(heights)], width=[min(widths), max(widths)],
+                       dark_ink=sum(d.ink_dark for d in raw)),
+        normalize_instructions=float(normalize.mean()), normalize_min=float(normalize.min()),
+        normalize_max=float(normalize.max()),
+        classify_instructions=classification.instructions_per_inference,
+        normalize_share=float(normalize.mean()) / per_digit,
+        flash_normalize=sum(p["flash"] for p in parts), ram_normalize=sum(p["ram"] for p in parts),
+        device=device, clock_hz=clock, digits_per_second=clock / per_digit if clock else None,
+        normalized_digits_per_second=(clock / classification.instructions_per_inference
+                                      if clock else None),
+        host=host)
