@@ -88,6 +88,39 @@ class NormalizeReport:
     def as_dict(self) -> dict:
         return {**asdict(self), "identical": self.identical}
 
+    def summary_lines(self) -> list[str]:
+        """The CLI's report: exactness, accuracy, the instruction split, speed, memory."""
+        c, sizes = self.classification, self.raw_sizes
+        lines = [f"{c.model} on {c.board} ({c.core}): {c.images:,} raw digits ({c.inputs}; "
+                 f"{sizes['height'][0]}-{sizes['height'][1]} x {sizes['width'][0]}-"
+                 f"{sizes['width'][1]} pixels, {sizes['dark_ink']:,} dark on white), normalized "
+                 f"and classified on the board",
+                 f"  normalized inputs identical to firmware_sim.normalize: "
+                 f"{'yes' if self.inputs_identical else 'NO'} ({self.mismatched_inputs:,} differ);"
+                 f" outputs identical to the emulator: {'yes' if c.identical else 'NO'} "
+                 f"({c.mismatched_images:,} differ)"]
+        if c.accuracy is not None and self.host is not None:
+            h = self.host
+            lines.append(f"  accuracy {100 * c.accuracy:.2f}% with the board's normalization, "
+                         f"{100 * h.accuracy_host:.2f}% with the host's float one (same class "
+                         f"{100 * h.agreement_host:.2f}%), {100 * h.accuracy_dataset:.2f}% on the "
+                         f"dataset's images")
+        lines.append(f"  instructions per digit: normalization {self.normalize_instructions:,.0f} "
+                     f"({self.normalize_min:,.0f}-{self.normalize_max:,.0f}), classification "
+                     f"{self.classify_instructions:,.0f}; {100 * self.normalize_share:.1f}% "
+                     f"normalizing")
+        if self.clock_hz:
+            lines.append(f"  at {self.clock_hz / 1e6:g} MHz ({self.device}, one instruction a "
+                         f"cycle): {self.digits_per_second:,.0f} digits/s normalizing and "
+                         f"classifying, {self.normalized_digits_per_second:,.0f} digits/s on "
+                         f"normalized digits (LeNet's 1989 DSP: 10-12 and 30)")
+        lines.append(f"  normalization: {self.flash_normalize:,} B flash (code and table), "
+                     f"{self.ram_normalize:,} B RAM (scratch); stack {c.ram_stack:,} B for "
+                     f"normalizing and classifying one digit")
+        if c.folder:
+            lines.append(f"  firmware folder: {c.folder}")
+        return lines
+
 
 def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
                      data_dir=None, digits=None, workdir=None,

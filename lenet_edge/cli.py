@@ -308,17 +308,32 @@ def flash(
     outputs: Optional[Path] = typer.Option(None, "--outputs", help="...and write the board's outputs to this .npy."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep the generated firmware folder here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    normalize: bool = typer.Option(False, "--normalize", help="The board also normalizes raw digits (MNIST test digits made raw); report normalization vs classification instructions."),
     data_dir: Optional[Path] = DataDir,
 ):
     """Compile the model to C firmware, run it on an emulated Cortex-M board, compare with the emulator.
 
-    Exit code 1 unless every output byte equals firmware_sim's.
+    Exit code 1 unless every output byte equals firmware_sim's (with --normalize: and every
+    normalized input equals firmware_sim.normalize's).
     """
     from firmware_sim.flash import flash as flash_model
     from lenet_edge.errors import UsageError
 
     if (inputs is None) != (outputs is None):
         raise UsageError("--inputs and --outputs go together")
+    if normalize:
+        from firmware_sim.flash_normalize import flash_normalized
+
+        if inputs is not None or dataset != "mnist":
+            raise UsageError("--normalize runs MNIST test digits made raw; it takes neither --inputs nor --dataset usps")
+        n = flash_normalized(model, board, images, data_dir, workdir=out_dir)
+        if as_json:
+            print_json(n.as_dict())
+        for line in [] if as_json else n.summary_lines():
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        if not n.identical:
+            raise typer.Exit(1)
+        return
     r = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir)
     if as_json:
         print_json(r.as_dict())
