@@ -376,17 +376,27 @@ def pipeline(
     train_run: Optional[Path] = typer.Option(None, "--train-run", help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
 ):
-    """Train, OBD prune, QAT, int8 convert, check against the device, run the firmware, write the report."""
-    from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
+    """Train, OBD prune (and magnitude, the baseline), QAT, int8, check, firmware on QEMU, report."""
+    from lenet_edge.pipeline.report import headline
+    from lenet_edge.pipeline.stages import STAGE_NAMES, Budget, PipelineSettings, run_pipeline
 
     settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
                                 board=board, train_run=train_run, data_dir=data_dir)
-    result = run_pipeline(settings, lambda name, what: err.print(
-        f"{'skip' if what == 'skip' else 'run '} {name}", markup=False, highlight=False))
+
+    def progress(event):
+        step = f"[{event.number}/{len(STAGE_NAMES)}] {event.name}"
+        if event.status == "run":
+            err.print(f"{step} ...", markup=False, highlight=False, soft_wrap=True)
+        else:
+            when = "finished before" if event.status == "skip" else f"done in {event.seconds:,.0f} s"
+            err.print(f"{step} {when}: {headline(event.name, event.result)}", markup=False, highlight=False,
+                      soft_wrap=True)
+
+    result = run_pipeline(settings, progress)
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",
-              markup=False, highlight=False)
+              markup=False, highlight=False, soft_wrap=True)
     out.print(f"report: {result.report['markdown']}, {result.report['html']}, {result.report['summary']}",
-              markup=False, highlight=False)
+              markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,12 @@
 #!/bin/sh
-# Make sure the firmware toolchain is installed: the ARM cross compiler, its C library and QEMU
-# (Debian packages gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm). Installs them
-# with apt-get when running as root; otherwise prints the exact command and exits 0, so that the
-# tests that need them are skipped with the same command as the reason.
+# Make sure the Debian packages the tests drive are installed: the firmware toolchain (the ARM
+# cross compiler, its C library and QEMU: gcc-arm-none-eabi, libnewlib-arm-none-eabi,
+# qemu-system-arm) and the headless browser that renders the pipeline's report.html (chromium).
+# Installs what is missing with apt-get when running as root; otherwise prints the exact command
+# and exits 0, so that the tests that need them are skipped with the same command as the reason.
 set -eu
 
-PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
-COMMAND="sudo apt-get update && sudo apt-get install -y $PACKAGES"
-
-missing() {
+missing_toolchain() {
     command -v arm-none-eabi-gcc >/dev/null 2>&1 || return 0
     command -v qemu-system-arm >/dev/null 2>&1 || return 0
     # newlib: the C library the firmware links against
@@ -16,14 +14,21 @@ missing() {
     return 1
 }
 
-if ! missing; then
+PACKAGES=""
+if missing_toolchain; then
+    PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES chromium"
+fi
+if [ -z "$PACKAGES" ]; then
     exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing the firmware toolchain: $PACKAGES"
+    echo "installing:$PACKAGES" | tr -s ' '
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES
 else
-    echo "the firmware toolchain is missing; install it with:"
-    echo "  $COMMAND"
+    echo "missing Debian packages; install them with:"
+    echo "  sudo apt-get update && sudo apt-get install -y$PACKAGES" | tr -s ' '
 fi

@@ -1,25 +1,18 @@
 """`lenet-edge pipeline`: every stage in a tiny budget, the report files, resume, bad input."""
 import dataclasses
 import json
-import os
 
 import pytest
 
 from lenet_edge.pipeline import stages
-from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
+from lenet_edge.pipeline.stages import run_pipeline
 from tests.cli_support import assert_one_error_line, invoke
-
-DATA = os.environ.get("LENET_EDGE_DATA", "/work/shared/data")
-
-TINY = dataclasses.replace(Budget.quick(), epochs=1, qat_epochs=1, train_limit=2000, test_limit=500, hessian_sample=200,
-                           calibration=50, convert_limit=500, evaluate_limit=500, firmware_images=20)
+from tests.pipeline_support import DATA, PLOTS, finished_pipeline
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pipeline")
-    settings = PipelineSettings("lenet1", "nrf52840", 0.6, out, TINY, data_dir=DATA, progress=False)
-    return settings, run_pipeline(settings)
+    return finished_pipeline(tmp_path_factory.getbasetemp())
 
 
 def test_every_stage_runs_and_reports(finished):
@@ -31,17 +24,26 @@ def test_every_stage_runs_and_reports(finished):
     summary = json.loads((out / "summary.json").read_text())
     st = summary["stages"]
     assert st["train"]["epochs"] == 1 and 0 <= st["train"]["test_error"] <= 1
-    assert len(st["prune"]["rounds"]) == 2 and st["prune"]["sparsity"] == pytest.approx(0.6, abs=0.02)
+    for method in ("prune", "magnitude"):
+        assert len(st[method]["rounds"]) == 2 and st[method]["sparsity"] == pytest.approx(0.6, abs=0.02)
+    assert [r["sparsity"] for r in st["magnitude"]["rounds"]] == pytest.approx([r["sparsity"] for r in st["prune"]["rounds"]], abs=0.01)
     assert st["qat"]["epochs"] == 1
     assert st["int8"]["bytes"] > 0 and st["int8"]["digits"] == 500
     assert st["check"]["layers"] and st["check"]["flash_needed"] > 0 and "ok" in st["check"]
     firmware = st["firmware"]
     assert firmware["skipped"] or (firmware["images"] == 20 and firmware["identical"])
-    assert sum(map(sum, summary["confusion"]["matrix"])) == 500
+    evaluation = st["evaluate"]
+    assert sum(map(sum, evaluation["confusion"])) == evaluation["digits"] == 500
+    assert summary["int8_error"] == evaluation["error"] == evaluation["rejection"][0]["error"]
+    errors = [p["error"] for p in evaluation["rejection_curve"]]
+    assert errors[-1] <= errors[0] and set(evaluation["rejection_for_error"]) == {"0.01", "0.005", "0.001"}
+    assert set(summary["seconds"]) == set(stages.STAGE_NAMES) - {"report"}
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == len(PLOTS)
     assert "report/" not in page.split("<body>")[1].replace("data:image", "")  # no file links
-    for name in ("training", "pruning", "layers", "memory", "confusion"):
+    markdown = (out / "report.md").read_text()
+    for name in PLOTS:
+        assert f"(report/{name}.png)" in markdown
         assert (out / "report" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -61,13 +63,15 @@ def test_rerun_skips_finished_stages(finished, monkeypatch):
 def test_resumes_at_the_stage_that_stopped(finished, tmp_path, monkeypatch):
     settings, _ = finished
     recorded = json.loads((settings.out / "stages.json").read_text())
-    partial = {name: recorded[name] for name in ("train", "prune", "qat", "int8")}
+    partial = {name: recorded[name] for name in ("train", "prune", "magnitude", "qat", "int8")}
     (tmp_path / "stages.json").write_text(json.dumps(partial))
-    calls = []
-    for name in ("check", "firmware", "report"):
+    calls, events = [], []
+    for name in ("evaluate", "check", "firmware", "report"):
         monkeypatch.setitem(stages.STAGES, name, lambda s, out, name=name: calls.append(name) or {"stub": name})
-    result = run_pipeline(dataclasses.replace(settings, out=tmp_path))
-    assert result.skipped == ["train", "prune", "qat", "int8"] and calls == ["check", "firmware", "report"]
+    result = run_pipeline(dataclasses.replace(settings, out=tmp_path), events.append)
+    assert result.skipped == list(partial) and calls == ["evaluate", "check", "firmware", "report"]
+    assert [(e.name, e.status) for e in events[4:7]] == [("int8", "skip"), ("evaluate", "run"), ("evaluate", "done")]
+    assert events[-1].number == len(stages.STAGE_NAMES) and events[-1].result == {"stub": "report"}
 
 
 def test_missing_toolchain_skips_the_firmware_stage(finished, tmp_path, monkeypatch):
@@ -76,7 +80,7 @@ def test_missing_toolchain_skips_the_firmware_stage(finished, tmp_path, monkeypa
 
     settings, _ = finished
     recorded = json.loads((settings.out / "stages.json").read_text())
-    (tmp_path / "stages.json").write_text(json.dumps({k: recorded[k] for k in ("train", "prune", "qat", "int8", "check")}))
+    (tmp_path / "stages.json").write_text(json.dumps({k: recorded[k] for k in stages.STAGE_NAMES[:7]}))
 
     def missing(*args, **kwargs):
         raise ToolchainMissingError("arm-none-eabi-gcc is not installed")
@@ -85,6 +89,15 @@ def test_missing_toolchain_skips_the_firmware_stage(finished, tmp_path, monkeypa
     run_pipeline(dataclasses.replace(settings, out=tmp_path))
     firmware = json.loads((tmp_path / "stages.json").read_text())["firmware"]["result"]
     assert firmware["skipped"] and "not installed" in firmware["reason"]
+
+
+def test_cli_prints_each_stage(finished):
+    settings, _ = finished
+    result = invoke("pipeline", "--model", "lenet1", "--sparsity", "0.6", "--out", settings.out, "--data-dir", DATA)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(stages.STAGE_NAMES) and lines[0].startswith("[1/9] train finished before: 1 epochs")
+    assert "int8 error" in lines[5] and "report.html" in result.stdout
 
 
 @pytest.mark.parametrize("args, fragment", [

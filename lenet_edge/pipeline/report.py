@@ -1,131 +1,117 @@
-"""The pipeline's report: PNG plots (matplotlib, Agg), report.md, a self-contained report.html
-(every PNG embedded as a base64 data URI) and summary.json with every number."""
+"""The pipeline's report: the PNG plots (plots.py), report.md, a self-contained report.html (every
+PNG embedded as a base64 data URI) and summary.json with every number."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
-import io
 from pathlib import Path
 
 from lenet_edge import run as runs
+from lenet_edge.pipeline import plots
 
 REPORT_DIR = "report"
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
 
 
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(fig)
-    return buffer.getvalue()
+def headline(name: str, r: dict) -> str:
+    """One line saying what a stage's result is (progress lines and the report's table)."""
+    if name in ("prune", "magnitude"):
+        method = "OBD" if name == "prune" else "magnitude (tfmot), OBD's schedule"
+        return f"{method}: {len(r['rounds'])} rounds to sparsity {100 * r['sparsity']:.1f}%, test error {_pct(r['test_error'])}"
+    if name == "firmware":
+        if r.get("skipped"):
+            return f"skipped: {r.get('reason')}"
+        acc = "" if r.get("accuracy") is None else f", accuracy {_pct(r['accuracy'])}"
+        return (f"{r['board']} ({r['core']}): {r['images']:,} digits, identical to the emulator: "
+                f"{'yes' if r['identical'] else 'NO'}{acc}; flash {r['flash_inference']:,} B, RAM {r['ram_inference']:,} B")
+    lines = {
+        "train": lambda: f"{r['epochs']} epochs, float test error {_pct(r['test_error'])}",
+        "qat": lambda: f"{r['epochs']} QAT epochs, fake-quantized test error {_pct(r['test_error'])}",
+        "int8": lambda: f"{r['bytes']:,} bytes; LiteRT error {_pct(r['tflite_error'])} on {r['digits']:,} digits",
+        "evaluate": lambda: f"int8 error {_pct(r['error'])} on {r['digits']:,} digits (emulator = TFLM)",
+        "check": lambda: (f"flash {r['flash_needed']:,} of {r['flash_bytes']:,} B, RAM {r['ram_needed']:,} of "
+                          f"{r['ram_bytes']:,} B, {r['digits_per_second'] or 0:,.1f} digits/s: {'OK' if r['ok'] else 'NO'}"),
+        "report": lambda: f"{r.get('markdown')}, {r.get('html')}, {r.get('summary')}"}
+    return lines[name]() if name in lines else ""
 
 
-def plot_training(metrics: list[dict]) -> bytes:
-    plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    epochs = [m.get("epoch", i + 1) for i, m in enumerate(metrics)]
-    a.plot(epochs, [m["loss"] for m in metrics], marker="o")
-    a.set(xlabel="epoch", ylabel="training loss", title="loss")
-    b.plot(epochs, [100 * m["train_error"] for m in metrics], marker="o", label="train")
-    b.plot(epochs, [100 * m["test_error"] for m in metrics], marker="o", label="test")
-    b.set(xlabel="epoch", ylabel="error %", title="error")
-    b.legend()
-    return _png(fig)
-
-
-def plot_layers(layers: list[dict]) -> bytes:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    names = [f"{row['index']} {row['opcode']}" for row in layers]
-    for ax, key, title in zip(axes, ("macs", "param_bytes", "activation_bytes"),
-                              ("multiply-adds", "parameter bytes", "activation bytes")):
-        ax.barh(names, [row[key] for row in layers])
-        if key == "macs":
-            ax.barh(names, [row["effective_macs"] for row in layers], label="nonzero weights")
-            ax.legend()
-        ax.set(title=title)
-        ax.invert_yaxis()
-        ax.tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def plot_memory(check: dict) -> bytes:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 2.6))
-    rows = [("flash", check["flash_needed"], check["flash_bytes"]), ("RAM", check["ram_needed"], check["ram_bytes"])]
-    ax.barh([r[0] for r in rows], [r[2] / 1024 for r in rows], color="#ddd", label="device limit")
-    ax.barh([r[0] for r in rows], [r[1] / 1024 for r in rows], color="#3a7", label="needed")
-    ax.set(xlabel="KiB", title=f"memory on {check['device']}")
-    ax.legend()
-    return _png(fig)
-
-
-def plot_confusion(confusion: list[list[int]]) -> bytes:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    ax.imshow(confusion, cmap="Blues")
-    for i, row in enumerate(confusion):
-        for j, n in enumerate(row):
-            if n:
-                ax.text(j, i, str(n), ha="center", va="center", fontsize=6,
-                        color="white" if i == j else "black")
-    ax.set(xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10), title="confusion (final model)")
-    return _png(fig)
-
-
-def plot_pruning(prune: dict) -> bytes:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    xs = [100 * prune["source_sparsity"]] + [100 * r["sparsity"] for r in prune["rounds"]]
-    ys = [100 * prune["source_error"]] + [100 * r["test_error"] for r in prune["rounds"]]
-    ax.plot(xs, ys, marker="o")
-    for i, (x, y) in enumerate(zip(xs, ys)):
-        ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set(xlabel="sparsity %", ylabel="test error %", title="OBD rounds (0: dense)")
-    return _png(fig)
-
-
-def _summary(stages: dict, settings, evaluation) -> dict:
-    results = {name: entry["result"] for name, entry in stages.items() if name != "report"}
+def _summary(stages: dict, settings) -> dict:
+    stages = {name: entry for name, entry in stages.items() if name != "report"}  # a rerun's old one
+    seconds = {name: entry["seconds"] for name, entry in stages.items()}
     return {"model": settings.model, "device": settings.device, "sparsity_goal": settings.sparsity,
-            "seconds": {name: entry["seconds"] for name, entry in stages.items()},
-            "stages": results,
-            "confusion": {"digits": evaluation.digits, "errors": evaluation.errors,
-                          "matrix": evaluation.confusion}}
+            "budget": dataclasses.asdict(settings.budget), "seconds": seconds,
+            "total_seconds": round(sum(seconds.values()), 1),
+            "int8_error": stages["evaluate"]["result"]["error"],
+            "stages": {name: entry["result"] for name, entry in stages.items()}}
+
+
+def _stage_table(summary: dict) -> list[str]:
+    rows = ["| stage | seconds | result |", "|---|---|---|"]
+    for name, result in summary["stages"].items():
+        rows.append(f"| {name} | {summary['seconds'][name]:,.0f} | {headline(name, result)} |")
+    return rows
+
+
+def _rounds_table(prune: dict, magnitude: dict) -> list[str]:
+    rows = ["| round | OBD sparsity | OBD test error | magnitude sparsity | magnitude test error |", "|---|---|---|---|---|",
+            f"| 0 (dense) | {_pct(prune['source_sparsity'])} | {_pct(prune['source_error'])} | "
+            f"{_pct(magnitude['source_sparsity'])} | {_pct(magnitude['source_error'])} |"]
+    for o, m in zip(prune["rounds"], magnitude["rounds"]):
+        rows.append(f"| {o['round']} | {_pct(o['sparsity'])} | {_pct(o['test_error'])} | "
+                    f"{_pct(m['sparsity'])} | {_pct(m['test_error'])} |")
+    return rows
+
+
+def _layer_table(check: dict) -> list[str]:
+    rows = ["| layer | op | output | multiply-adds | nonzero | parameter bytes | activation bytes |", "|---|---|---|---|---|---|---|"]
+    for r in check["layers"]:
+        rows.append(f"| {r['index']} | {r['opcode']} | {'x'.join(map(str, r['output_shape']))} | {r['macs']:,} | "
+                    f"{r['effective_macs']:,} | {r['param_bytes']:,} | {r['activation_bytes']:,} |")
+    return rows
+
+
+def _memory_lines(check: dict, firmware: dict) -> list[str]:
+    lines = [f"TFLM on the profile: flash {check['flash_needed']:,} B (weights {check['weight_bytes']:,} + runtime "
+             f"{check['runtime_flash_bytes']:,}) of {check['flash_bytes']:,}; RAM {check['ram_needed']:,} B (arena "
+             f"{check['arena_head_bytes']:,} + tail {check['arena_tail_bytes']:,} + runtime {check['runtime_ram_bytes']:,}) "
+             f"of {check['ram_bytes']:,}; {check['digits_per_second'] or 0:,.1f} digits/s predicted."]
+    if not firmware.get("skipped"):
+        lines.append(f"The generated C firmware measured on QEMU: flash {firmware['flash_inference']:,} B and RAM "
+                     f"{firmware['ram_inference']:,} B for inference (harness apart), "
+                     f"{firmware['instructions_per_inference']:,.0f} instructions per digit.")
+    return lines
+
+
+def _rejection_lines(ev: dict) -> list[str]:
+    rates = ev["rejection"]
+    needed = ", ".join(f"{_pct(float(t))} error at {_pct(r)} rejection" for t, r in ev["rejection_for_error"].items())
+    return ["| rejection | " + " | ".join(f"{100 * p['rejection']:.0f}%" for p in rates) + " |",
+            "|---|" + "---|" * len(rates),
+            "| error among accepted | " + " | ".join(_pct(p["error"]) for p in rates) + " |", "",
+            f"Least rejection for an error target: {needed}. The int8 softmax gives {ev['tied_at_top']:,} digits "
+            f"the same top confidence; rejection cannot rank those among themselves."]
 
 
 def _markdown(summary: dict, images: dict[str, str]) -> str:
     st = summary["stages"]
-    train, prune, qat, int8, check, fw = (st.get(k, {}) for k in ("train", "prune", "qat", "int8", "check", "firmware"))
+    ev = st["evaluate"]
+    sections = [
+        ("Training curves", "training", []),
+        ("Sparsity vs error: OBD and magnitude pruning", "sparsity", _rounds_table(st["prune"], st["magnitude"])),
+        ("Per-layer cost (int8 model)", "layers", _layer_table(st["check"])),
+        ("Memory against the device", "memory", _memory_lines(st["check"], st["firmware"])),
+        ("Confusion matrix (int8 model)", "confusion", []),
+        ("Error vs rejection (int8 model)", "rejection", _rejection_lines(ev))]
     lines = [f"# lenet-edge pipeline: {summary['model']} on {summary['device']}", "",
-             "| stage | result |", "|---|---|",
-             f"| train | {train.get('epochs')} epochs, test error {100 * train.get('test_error', 0):.2f}% |",
-             f"| OBD prune | sparsity {100 * prune.get('sparsity', 0):.1f}%, test error {100 * prune.get('test_error', 0):.2f}% |",
-             f"| QAT | {qat.get('epochs')} epochs, test error {100 * qat.get('test_error', 0):.2f}% |",
-             f"| int8 | {int8.get('bytes', 0):,} bytes, error {100 * int8.get('tflite_error', 0):.2f}% on {int8.get('digits')} digits |",
-             f"| check | flash {check.get('flash_needed', 0):,} of {check.get('flash_bytes', 0):,} B, RAM {check.get('ram_needed', 0):,} of {check.get('ram_bytes', 0):,} B, "
-             f"{check.get('digits_per_second') or 0:,.1f} digits/s: {'OK' if check.get('ok') else 'NO'} |"]
-    if fw.get("skipped"):
-        lines.append(f"| firmware | skipped: {fw.get('reason')} |")
-    else:
-        acc = fw.get("accuracy")
-        lines.append(f"| firmware | {fw.get('board')} ({fw.get('core')}): {fw.get('images')} images, "
-                     f"identical to emulator: {'yes' if fw.get('identical') else 'NO'}"
-                     + (f", accuracy {100 * acc:.2f}%" if acc is not None else "")
-                     + f", flash {fw.get('flash_total', 0):,} B, RAM {fw.get('ram_total', 0):,} B |")
-    lines.append("")
-    for title, name in (("Training curves", "training"), ("OBD pruning rounds", "pruning"),
-                        ("Per-layer cost", "layers"), ("Memory against the device", "memory"),
-                        ("Confusion matrix", "confusion")):
-        if name in images:
-            lines += [f"## {title}", "", f"![{title}]({images[name]})", ""]
+             f"Final int8 model: sparsity {100 * st['prune']['sparsity']:.1f}% (goal {100 * summary['sparsity_goal']:.0f}%), "
+             f"test error {_pct(ev['error'])} on {ev['digits']:,} digits, run by the emulator (bit-exact with TFLM); "
+             f"stages took {summary['total_seconds'] / 60:.1f} min.", ""] + _stage_table(summary) + [""]
+    for title, name, extra in sections:
+        lines += [f"## {title}", "", f"![{title}]({images[name]})", ""] + extra + [""]
     lines += ["Every number: `summary.json`.", ""]
     return "\n".join(lines)
 
@@ -159,31 +145,32 @@ def _html(markdown: str, pngs: dict[str, bytes], images: dict[str, str]) -> str:
         elif line.strip():
             body.append(f"<p>{html.escape(line).replace('`', '')}</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}img{max-width:100%}")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+             "img{max-width:100%;display:block;margin:1em 0}")
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>lenet-edge pipeline</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
+def _plots(st: dict) -> dict[str, bytes]:
+    return {"training": plots.training(runs.read_metrics(st["train"]["folder"])),
+            "sparsity": plots.sparsity(st["prune"], st["magnitude"], st["evaluate"]),
+            "layers": plots.layers(st["check"]["layers"]),
+            "memory": plots.memory(st["check"], st["firmware"]),
+            "confusion": plots.confusion(st["evaluate"]["confusion"]),
+            "rejection": plots.rejection(st["evaluate"]["rejection_curve"])}
+
+
 def write_report(out: Path, stages: dict, settings) -> dict:
     """Write report.md, report.html, summary.json and the PNGs into out; return their paths."""
-    from lenet_edge.train.evaluate import evaluate
-
     out = Path(out)
     folder = out / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    evaluation = evaluate(out / "qat", settings.budget.evaluate_limit, settings.data_dir)
-    summary = _summary(stages, settings, evaluation)
-    st = summary["stages"]
-    pngs = {"training": plot_training(runs.read_metrics(st["train"]["folder"])),
-            "pruning": plot_pruning(st["prune"]),
-            "layers": plot_layers(st["check"]["layers"]),
-            "memory": plot_memory(st["check"]),
-            "confusion": plot_confusion(evaluation.confusion)}
+    summary = _summary(stages, settings)
+    pngs = _plots(summary["stages"])
     images = {}
     for name, data in pngs.items():
-        path = folder / f"{name}.png"
-        runs.atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
+        runs.atomic_write(folder / f"{name}.png", lambda tmp, data=data: tmp.write_bytes(data))
         images[name] = f"{REPORT_DIR}/{name}.png"
     markdown = _markdown(summary, images)
     runs.atomic_write(out / "report.md", lambda tmp: tmp.write_text(markdown))

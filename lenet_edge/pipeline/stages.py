@@ -17,7 +17,7 @@ from lenet_edge import run as runs
 from lenet_edge.errors import RunError, UsageError
 
 STAGES_FILE = "stages.json"
-STAGE_NAMES = ("train", "prune", "qat", "int8", "check", "firmware", "report")
+STAGE_NAMES = ("train", "prune", "magnitude", "qat", "int8", "evaluate", "check", "firmware", "report")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Budget:
     qat_lr: float = 5e-5
     calibration: int = 500
     convert_limit: int | None = None  # test digits the int8 verification runs (None: all)
-    evaluate_limit: int | None = None  # test digits of the confusion matrix
+    evaluate_limit: int | None = None  # test digits the emulator runs: error, confusion, rejection
     firmware_images: int = 1000
 
     @classmethod
@@ -135,11 +135,20 @@ def stage_train(s: PipelineSettings, out: Path) -> dict:
 
 
 def stage_prune(s: PipelineSettings, out: Path) -> dict:
+    return _prune(s, out, "obd", out / "prune")
+
+
+def stage_magnitude(s: PipelineSettings, out: Path) -> dict:
+    """tfmot's magnitude pruning on OBD's schedule and retraining budget: the baseline of the plot."""
+    return _prune(s, out, "magnitude", out / "magnitude")
+
+
+def _prune(s: PipelineSettings, out: Path, method: str, folder: Path) -> dict:
     from lenet_edge.compress.prune import PruneSettings, prune
 
     b = s.budget
-    folder = _fresh(out / "prune")
-    settings = PruneSettings("obd", sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
+    folder = _fresh(folder)
+    settings = PruneSettings(method, sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
                              sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay)
     result = prune(train_folder(out), folder, settings, s.data_dir, s.progress)
     rounds = [dataclasses.asdict(r) for r in result.rounds]
@@ -168,6 +177,14 @@ def stage_int8(s: PipelineSettings, out: Path) -> dict:
     v = r.verification
     return {"path": str(r.path), "bytes": r.size, "digits": v.digits, "keras_error": v.keras_error,
             "tflite_error": v.tflite_error, "agreements": v.agreements}
+
+
+def stage_evaluate(s: PipelineSettings, out: Path) -> dict:
+    from lenet_edge.models.registry import spec
+    from lenet_edge.pipeline.int8_eval import evaluate_int8
+
+    evaluation = evaluate_int8(_tflite(out), spec(s.model).dataset, s.budget.evaluate_limit, s.data_dir)
+    return dataclasses.asdict(evaluation)
 
 
 def stage_check(s: PipelineSettings, out: Path) -> dict:
@@ -210,32 +227,38 @@ def _tflite(out: Path) -> Path:
 
 
 STAGES: dict[str, Callable[[PipelineSettings, Path], dict]] = {
-    "train": stage_train, "prune": stage_prune, "qat": stage_qat, "int8": stage_int8,
-    "check": stage_check, "firmware": stage_firmware, "report": stage_report}
+    "train": stage_train, "prune": stage_prune, "magnitude": stage_magnitude, "qat": stage_qat,
+    "int8": stage_int8, "evaluate": stage_evaluate, "check": stage_check, "firmware": stage_firmware, "report": stage_report}
 
 
-def run_pipeline(settings: PipelineSettings, on_stage: Callable[[str, str], None] | None = None) -> PipelineResult:
-    """Run every unfinished stage in order; on_stage(name, "run"|"skip") reports progress."""
+@dataclasses.dataclass(frozen=True)
+class StageEvent:
+    """Progress: a stage skipped (finished before), starting, or just finished."""
+    name: str
+    number: int  # 1-based position in STAGE_NAMES
+    status: str  # "skip", "run" or "done"
+    result: dict | None = None
+    seconds: float | None = None
+
+
+def run_pipeline(settings: PipelineSettings, on_event: Callable[[StageEvent], None] | None = None) -> PipelineResult:
+    """Run every unfinished stage in order, reporting each to on_event."""
     validate(settings)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     stages = read_stages(out)
+    notify = on_event or (lambda event: None)
     ran, skipped = [], []
-    for name in STAGE_NAMES:
-        if name in stages and name != "report":
+    for number, name in enumerate(STAGE_NAMES, start=1):
+        # the report is written again whenever a stage before it ran
+        if name in stages and (name != "report" or not ran):
             skipped.append(name)
-            if on_stage:
-                on_stage(name, "skip")
+            notify(StageEvent(name, number, "skip", stages[name]["result"], stages[name]["seconds"]))
             continue
-        if name == "report" and not ran and "report" in stages:
-            skipped.append(name)
-            if on_stage:
-                on_stage(name, "skip")
-            continue
-        if on_stage:
-            on_stage(name, "run")
+        notify(StageEvent(name, number, "run"))
         start = time.perf_counter()
         result = STAGES[name](settings, out)
         _record(out, stages, name, result, time.perf_counter() - start)
         ran.append(name)
+        notify(StageEvent(name, number, "done", result, stages[name]["seconds"]))
     return PipelineResult(out, ran, skipped, stages, stages["report"]["result"])

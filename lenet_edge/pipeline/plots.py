@@ -1,0 +1,121 @@
+"""The report's plots as PNG bytes (matplotlib, Agg backend): each function takes stage results."""
+from __future__ import annotations
+
+import io
+
+DPI = 110
+OBD_COLOR, MAGNITUDE_COLOR, INT8_COLOR = "#1f77b4", "#d62728", "#2ca02c"
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    _plt().close(fig)
+    return buffer.getvalue()
+
+
+def training(metrics: list[dict]) -> bytes:
+    fig, (a, b) = _plt().subplots(1, 2, figsize=(10, 3.6))
+    epochs = [m.get("epoch", i + 1) for i, m in enumerate(metrics)]
+    a.plot(epochs, [m["loss"] for m in metrics], marker="o")
+    a.set(xlabel="epoch", ylabel="training loss", title="training loss", yscale="log")
+    b.plot(epochs, [100 * m["train_error"] for m in metrics], marker="o", label="training set")
+    b.plot(epochs, [100 * m["test_error"] for m in metrics], marker="o", label="test set")
+    b.set(xlabel="epoch", ylabel="error %", title="error (float model)", yscale="log")
+    for ax in (a, b):
+        ax.grid(alpha=0.3, which="both")
+    b.legend()
+    return _png(fig)
+
+
+def _rounds(prune: dict) -> tuple[list[float], list[float]]:
+    """(sparsity %, test error %) from the dense source through every round."""
+    xs = [100 * prune["source_sparsity"]] + [100 * r["sparsity"] for r in prune["rounds"]]
+    ys = [100 * prune["source_error"]] + [100 * r["test_error"] for r in prune["rounds"]]
+    return xs, ys
+
+
+def sparsity(prune: dict, magnitude: dict, int8: dict | None) -> bytes:
+    fig, ax = _plt().subplots(figsize=(6.5, 4))
+    for result, label, color in ((prune, "OBD (saliency)", OBD_COLOR), (magnitude, "magnitude (tfmot)", MAGNITUDE_COLOR)):
+        ax.plot(*_rounds(result), marker="o", label=label, color=color)
+    if int8:
+        ax.plot([100 * prune["sparsity"]], [100 * int8["error"]], marker="*", markersize=14, linestyle="",
+                color=INT8_COLOR, label="OBD + QAT, int8 (final)")
+    ax.set(xlabel="sparsity: deleted % of the prunable weights", ylabel="test error %",
+           title="sparsity vs error, same schedule and retraining")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(fig)
+
+
+def layers(rows: list[dict]) -> bytes:
+    fig, axes = _plt().subplots(1, 3, figsize=(13, 0.35 * len(rows) + 1.6), sharey=True)
+    names = [f"{row['index']} {row['opcode']}" for row in rows]
+    for ax, key, title in zip(axes, ("macs", "param_bytes", "activation_bytes"),
+                              ("multiply-adds", "parameter bytes", "activation bytes")):
+        ax.barh(names, [row[key] for row in rows], color="#9ecae1" if key == "macs" else OBD_COLOR,
+                label="all weights" if key == "macs" else None)
+        if key == "macs":
+            ax.barh(names, [row["effective_macs"] for row in rows], color=OBD_COLOR, label="nonzero weights")
+            ax.legend(loc="lower right")
+        ax.set(title=title)
+        ax.grid(axis="x", alpha=0.3)
+        ax.ticklabel_format(axis="x", style="plain")
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def memory(check: dict, firmware: dict) -> bytes:
+    """Needed against the device's limit; the generated firmware's measured bytes beside TFLM's."""
+    fig, axes = _plt().subplots(1, 2, figsize=(11, 2.8))
+    measured = not firmware.get("skipped") and firmware.get("flash_total")
+    panels = (("flash", check["flash_needed"], check["flash_bytes"], firmware.get("flash_inference")),
+              ("RAM", check["ram_needed"], check["ram_bytes"], firmware.get("ram_inference")))
+    for ax, (name, needed, limit, ours) in zip(axes, panels):
+        labels, values = ["TFLM (profile)"], [needed / 1024]
+        if measured:
+            labels, values = labels + ["generated C (QEMU)"], values + [ours / 1024]
+        ax.barh(labels, values, color=[OBD_COLOR, INT8_COLOR][:len(values)])
+        ax.axvline(limit / 1024, color=MAGNITUDE_COLOR, linestyle="--", label=f"limit {limit / 1024:,.0f} KiB")
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:,.1f} KiB ({100 * v * 1024 / limit:.1f}%)", va="center", fontsize=9)
+        ax.set(xlabel="KiB", title=f"{name} on {check['device']}" + (" (unified memory)" if check.get("unified_memory") else ""),
+               xlim=(0, 1.05 * limit / 1024))
+        ax.invert_yaxis()
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def confusion(matrix: list[list[int]]) -> bytes:
+    import numpy as np
+
+    fig, ax = _plt().subplots(figsize=(5.6, 5))
+    m = np.asarray(matrix)
+    off = m - np.diag(np.diag(m))  # colour the mistakes: the diagonal would wash them out
+    ax.imshow(off, cmap="Reds")
+    for (i, j), n in np.ndenumerate(m):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
+                    color="white" if off[i, j] > off.max() / 2 else "black", weight="bold" if i == j else None)
+    ax.set(xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10),
+           title=f"int8 model on the emulator: {m.sum() - np.trace(m)} errors in {m.sum():,}")
+    return _png(fig)
+
+
+def rejection(curve: list[dict]) -> bytes:
+    fig, ax = _plt().subplots(figsize=(6.5, 4))
+    ax.plot([100 * p["rejection"] for p in curve], [100 * p["error"] for p in curve], marker=".", color=INT8_COLOR)
+    ax.set(xlabel="rejected % (least confident first)", ylabel="error % among accepted digits",
+           title="int8 model: error vs rejection", ylim=(0, None))
+    ax.grid(alpha=0.3)
+    return _png(fig)
