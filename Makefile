@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/lenet-edge
-RUN ?= runs/lenet5
+DEMO ?= runs/demo
+ARGS ?=
 
 .PHONY: demo test install install-test
 
@@ -21,12 +22,11 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# the whole pipeline with its defaults (about 20 minutes on 2 cores; ARGS=--quick: under 3);
+# rerunning resumes at the stage that stopped
 demo: $(VENV)/.installed
-	$(CLI) models
-	@if [ -f $(RUN)/model.keras ]; then echo "reusing $(RUN)"; \
-	 elif [ -f $(RUN)/config.json ]; then $(CLI) train --model lenet5 --out $(RUN) --resume; \
-	 else $(CLI) train --model lenet5 --epochs 20 --batch-size 32 --lr-decay 0.85 --weight-decay 0.05 --out $(RUN); fi
-	$(CLI) evaluate $(RUN)
+	sh scripts/ensure_toolchain.sh
+	$(CLI) pipeline --model lenet5 --device nrf52840 --sparsity 0.9 --out $(DEMO) $(ARGS)
 
 test: $(VENV)/.installed-test
 	sh scripts/ensure_toolchain.sh
