@@ -21,18 +21,36 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def _readable_log(ax) -> None:
+    """Log y axis labelled 0.5, 1, 2, 5... rather than 5 x 10^-1 (and no labels on minor ticks)."""
+    from matplotlib import ticker
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+
+
 def training(metrics: list[dict]) -> bytes:
     fig, (a, b) = _plt().subplots(1, 2, figsize=(10, 3.6))
     epochs = [m.get("epoch", i + 1) for i, m in enumerate(metrics)]
     a.plot(epochs, [m["loss"] for m in metrics], marker="o")
-    a.set(xlabel="epoch", ylabel="training loss", title="training loss", yscale="log")
+    a.set(xlabel="epoch", ylabel="training loss", title="training loss")
     b.plot(epochs, [100 * m["train_error"] for m in metrics], marker="o", label="training set")
     b.plot(epochs, [100 * m["test_error"] for m in metrics], marker="o", label="test set")
-    b.set(xlabel="epoch", ylabel="error %", title="error (float model)", yscale="log")
+    b.set(xlabel="epoch", ylabel="error %", title="error (float model)")
     for ax in (a, b):
+        _readable_log(ax)
         ax.grid(alpha=0.3, which="both")
     b.legend()
+    fig.tight_layout()
     return _png(fig)
+
+
+def _thousands():
+    from matplotlib import ticker
+    return ticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
 def _rounds(prune: dict) -> tuple[list[float], list[float]]:
@@ -68,7 +86,7 @@ def layers(rows: list[dict]) -> bytes:
             ax.legend(loc="lower right")
         ax.set(title=title)
         ax.grid(axis="x", alpha=0.3)
-        ax.ticklabel_format(axis="x", style="plain")
+        ax.xaxis.set_major_formatter(_thousands())
     axes[0].invert_yaxis()
     fig.tight_layout()
     return _png(fig)
