@@ -37,6 +37,7 @@ SCALES = (0.4, 2.8)  # raw digit size / MNIST's 20-pixel box
 ASPECT_JITTER = 0.1  # each axis within +-10% of the digit's scale
 DARK_EVERY = 4  # every fourth raw digit is dark ink on white
 STATUS = {1: "a side is 0 or above 64", 2: "no ink"}  # nn_normalize's codes
+SIZE_BUCKETS = (1, 16, 24, 40, MAX_SIDE + 1)  # raw digits' longer side, for errors by size
 _STATS = struct.Struct("<4s4I")
 _RECORD = np.dtype([("status", "<u4"), ("normalize", "<u4"), ("classify", "<u4")])
 # per digit: the flash module's bound for the model, and at most 1e6 for the normalization
@@ -59,6 +60,7 @@ class HostComparison:
     accuracy_dataset: float  # the original 28x28 test images + the emulator
     agreement_host: float  # board's class == host normalization's class
     agreement_dataset: float  # board's class == the dataset image's class
+    by_size: tuple  # per SIZE_BUCKETS range of the longer raw side: digits, both errors
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,20 @@ def _compare(graph, raw, dataset_images, labels, got) -> HostComparison:
     dataset = interpreter.run(model_input(graph, convention(dataset_images))).argmax(axis=1)
     board = got.reshape(len(got), -1).argmax(axis=1)
     return HostComparison(float(np.mean(host == labels)), float(np.mean(dataset == labels)),
-                          float(np.mean(board == host)), float(np.mean(board == dataset)))
+                          float(np.mean(board == host)), float(np.mean(board == dataset)),
+                          _by_size(raw, board, host, labels))
+
+
+def _by_size(raw, board, host, labels) -> tuple:
+    longest = np.array([max(d.bitmap.shape) for d in raw])
+    rows = []
+    for low, high in zip(SIZE_BUCKETS, SIZE_BUCKETS[1:]):
+        part = (longest >= low) & (longest < high)
+        if part.any():
+            rows.append(dict(longest_side=[low, high - 1], digits=int(part.sum()),
+                             error_board=float(np.mean(board[part] != labels[part])),
+                             error_host=float(np.mean(host[part] != labels[part]))))
+    return tuple(rows)
 
 
 def _report(classification, expected_inputs, got_inputs, raw, run, build, target,
