@@ -96,7 +96,7 @@ def test_cli_prints_each_stage(finished):
     result = invoke("pipeline", "--model", "lenet1", "--sparsity", "0.6", "--out", settings.out, "--data-dir", DATA)
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
-    assert len(lines) == len(stages.STAGE_NAMES) and lines[0].startswith("[1/9] train finished before: 1 epochs")
+    assert len(lines) == len(stages.STAGE_NAMES) and lines[0].startswith("[1/9] train finished before: 1 epoch,")
     assert "int8 error" in lines[5] and "report.html" in result.stdout
 
 

@@ -17,11 +17,15 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def headline(name: str, r: dict) -> str:
     """One line saying what a stage's result is (progress lines and the report's table)."""
     if name in ("prune", "magnitude"):
         method = "OBD" if name == "prune" else "magnitude (tfmot), OBD's schedule"
-        return f"{method}: {len(r['rounds'])} rounds to sparsity {100 * r['sparsity']:.1f}%, test error {_pct(r['test_error'])}"
+        return f"{method}: {_count(len(r['rounds']), 'round')} to sparsity {100 * r['sparsity']:.1f}%, test error {_pct(r['test_error'])}"
     if name == "firmware":
         if r.get("skipped"):
             return f"skipped: {r.get('reason')}"
@@ -29,8 +33,8 @@ def headline(name: str, r: dict) -> str:
         return (f"{r['board']} ({r['core']}): {r['images']:,} digits, identical to the emulator: "
                 f"{'yes' if r['identical'] else 'NO'}{acc}; flash {r['flash_inference']:,} B, RAM {r['ram_inference']:,} B")
     lines = {
-        "train": lambda: f"{r['epochs']} epochs, float test error {_pct(r['test_error'])}",
-        "qat": lambda: f"{r['epochs']} QAT epochs, fake-quantized test error {_pct(r['test_error'])}",
+        "train": lambda: f"{_count(r['epochs'], 'epoch')}, float test error {_pct(r['test_error'])}",
+        "qat": lambda: f"{_count(r['epochs'], 'QAT epoch')}, fake-quantized test error {_pct(r['test_error'])}",
         "int8": lambda: f"{r['bytes']:,} bytes; LiteRT error {_pct(r['tflite_error'])} on {r['digits']:,} digits",
         "evaluate": lambda: f"int8 error {_pct(r['error'])} on {r['digits']:,} digits (emulator = TFLM)",
         "check": lambda: (f"flash {r['flash_needed']:,} of {r['flash_bytes']:,} B, RAM {r['ram_needed']:,} of "
@@ -111,7 +115,7 @@ def _markdown(summary: dict, images: dict[str, str]) -> str:
              f"test error {_pct(ev['error'])} on {ev['digits']:,} digits, run by the emulator (bit-exact with TFLM); "
              f"stages took {summary['total_seconds'] / 60:.1f} min.", ""] + _stage_table(summary) + [""]
     for title, name, extra in sections:
-        lines += [f"## {title}", "", f"![{title}]({images[name]})", ""] + extra + [""]
+        lines += [f"## {title}", "", f"![{title}]({images[name]})", ""] + (extra + [""] if extra else [])
     lines += ["Every number: `summary.json`.", ""]
     return "\n".join(lines)
 
