@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from firmware_sim import qemu
 from firmware_sim.codegen import boards, generate
@@ -26,16 +25,13 @@ from firmware_sim.devices.profile import load_profile
 from firmware_sim.errors import InputError
 from firmware_sim.flash import PROFILE_OF_BOARD, FlashReport, flash_report
 from firmware_sim.interpreter import Interpreter
-from firmware_sim.normalize import MAX_SIDE, RawDigit, check_digit, normalized_inputs
+from firmware_sim.normalize import MAX_SIDE, check_digit, ink_of, normalized_inputs
+from firmware_sim.raw_digits import raw_test_digits
 from firmware_sim.reader import load_model
 from firmware_sim.simulate import convention_for, model_input
 from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 from lenet_edge.errors import UsageError
 
-RAW_SEED = 1989
-SCALES = (0.4, 2.8)  # raw digit size / MNIST's 20-pixel box
-ASPECT_JITTER = 0.1  # each axis within +-10% of the digit's scale
-DARK_EVERY = 4  # every fourth raw digit is dark ink on white
 STATUS = {1: "a side is 0 or above 64", 2: "no ink"}  # nn_normalize's codes
 SIZE_BUCKETS = (1, 16, 24, 40, MAX_SIDE + 1)  # raw digits' longer side, for errors by size
 _STATS = struct.Struct("<4s4I")
@@ -173,27 +169,6 @@ def _digits(images: int, data_dir, digits):
     return raw, labels, dataset_images, source
 
 
-def raw_test_digits(images: np.ndarray, seed: int = RAW_SEED) -> list[RawDigit]:
-    """MNIST digits as a segmenter would hand them over, deterministically: each cropped to its
-    ink, resized (bilinear) by a factor of SCALES times its 20-pixel box with each axis within
-    ASPECT_JITTER of it, given a 0-2 pixel blank margin, and every DARK_EVERY-th dark on white."""
-    rng = np.random.default_rng(seed)
-    scales = rng.uniform(*SCALES, len(images))
-    jitter = rng.uniform(1 - ASPECT_JITTER, 1 + ASPECT_JITTER, (len(images), 2))
-    margins = rng.integers(0, 3, (len(images), 4))
-    digits = []
-    for i, image in enumerate(images):
-        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
-        ink = image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        sides = [min(MAX_SIDE - 4, max(1, round(side * scales[i] * j)))
-                 for side, j in zip(ink.shape, jitter[i])]
-        resized = np.asarray(Image.fromarray(ink).resize(sides[::-1], Image.Resampling.BILINEAR))
-        bitmap = np.pad(resized, margins[i].reshape(2, 2))
-        dark = i % DARK_EVERY == DARK_EVERY - 1
-        digits.append(RawDigit(bitmap ^ np.uint8(255) if dark else bitmap, dark))
-    return digits
-
-
 def pack_digits(digits) -> bytes:
     """digits.bin for board/main_normalize.c: count, then (height, width, ink_dark, 0) + pixels."""
     parts = [struct.pack("<I", len(digits))]
@@ -250,8 +225,7 @@ def _compare(graph, raw, dataset_images, labels, got) -> HostComparison:
     from lenet_edge.read.normalize import normalize
 
     convention = CONVENTIONS[convention_for(graph, "mnist")]
-    host_fields = np.stack([normalize((d.bitmap ^ np.uint8(255) if d.ink_dark else d.bitmap)
-                                      .astype(np.float32)) for d in raw])
+    host_fields = np.stack([normalize(ink_of(d).astype(np.float32)) for d in raw])
     interpreter = Interpreter(graph)
     host = interpreter.run(model_input(graph, convention(host_fields))).argmax(axis=1)
     dataset = interpreter.run(model_input(graph, convention(dataset_images))).argmax(axis=1)

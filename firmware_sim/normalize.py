@@ -58,7 +58,7 @@ def check_digit(digit: RawDigit, index: int = 0) -> None:
     if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
         raise InputError(f"digit {index}: bitmap {height}x{width} is empty or larger than "
                          f"{MAX_SIDE}x{MAX_SIDE}")
-    if not _ink(digit).any():
+    if not ink_of(digit).any():
         raise InputError(f"digit {index}: the {height}x{width} bitmap has no ink (every pixel is "
                          f"{'255' if digit.ink_dark else '0'})")
 
@@ -66,7 +66,7 @@ def check_digit(digit: RawDigit, index: int = 0) -> None:
 def normalize_digit(digit: RawDigit) -> np.ndarray:
     """uint8 (FIELD, FIELD), ink 255 on 0: steps 1-4 of the module docstring."""
     check_digit(digit)
-    ink = _crop(_ink(digit))
+    ink = _crop(ink_of(digit))
     fitted = _stretch(_resample(ink))
     top, left = (CENTRE - c for c in _centre(fitted))
     field = np.zeros((FIELD, FIELD), np.uint8)
@@ -76,7 +76,8 @@ def normalize_digit(digit: RawDigit) -> np.ndarray:
     return field
 
 
-def _ink(digit: RawDigit) -> np.ndarray:
+def ink_of(digit: RawDigit) -> np.ndarray:
+    """The bitmap with ink bright on 0, whatever its polarity."""
     return digit.bitmap ^ np.uint8(255) if digit.ink_dark else digit.bitmap
 
 

@@ -10,6 +10,7 @@ does not need training.
 import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,10 +19,10 @@ import firmware_sim
 from firmware_sim import qemu
 from firmware_sim.codegen import generate
 from firmware_sim.errors import InputError
-from firmware_sim.flash_normalize import (_check_statuses, flash_normalized, raw_test_digits,
-                                          run_digits)
+from firmware_sim.flash_normalize import _check_statuses, flash_normalized, run_digits
 from firmware_sim.normalize import (FIELD, MAX_SIDE, RawDigit, box_weights, field_inputs,
-                                    fitted_size, normalize_digit, normalized_inputs)
+                                    fitted_size, ink_of, normalize_digit, normalized_inputs)
+from firmware_sim.raw_digits import raw_test_digits
 from firmware_sim.simulate import model_input
 from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 from tests.test_emulator_support import convert_int8, keras_and_tf, lenet_tflite
@@ -97,8 +98,7 @@ def test_twin_is_close_to_the_host_float_normalization(mnist):
 
     raw = raw_test_digits(mnist[0])
     board = np.stack([normalize_digit(d) for d in raw]).astype(np.float64)
-    host = np.stack([normalize((d.bitmap ^ np.uint8(255) if d.ink_dark else d.bitmap)
-                               .astype(np.float32)) for d in raw]).astype(np.float64)
+    host = np.stack([normalize(ink_of(d).astype(np.float32)) for d in raw]).astype(np.float64)
     assert np.abs(board - host).mean() < 4  # gray levels of 255 (measured: 2.3)
     ys, xs = np.indices((FIELD, FIELD))
     for axis in (ys, xs):
@@ -193,3 +193,11 @@ def test_cli_reports_the_instruction_split(lenet5, tmp_path):
     assert text.exit_code == 0 and "% normalizing" in text.stdout
     bad = CliRunner().invoke(app, ["flash", str(lenet5), "--normalize", "--dataset", "usps"])
     assert bad.exit_code == 1 and "--normalize runs MNIST test digits" in bad.stderr
+
+
+def test_normalize_modules_import_neither_tensorflow_nor_tflite_micro():
+    code = ("import sys, firmware_sim.flash_normalize, lenet_edge.read.normalize; "
+            "print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

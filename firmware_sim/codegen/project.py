@@ -56,6 +56,7 @@ def makefile(board: Board, normalize: bool = False) -> str:
     cases = "".join(f"ifeq ($(BOARD),{b.name})\n  CFLAGS := {' '.join(b.cflags)}\n"
                     f"  QEMU_CPU := {b.core}\nendif\n" for b in BOARDS.values())
     headers = "model.h nn_ops.h nn_arith.h semihost.h" + (" normalize.h" if normalize else "")
+    extra_outputs = " inputs.bin digits_stats.bin" if normalize else ""
     files = ("# digits.bin: raw digits (see main_normalize.c); writes outputs.bin, inputs.bin, "
              "digits_stats.bin and stats.bin" if normalize else
              "# images.bin: inputs back to back; writes outputs.bin and stats.bin")
@@ -76,7 +77,7 @@ run: firmware.elf
 \t  -semihosting-config enable=on,target=native -kernel firmware.elf
 
 clean:
-\trm -f firmware.elf firmware.map outputs.bin stats.bin{' inputs.bin digits_stats.bin' if normalize else ''}
+\trm -f firmware.elf firmware.map outputs.bin stats.bin{extra_outputs}
 
 .PHONY: run clean
 """

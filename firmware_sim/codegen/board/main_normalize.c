@@ -25,7 +25,9 @@
 extern uint32_t _sstack; /* lowest address of the stack (linker script) */
 static volatile uint32_t systick_wraps;
 static uint8_t bitmap[NN_NORM_MAX_SIDE * NN_NORM_MAX_SIDE];
-static int8_t zeros[MODEL_INPUT_BYTES > MODEL_OUTPUT_BYTES ? MODEL_INPUT_BYTES : MODEL_OUTPUT_BYTES];
+/* written for a refused digit, in place of its input and its output */
+static const int8_t zeros[MODEL_INPUT_BYTES > MODEL_OUTPUT_BYTES ? MODEL_INPUT_BYTES
+                                                                 : MODEL_OUTPUT_BYTES];
 
 void SysTick_Handler(void) { systick_wraps++; }
 

@@ -60,7 +60,8 @@ static void resample_rows(const uint8_t *bitmap, uint32_t stride, const box_t *b
     for (uint32_t p = k * n / m; p * m < (k + 1) * n; p++) {
       uint32_t w = weight(k * n, n, p, m);
       const uint8_t *source = bitmap + (box->top + p) * stride + box->left;
-      for (uint32_t x = 0; x < box->width; x++) out[x] += (uint16_t)(w * (uint8_t)(source[x] ^ flip));
+      for (uint32_t x = 0; x < box->width; x++)
+        out[x] += (uint16_t)(w * (uint8_t)(source[x] ^ flip));
     }
   }
 }
