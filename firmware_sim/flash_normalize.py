@@ -112,9 +112,10 @@ class NormalizeReport:
                          f"cycle): {self.digits_per_second:,.0f} digits/s normalizing and "
                          f"classifying, {self.normalized_digits_per_second:,.0f} digits/s on "
                          f"normalized digits (LeNet's 1989 DSP: 10-12 and 30)")
-        lines.append(f"  normalization: {self.flash_normalize:,} B flash (code and table), "
-                     f"{self.ram_normalize:,} B RAM (scratch); stack {c.ram_stack:,} B for "
-                     f"normalizing and classifying one digit")
+        lines.append(f"  flash: {c.flash_inference:,} B inference, {self.flash_normalize:,} B of it "
+                     f"normalization (code and table); RAM: {c.ram_inference:,} B inference "
+                     f"(arena {c.ram_arena:,} + normalization scratch {self.ram_normalize:,} + "
+                     f"stack {c.ram_stack:,})")
         if c.folder:
             lines.append(f"  firmware folder: {c.folder}")
         return lines
