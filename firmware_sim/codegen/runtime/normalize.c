@@ -12,8 +12,17 @@ typedef struct {
   uint32_t top, left, height, width;
 } box_t;
 
-/* rows[k][x]: output row k over the box's column x; at most 255 * 64, so 16 bits */
-static uint16_t rows[NN_NORM_BOX * NN_NORM_MAX_SIDE];
+/* The resampling of one axis: output pixel k reads `count[k]` source pixels from `first[k]`,
+ * with the weights that follow those of pixel k - 1 in `weight`. Overlaps are at most
+ * min(n, m) <= 64 and there are at most n + m - 1 of them. */
+typedef struct {
+  uint8_t first[NN_NORM_BOX], count[NN_NORM_BOX];
+  uint8_t weight[NN_NORM_MAX_SIDE + NN_NORM_BOX];
+} taps_t;
+
+static taps_t row_taps, column_taps;
+/* one resampled row over the box's columns: at most 255 * 64, so 16 bits */
+static uint16_t row[NN_NORM_MAX_SIDE];
 /* area sums of the fitted digit, then its 0..255 values */
 static uint32_t sums[NN_NORM_BOX * NN_NORM_BOX];
 
@@ -24,11 +33,11 @@ static int32_t find_box(const uint8_t *bitmap, uint32_t height, uint32_t width, 
                         box_t *box) {
   uint32_t top = height, bottom = 0, left = width, right = 0;
   for (uint32_t y = 0; y < height; y++) {
-    const uint8_t *row = bitmap + y * width;
+    const uint8_t *line = bitmap + y * width;
     uint32_t first = 0, last = width;
-    while (first < width && (uint8_t)(row[first] ^ flip) == 0) first++;
+    while (first < width && (uint8_t)(line[first] ^ flip) == 0) first++;
     if (first == width) continue;
-    while ((uint8_t)(row[last - 1] ^ flip) == 0) last--;
+    while ((uint8_t)(line[last - 1] ^ flip) == 0) last--;
     top = y < top ? y : top;
     bottom = y;
     left = min_u32(left, first);
@@ -45,38 +54,54 @@ static uint32_t fitted_size(uint32_t side, uint32_t longest) {
   return size ? size : 1;
 }
 
-/* Overlap of output pixel [lo, lo + n) with source pixel p, [p m, (p + 1) m). */
-static uint32_t weight(uint32_t lo, uint32_t n, uint32_t p, uint32_t m) {
-  return min_u32(lo + n, (p + 1) * m) - max_u32(lo, p * m);
-}
-
-/* rows[k][x] = sum over the source rows p under output row k of weight * ink[p][x] */
-static void resample_rows(const uint8_t *bitmap, uint32_t stride, const box_t *box, uint32_t m,
-                          uint8_t flip) {
-  uint32_t n = box->height;
+/* Output pixel k covers [k n, (k + 1) n) and source pixel p [p m, (p + 1) m), in 1/m of a
+ * source pixel: their overlap is the weight (box filter, exact in integers). */
+static void make_taps(uint32_t n, uint32_t m, taps_t *taps) {
+  uint8_t *weight = taps->weight;
   for (uint32_t k = 0; k < m; k++) {
-    uint16_t *out = rows + k * box->width;
-    for (uint32_t x = 0; x < box->width; x++) out[x] = 0;
-    for (uint32_t p = k * n / m; p * m < (k + 1) * n; p++) {
-      uint32_t w = weight(k * n, n, p, m);
-      const uint8_t *source = bitmap + (box->top + p) * stride + box->left;
-      for (uint32_t x = 0; x < box->width; x++)
-        out[x] += (uint16_t)(w * (uint8_t)(source[x] ^ flip));
-    }
+    uint32_t lo = k * n, hi = lo + n, p = lo / m;
+    taps->first[k] = (uint8_t)p;
+    for (; p * m < hi; p++) *weight++ = (uint8_t)(min_u32(hi, (p + 1) * m) - max_u32(lo, p * m));
+    taps->count[k] = (uint8_t)(p - taps->first[k]);
   }
 }
 
-/* sums[k][l] over the columns; returns the largest sum */
-static uint32_t resample_columns(uint32_t oh, uint32_t n, uint32_t m) {
+/* row[x] = sum over the source rows under output row k of weight * ink */
+static const uint8_t *resample_row(const uint8_t *bitmap, uint32_t stride, const box_t *box,
+                                   uint32_t k, const uint8_t *weight, uint8_t flip) {
+  for (uint32_t x = 0; x < box->width; x++) row[x] = 0;
+  const uint8_t *source = bitmap + (box->top + row_taps.first[k]) * stride + box->left;
+  for (uint32_t j = 0; j < row_taps.count[k]; j++, source += stride) {
+    uint32_t w = *weight++;
+    for (uint32_t x = 0; x < box->width; x++)
+      row[x] += (uint16_t)(w * (uint8_t)(source[x] ^ flip));
+  }
+  return weight;
+}
+
+/* sums[k][l] over the columns of row; returns the largest so far */
+static uint32_t resample_columns(uint32_t k, uint32_t ow, uint32_t peak) {
+  const uint8_t *weight = column_taps.weight;
+  for (uint32_t l = 0; l < ow; l++) {
+    const uint16_t *source = row + column_taps.first[l];
+    uint32_t sum = 0;
+    for (uint32_t j = 0; j < column_taps.count[l]; j++) sum += *weight++ * (uint32_t)source[j];
+    sums[k * ow + l] = sum;
+    peak = max_u32(peak, sum);
+  }
+  return peak;
+}
+
+/* The box resampled into oh x ow area sums; returns the largest. */
+static uint32_t resample(const uint8_t *bitmap, uint32_t stride, const box_t *box, uint32_t oh,
+                         uint32_t ow, uint8_t flip) {
+  make_taps(box->height, oh, &row_taps);
+  make_taps(box->width, ow, &column_taps);
+  const uint8_t *weight = row_taps.weight;
   uint32_t peak = 0;
   for (uint32_t k = 0; k < oh; k++) {
-    const uint16_t *row = rows + k * n;
-    for (uint32_t l = 0; l < m; l++) {
-      uint32_t sum = 0;
-      for (uint32_t q = l * n / m; q * m < (l + 1) * n; q++) sum += weight(l * n, n, q, m) * row[q];
-      sums[k * m + l] = sum;
-      peak = max_u32(peak, sum);
-    }
+    weight = resample_row(bitmap, stride, box, k, weight, flip);
+    peak = resample_columns(k, ow, peak);
   }
   return peak;
 }
@@ -123,8 +148,7 @@ int32_t nn_normalize(const nn_normalize_t *params, const uint8_t *bitmap, uint32
   if (find_box(bitmap, height, width, flip, &box) != NN_NORM_OK) return NN_NORM_EMPTY;
   uint32_t longest = max_u32(box.height, box.width);
   uint32_t oh = fitted_size(box.height, longest), ow = fitted_size(box.width, longest);
-  resample_rows(bitmap, width, &box, oh, flip);
-  uint32_t peak = resample_columns(oh, box.width, ow);
+  uint32_t peak = resample(bitmap, width, &box, oh, ow, flip);
   int32_t cy, cx;
   stretch_and_centre(oh, ow, peak, &cy, &cx);
   place(params, oh, ow, NN_NORM_CENTRE - cy, NN_NORM_CENTRE - cx, output);
