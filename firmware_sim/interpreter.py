@@ -7,7 +7,7 @@ matrices stay in cache and memory stays bounded, and the chunks run on worker th
 """
 import numpy as np
 
-from firmware_sim import parallel
+from firmware_sim import fusion, parallel
 from firmware_sim.errors import InputError, ModelFileError
 from firmware_sim.ir import Graph
 from firmware_sim.kernels.quantize import AffineQuantizeParams, affine_quantize
@@ -24,7 +24,7 @@ class Interpreter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self._ops = [prepare_op(graph, index) for index in range(len(graph.ops))]
+        self._ops = fusion.fuse(graph, [prepare_op(graph, index) for index in range(len(graph.ops))])
         _check_batch_dimension(graph)
         self._last_reader = _last_readers(graph)
         self._chunk_images = _chunk_images(graph)

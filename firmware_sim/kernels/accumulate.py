@@ -19,12 +19,14 @@ Two exact shortcuts keep this fast:
   multiples below (|acc| * M + 256 * 2**(31 + e)) / 2**(31 + e) fit float64's 53 bits, float64
   computes the expression exactly. Prepare checks this per channel (it holds for right shifts up
   to about 13, which covers LeNet-sized layers) and otherwise keeps the int64 path.
+The interpreter may replace both by a table of the stage (output_table.py, fusion.py).
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from firmware_sim.ir import Tensor
+from firmware_sim.kernels import output_table
 from firmware_sim.kernels.common import OpContext
 from firmware_sim.kernels.requantize import (INT32_MAX, multiply_by_quantized_multiplier,
                                              quantize_multiplier, wrap_int32)
@@ -49,6 +51,8 @@ class OutputStage:
     rounding: np.ndarray | None = None  # 1/2 + 2**-(e+1) + output_offset
     biased_rounding: np.ndarray | None = None  # bias * m + rounding
     negative_rounding: np.ndarray | None = None  # 2**-e, taken back where acc + bias < 0
+    # the same stage, possibly followed by an activation, as a table (see output_table.py)
+    table: output_table.OutputTable | None = None
 
 
 def checked_multiplier(ctx: OpContext, real_multiplier: float) -> tuple[int, int]:
@@ -127,6 +131,8 @@ def _column(values) -> np.ndarray:
 
 def requantize(stage: OutputStage, acc: np.ndarray) -> np.ndarray:
     """int8 outputs of channel-major sums (channels, pixels), exact either way."""
+    if stage.table is not None:
+        return output_table.apply(stage.table, acc)
     if stage.real_multiplier is not None:
         # (acc + bias) * m + rounding, each product exact; acc + bias < 0 iff scaled < rounding
         scaled = acc * stage.real_multiplier

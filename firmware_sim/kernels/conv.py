@@ -31,6 +31,9 @@ class ConvParams:
     output_stage: accumulate.OutputStage
     depth_multiplier: int = 0  # DEPTHWISE_CONV_2D only
     patches_by_row: bool = False  # im2col copies (fx, in) runs rather than whole tap planes
+    # DEPTHWISE_CONV_2D whose taps share one weight per channel (LeNet's subsampling): the sum
+    # is that weight times the window's sum, so a tabled output stage reads window sums
+    tap_weights: np.ndarray | None = None
 
 
 def prepare_conv(ctx: OpContext) -> ConvParams:
@@ -64,7 +67,9 @@ def prepare_depthwise_conv(ctx: OpContext) -> ConvParams:
                f"filter shape {list(filter_.shape)} does not fit {input_.shape[3]} input "
                f"channels with depth multiplier {multiplier}")
     weights = filter_.data.reshape(filter_h * filter_w, out_channels).T
-    return _prepare(ctx, 3, (filter_h, filter_w), weights, multiplier)
+    params = _prepare(ctx, 3, (filter_h, filter_w), weights, multiplier)
+    tied = bool(np.all(weights == weights[:, :1]))
+    return ConvParams(**{**vars(params), "tap_weights": weights[:, 0].copy() if tied else None})
 
 
 def _prepare(ctx: OpContext, quantized_dimension: int, filter_hw: tuple[int, int],
@@ -113,10 +118,14 @@ def depthwise_conv_per_channel(params: ConvParams, input_data: np.ndarray) -> np
     padded = _padded(params, planes.reshape(-1, *planes.shape[2:]))
     fh, fw = params.filter_hw
     acc = np.zeros((*planes.shape[:2], *params.output_shape[:2]), dtype=params.weights.dtype)
+    by_window_sum = params.tap_weights is not None and params.output_stage.table is not None
     for fy in range(fh):
         for fx in range(fw):
             window = _tap_window(params, padded, fy, fx).reshape(acc.shape)
-            acc += window * params.weights[:, fy * fw + fx, None, None, None]
+            if by_window_sum:
+                acc += window
+            else:
+                acc += window * params.weights[:, fy * fw + fx, None, None, None]
     output = accumulate.requantize(params.output_stage, acc.reshape(len(acc), -1))
     return output.reshape(acc.shape).transpose(1, 2, 3, 0)
 
