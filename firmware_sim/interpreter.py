@@ -1,5 +1,8 @@
 """Run a Graph over a batch of images: every op prepared once, every kernel vectorised over N.
 
+After prepare, fusion.py merges each activation into the op before it where a table of the
+pair's output stage is small enough; the bytes are those of the unfused ops.
+
 TFLM invokes a model on one image at a time; the ops firmware_sim runs never mix images, so a
 batch of N gives, image for image, the bytes of N invocations. The model's batch dimension must
 be 1; it is replaced by N on every activation. Large batches run in chunks, so that the im2col
