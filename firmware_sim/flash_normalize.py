@@ -26,9 +26,9 @@ from firmware_sim.errors import InputError
 from firmware_sim.flash import PROFILE_OF_BOARD, FlashReport, flash_report
 from firmware_sim.interpreter import Interpreter
 from firmware_sim.normalize import MAX_SIDE, check_digit, ink_of, normalized_inputs
-from firmware_sim.raw_digits import raw_test_digits
+from firmware_sim.raw_digits import load_raw_digits, raw_test_digits
 from firmware_sim.reader import load_model
-from firmware_sim.simulate import convention_for, model_input
+from firmware_sim.simulate import convention_for, model_input, save_npy
 from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 from lenet_edge.errors import UsageError
 
@@ -118,16 +118,19 @@ class NormalizeReport:
                      f"stack {c.ram_stack:,})")
         if c.folder:
             lines.append(f"  firmware folder: {c.folder}")
+        if c.outputs_path:
+            lines.append(f"  board outputs -> {c.outputs_path}")
         return lines
 
 
 def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
-                     data_dir=None, digits=None, workdir=None,
+                     data_dir=None, digits=None, outputs=None, workdir=None,
                      timeout: float | None = None) -> NormalizeReport:
     """Normalize and classify raw digits on `board`; see the module docstring.
 
-    `digits` (RawDigit list) replace the dataset's; otherwise the first `images` MNIST test
-    digits are made raw by raw_test_digits. Every digit is checked before building (InputError
+    `digits` (a RawDigit list, or an .npz that load_raw_digits reads) replace the dataset's;
+    otherwise the first `images` MNIST test digits are made raw by raw_test_digits. `outputs`
+    receives the board's outputs (.npy). Every digit is checked before building (InputError
     naming the first bad one); then as flash() raises.
     """
     qemu.check_toolchain()
@@ -147,8 +150,10 @@ def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int 
     _check_statuses(run.records)
     got = np.frombuffer(run.outputs, dtype=expected.dtype).reshape(expected.shape)
     got_inputs = np.frombuffer(run.inputs, np.int8).reshape(expected_inputs.shape)
+    if outputs is not None:
+        save_npy(outputs, got)
     classification = flash_report(graph, model_path, target, source, labels, expected, got,
-                                  firmware, build, _classify_result(run), costs, workdir, None)
+                                  firmware, build, _classify_result(run), costs, workdir, outputs)
     host = _compare(graph, raw, dataset_images, labels, got) if labels is not None else None
     return _report(classification, expected_inputs, got_inputs, raw, run, build, target, host)
 
@@ -161,6 +166,8 @@ def _digits(images: int, data_dir, digits):
         dataset_images, labels = load_dataset("mnist", "test", data_dir)
         dataset_images, labels = dataset_images[:images], labels[:images]
         raw, source = raw_test_digits(dataset_images), "mnist test, made raw"
+    elif isinstance(digits, (str, Path)):
+        raw, labels, dataset_images, source = load_raw_digits(digits), None, None, str(digits)
     else:
         raw, labels, dataset_images, source = list(digits), None, None, "raw digits"
     if not raw:

@@ -304,7 +304,7 @@ def flash(
     board: str = typer.Option("mps2-an386", "--board", help="QEMU board: mps2-an386 (Cortex-M4), mps2-an385 (M3) or mps2-an500 (M7)."),
     images: int = typer.Option(1000, "--images", help="Test digits to run on the board."),
     dataset: str = typer.Option("mnist", "--dataset", help="Test set: mnist or usps (must suit the model's input size)."),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Run this .npy on the board instead..."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Run this .npy on the board instead (with --normalize: an .npz of raw digits, see firmware_sim.raw_digits)..."),
     outputs: Optional[Path] = typer.Option(None, "--outputs", help="...and write the board's outputs to this .npy."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep the generated firmware folder here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -324,9 +324,9 @@ def flash(
     if normalize:
         from firmware_sim.flash_normalize import flash_normalized
 
-        if inputs is not None or dataset != "mnist":
-            raise UsageError("--normalize runs MNIST test digits made raw; it takes neither --inputs nor --dataset usps")
-        n = flash_normalized(model, board, images, data_dir, workdir=out_dir)
+        if dataset != "mnist":
+            raise UsageError("--normalize makes MNIST-like digits; it does not take --dataset usps")
+        n = flash_normalized(model, board, images, data_dir, inputs, outputs, out_dir)
         if as_json:
             print_json(n.as_dict())
         for line in [] if as_json else n.summary_lines():

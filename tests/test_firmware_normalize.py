@@ -22,7 +22,7 @@ from firmware_sim.errors import InputError
 from firmware_sim.flash_normalize import _check_statuses, flash_normalized, run_digits
 from firmware_sim.normalize import (FIELD, MAX_SIDE, RawDigit, box_weights, field_inputs,
                                     fitted_size, ink_of, normalize_digit, normalized_inputs)
-from firmware_sim.raw_digits import raw_test_digits
+from firmware_sim.raw_digits import load_raw_digits, raw_test_digits, save_raw_digits
 from firmware_sim.simulate import model_input
 from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 from tests.test_emulator_support import convert_int8, keras_and_tf, lenet_tflite
@@ -192,7 +192,38 @@ def test_cli_reports_the_instruction_split(lenet5, tmp_path):
     text = CliRunner().invoke(app, ["flash", str(lenet5), "--normalize", "--images", "5"])
     assert text.exit_code == 0 and "% normalizing" in text.stdout
     bad = CliRunner().invoke(app, ["flash", str(lenet5), "--normalize", "--dataset", "usps"])
-    assert bad.exit_code == 1 and "--normalize runs MNIST test digits" in bad.stderr
+    assert bad.exit_code == 1 and "--normalize makes MNIST-like digits" in bad.stderr
+
+
+@needs_board
+def test_cli_runs_raw_digits_from_a_file(lenet5, tmp_path):
+    from typer.testing import CliRunner
+
+    from lenet_edge.cli import app
+
+    digits = edge_digits()[:8]
+    save_raw_digits(tmp_path / "digits.npz", digits)
+    result = CliRunner().invoke(app, ["flash", str(lenet5), "--normalize", "--inputs",
+                                      str(tmp_path / "digits.npz"), "--outputs",
+                                      str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    assert "8 raw digits" in result.stdout and "accuracy" not in result.stdout
+    graph = firmware_sim.load_model(lenet5)
+    assert np.array_equal(np.load(tmp_path / "y.npy"),
+                          firmware_sim.run(graph, normalized_inputs(graph, digits)))
+
+
+def test_raw_digit_files_round_trip_and_bad_ones_fail_in_one_line(tmp_path):
+    digits = edge_digits()
+    save_raw_digits(tmp_path / "d.npz", digits)
+    loaded = load_raw_digits(tmp_path / "d.npz")
+    assert [(d.ink_dark, d.bitmap.tobytes()) for d in loaded] == \
+        [(d.ink_dark, d.bitmap.tobytes()) for d in digits]
+    np.savez(tmp_path / "bad.npz", pixels=np.zeros(5, np.uint8), shapes=np.array([[2, 2]]))
+    with pytest.raises(InputError, match=r"expected uint8 pixels of sum\(height \* width\)"):
+        load_raw_digits(tmp_path / "bad.npz")
+    with pytest.raises(InputError, match="cannot read .* as raw digits"):
+        load_raw_digits(tmp_path / "missing.npz")
 
 
 def test_normalize_modules_import_neither_tensorflow_nor_tflite_micro():
