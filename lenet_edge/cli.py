@@ -138,12 +138,13 @@ def read(
     model: Path = typer.Option(..., "--model", help="A run folder (Keras) or an int8 .tflite."),
     reject: float = typer.Option(0.5, "--reject", help="Confidence below which a digit prints as '?'."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten each digit by its moments first."),
+    digits: Optional[int] = typer.Option(None, "--digits", help="The string has exactly N digits (a zip code: 5)."),
     as_json: bool = typer.Option(False, "--json"),
 ):
-    """Read the digits of an image: segment, normalize like MNIST, classify."""
+    """Read the digits of an image: over-segment, classify every candidate, keep the best path."""
     from lenet_edge.read.reader import read_image
 
-    reading = read_image(image, model, reject, deskew)
+    reading = read_image(image, model, reject, deskew, digits)
     if as_json:
         return print_json(reading.as_dict())
     out.print(reading.text, markup=False, highlight=False)

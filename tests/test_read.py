@@ -1,5 +1,5 @@
-"""Reading digit strings: normalization, segmentation, polarity, a trained model reading
-generated strings, the rejection curve, and bad images."""
+"""Reading digit strings: normalization, segmentation (cuts, the lattice), polarity, a trained
+model reading generated strings, --digits, the rejection curve, and bad images."""
 import lenet_edge  # noqa: F401  (first: selects Keras 2 before TensorFlow loads)
 
 import json
@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from lenet_edge.data.mnist import load_mnist
+from lenet_edge.read import lattice
 from lenet_edge.read import normalize as norm
 from lenet_edge.read import segment as seg
+from lenet_edge.read.cuts import candidate_cuts
 from lenet_edge.read.reader import keras_classifier, read_gray
 from lenet_edge.read.rejection import rejection_curve, rejection_for_error
 from lenet_edge.read.strings import StringStyle, generate
@@ -79,16 +81,70 @@ def test_segmentation_finds_each_digit(mnist):
         assert len(found) == 6, seed
 
 
-def test_touching_pair_is_split(mnist):
+def touching_pair(mnist, first, second, overlap):
+    """Two MNIST digits side by side, the second's ink box starting `overlap` columns before the
+    first's ends (as the string generator's touching pairs), and where its 28x28 field starts."""
     images, labels = mnist
-    zeros = images[labels == 0][:2].astype(np.float32) / 255
-    pair = np.zeros((28, 44), dtype=np.float32)
-    pair[:, :28] = zeros[0]
-    pair[:, 13:41] = np.maximum(pair[:, 13:41], zeros[1])
-    _, found, _ = seg.components(1.0 - pair)
-    assert len(found) == 1, "the two zeros should touch"
-    _, digits = seg.segment(1.0 - pair)
-    assert len(digits) == 2
+    a, b = (images[labels == d][0].astype(np.float32) / 255 for d in (first, second))
+    a_right = np.nonzero(a.any(axis=0))[0][-1] + 1
+    start = a_right - overlap - np.nonzero(b.any(axis=0))[0][0]
+    pair = np.zeros((28, start + 28), dtype=np.float32)
+    pair[:, :28] = a
+    pair[:, start:] = np.maximum(pair[:, start:], b)
+    return pair, a > 0.5, b > 0.5, start
+
+
+@pytest.mark.parametrize("digits", [(0, 0), (3, 6), (4, 7), (2, 1)])
+def test_touching_pair_has_a_cut_between_the_digits(mnist, digits):
+    pair, a, b, start = touching_pair(mnist, *digits, overlap=2)
+    _, found, height = seg.components(1.0 - pair)
+    assert len(found) == 1, "the two digits should touch"
+    component = found[0]
+    ys, xs = np.nonzero(component.mask)
+    ys, xs = ys + component.box.top, xs + component.box.left
+    in_a = a[ys, np.minimum(xs, 27)] & (xs < 28)
+    in_b = b[ys, np.clip(xs - start, 0, 27)] & (xs >= start)
+    first, second = in_a & ~in_b, in_b & ~in_a  # where strokes cross, either side is right
+    best = 0.0
+    for cut in candidate_cuts(component.mask, height):
+        left = xs - component.box.left < cut[ys - component.box.top]
+        best = max(best, min((left & first).sum() / first.sum(), (~left & second).sum() / second.sum()))
+    # Strokes where the digits overlap belong to both; the rest must fall on the right side.
+    assert best > 0.85  # strokes near where the two cross go to one side or the other
+
+
+def test_best_path_with_and_without_a_count():
+    # Nodes 0-3; one wide candidate 0->2 against two narrow ones 0->1, 1->2.
+    edges = [(0, 1), (1, 2), (0, 2), (2, 3)]
+    scores = np.array([-0.1, -0.1, -0.5, 0.0])
+    assert lattice.best_path(scores, edges, 4) == [0, 1, 3]
+    assert lattice.best_path(scores, edges, 4, count=2) == [2, 3]
+    with pytest.raises(seg.ReadError, match="4 digits"):
+        lattice.best_path(scores, edges, 4, count=4)
+
+
+def sure_of_anything(digits):
+    """A classifier as sure of every candidate as a saturated int8 net: only the prior decides."""
+    probabilities = np.full((len(digits), 10), 0.001)
+    probabilities[:, 7] = 0.991
+    return probabilities
+
+
+def test_digits_fixes_the_count(mnist):
+    gray, _ = generate(*mnist, length=5, seed=4)
+    # The prior alone keeps five separate digits whole, however sure the network is of halves.
+    assert len(read_gray(gray, sure_of_anything).digits) == 5
+    for count in (5, 6, 8):
+        assert len(read_gray(gray, sure_of_anything, digits=count).digits) == count
+
+
+def test_lattice_reads_touching_strings(mnist, classify):
+    touching = StringStyle(touching=1.0)  # every neighbouring pair touches or overlaps
+    for seed in range(3):
+        gray, text = generate(*mnist, length=4, seed=seed, style=touching)
+        reading = read_gray(gray, classify, reject_threshold=0.0, digits=4)
+        boxes = [d.box for d in reading.digits]
+        assert all(a.left < b.left for a, b in zip(boxes, boxes[1:])), seed
 
 
 def test_polarity_does_not_change_the_reading(mnist, classify):
@@ -116,6 +172,8 @@ def test_read_command(mnist, run_dir, tmp_path):
     reading = json.loads(result.stdout)
     assert len(reading["digits"]) == 5 and len(reading["text"]) == 5
     assert invoke("read", path, "--model", run_dir, "--reject", 1.0).stdout.splitlines()[0] == "?????"
+    six = json.loads(invoke("read", path, "--model", run_dir, "--digits", 6, "--json").stdout)
+    assert len(six["text"]) == 6
 
 
 def test_rejection_curve(run_dir):
@@ -136,7 +194,7 @@ def test_evaluate_reject(run_dir):
     assert set(report["rejection_for_error"]) == {"0.01", "0.005", "0.001"}
 
 
-def test_bad_images(run_dir, tmp_path):
+def test_bad_images(mnist, run_dir, tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     empty = tmp_path / "empty.png"
@@ -149,3 +207,6 @@ def test_bad_images(run_dir, tmp_path):
                            (tiny, "4x4"), (huge, "9000x10"), (tmp_path / "missing.png", "missing.png")):
         assert_one_error_line(invoke("read", path, "--model", run_dir), str(fragment))
     assert_one_error_line(invoke("read", blank, "--model", run_dir, "--reject", 2), "--reject")
+    one = save(tmp_path, generate(*mnist, length=1, seed=0)[0], "one.png")
+    assert_one_error_line(invoke("read", one, "--model", run_dir, "--digits", 0), "--digits")
+    assert_one_error_line(invoke("read", one, "--model", run_dir, "--digits", 40), "cannot split", "40 digits")

@@ -9,9 +9,11 @@ import numpy as np
 
 from lenet_edge.data.transforms import CONVENTIONS
 from lenet_edge.errors import UsageError
+from lenet_edge.read import lattice
 from lenet_edge.read.image import load_gray
 from lenet_edge.read.normalize import normalize
-from lenet_edge.read.segment import Box, Component, components, digit_counts, digit_ink, split
+from lenet_edge.read.score import Prior, scores
+from lenet_edge.read.segment import Box, components, digit_ink
 
 REJECTED = "?"
 
@@ -85,38 +87,38 @@ def load_classifier(model: Path) -> Classifier:
     raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
 
 
-def _best_split(ink: np.ndarray, component: Component, height: float, classify: Classifier,
-                deskew: bool) -> tuple[list[Component], np.ndarray]:
-    """Segmentation by recognition: of the ways to cut a component into 1, 2, ... digits, keep
-    the one whose digits the network is most sure of together (the product of confidences,
-    which favours fewer pieces unless each piece looks clearly like a digit)."""
-    options = [split(component, count) for count in digit_counts(component, height)]
-    pieces = [piece for option in options for piece in option]
-    probabilities = classify(np.stack([normalize(digit_ink(ink, p), deskew) for p in pieces]))
-    starts = np.cumsum([0] + [len(option) for option in options])
-    scores = [np.prod(probabilities[a:b].max(axis=1)) for a, b in zip(starts, starts[1:])]
-    best = int(np.argmax(scores))
-    return options[best], probabilities[starts[best]:starts[best + 1]]
+def _classify_candidates(gray_ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
+                         deskew: bool) -> tuple[list, np.ndarray]:
+    """Every candidate digit of the lattice, classified in one batch."""
+    line = np.zeros(gray_ink.shape, dtype=bool)
+    line[found.ys, found.xs] = True
+    candidates = [found.candidate(edge) for edge in found.edges]
+    digits = np.stack([normalize(digit_ink(gray_ink, c, line), deskew) for c in candidates])
+    return candidates, classify(digits)
 
 
 def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 0.5,
-              deskew: bool = False) -> Reading:
-    """Read a float grayscale image (0 black, 1 white, either polarity)."""
+              deskew: bool = False, digits: int | None = None, prior: Prior = Prior()) -> Reading:
+    """Read a float grayscale image (0 black, 1 white, either polarity); `digits` fixes how
+    many digits the string has."""
     if not 0.0 <= reject_threshold <= 1.0:
         raise UsageError(f"--reject must be between 0 and 1, got {reject_threshold}")
+    if digits is not None and digits < 1:
+        raise UsageError(f"--digits must be at least 1, got {digits}")
     ink, found, height = components(gray)
-    readings = []
-    for component in found:
-        pieces, probabilities = _best_split(ink, component, height, classify, deskew)
-        readings += [DigitReading(int(p.argmax()), float(p.max()), piece.box, bool(p.max() < reject_threshold))
-                     for p, piece in zip(probabilities, pieces)]
+    graph = lattice.build(found, height)
+    candidates, probabilities = _classify_candidates(ink, graph, classify, deskew)
+    path = lattice.best_path(scores(probabilities, candidates, graph, height, prior), graph.edges,
+                             len(graph.left), digits)
+    readings = [DigitReading(int(p.argmax()), float(p.max()), candidates[e].box, bool(p.max() < reject_threshold))
+                for e, p in zip(path, probabilities[path])]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
     return Reading(text, readings)
 
 
 def read_image(path: Path, model: Path | Classifier, reject_threshold: float = 0.5,
-               deskew: bool = False) -> Reading:
+               deskew: bool = False, digits: int | None = None) -> Reading:
     """Read the digits of an image file with a run folder, a .tflite, or a loaded classifier."""
     gray = load_gray(path)
     classify = model if callable(model) else load_classifier(model)
-    return read_gray(gray, classify, reject_threshold, deskew)
+    return read_gray(gray, classify, reject_threshold, deskew, digits)

@@ -1,5 +1,5 @@
-"""Find the digits of a grayscale image: Otsu threshold, polarity, connected components,
-merging of small fragments and splitting of touching digits."""
+"""The ink of a grayscale image: Otsu threshold, polarity, connected components, merging of
+broken-off fragments; the digits among them are found by `lattice`."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,11 +12,6 @@ from lenet_edge.read.image import ReadError
 MIN_CONTRAST = 0.15  # below this, gray range is noise on a blank page
 FRAGMENT_AREA = 0.15  # a component under this fraction of the largest is a broken-off piece
 NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
-# Width/height of one handwritten digit is about 0.4-0.9 (a '1' is narrower); a component
-# wider than SPLIT_ASPECT x the string's height is taken to be several touching digits.
-DIGIT_ASPECT = 0.7
-SPLIT_ASPECT = 1.3
-CANDIDATE_ASPECT = 1.15  # a single digit is rarely wider than tall; wider ones may be pairs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,11 +86,12 @@ def label(mask: np.ndarray) -> list[Component]:
                     if mask[ny, nx] and not seen[ny, nx]:
                         seen[ny, nx] = True
                         queue.append((ny, nx))
-        components.append(_component(np.array(pixels)))
+        components.append(component_of(np.array(pixels)))
     return components
 
 
-def _component(pixels: np.ndarray) -> Component:
+def component_of(pixels: np.ndarray) -> Component:
+    """The component of (y, x) pixels, in its bounding box."""
     (top, left), (bottom, right) = pixels.min(axis=0), pixels.max(axis=0) + 1
     mask = np.zeros((bottom - top, right - left), dtype=bool)
     mask[pixels[:, 0] - top, pixels[:, 1] - left] = True
@@ -116,57 +112,19 @@ def _column_overlap(a: Box, b: Box) -> int:
 
 
 def merge_fragments(components: list[Component]) -> list[Component]:
-    """Join small pieces (a 5's detached bar, a broken stroke) to the digit they overlap or
-    lie nearest to; drop specks that overlap nothing."""
+    """Join small pieces lying over or under a digit (a 5's detached bar, a broken stroke) to
+    it and drop specks; a small piece beside the others stays, for the lattice to judge (a thin
+    '1' is as small as a fragment)."""
     largest = max(c.area for c in components)
     big = [c for c in components if c.area >= FRAGMENT_AREA * largest]
     for piece in (c for c in components if c.area < FRAGMENT_AREA * largest):
         overlaps = [_column_overlap(piece.box, c.box) for c in big]
         nearest = int(np.argmax(overlaps))
-        if overlaps[nearest] > 0 or piece.area >= NOISE_AREA * largest:
+        if overlaps[nearest] > piece.box.width / 2:
             big[nearest] = merge(big[nearest], piece)
-    return sorted(big, key=lambda c: c.box.left)
-
-
-def digit_counts(component: Component, height: float) -> range:
-    """The digit counts worth trying for a component of a string `height` tall: one when it is
-    no wider than a digit can be, else the width's estimate give or take one."""
-    if component.box.width <= CANDIDATE_ASPECT * height:
-        return range(1, 2)
-    count = estimated_count(component, height)
-    return range(max(1, count - 1), count + 2)
-
-
-def estimated_count(component: Component, height: float) -> int:
-    """The number of typical-width digits in the component, when it is much wider than one."""
-    if component.box.width <= SPLIT_ASPECT * height:
-        return 1
-    return max(2, round(component.box.width / (DIGIT_ASPECT * height)))
-
-
-def split(component: Component, count: int) -> list[Component]:
-    """Cut a component into `count` digits at the minima of its column projection."""
-    if count == 1:
-        return [component]
-    width = component.box.width
-    profile = component.mask.sum(axis=0)
-    cuts, step = [0], width / count
-    for i in range(1, count):
-        # Search well past the boundary an even split gives: a '1' beside a '5' is a third as wide.
-        lo = min(max(int(i * step - 0.6 * step), cuts[-1] + 1), width - 1)
-        hi = max(min(int(i * step + 0.6 * step), width), lo + 1)
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
-    cuts.append(width)
-    return [_crop(component, a, b) for a, b in zip(cuts, cuts[1:]) if b > a and component.mask[:, a:b].any()]
-
-
-def _crop(component: Component, left: int, right: int) -> Component:
-    mask = component.mask[:, left:right]
-    rows = np.nonzero(mask.any(axis=1))[0]
-    top, bottom = (rows[0], rows[-1] + 1) if len(rows) else (0, mask.shape[0])
-    box = component.box
-    return Component(Box(box.top + int(top), box.left + left, box.top + int(bottom), box.left + right),
-                     mask[top:bottom])
+        elif piece.area >= NOISE_AREA * largest:
+            big.append(piece)
+    return sorted(big, key=lambda c: c.box.left + c.box.width / 2)
 
 
 def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
@@ -180,15 +138,10 @@ def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
     return ink, merged, float(np.median([c.box.height for c in merged]))
 
 
-def segment(gray: np.ndarray) -> tuple[np.ndarray, list[Component]]:
-    """(ink image, the digits left to right), touching digits split by width alone."""
-    ink, merged, height = components(gray)
-    return ink, [part for c in merged for part in split(c, estimated_count(c, height))]
-
-
-def digit_ink(ink: np.ndarray, component: Component) -> np.ndarray:
-    """The ink of one digit alone: its box, with pixels of neighbours in the box cleared. The
-    mask is grown by one pixel to keep the anti-aliased rim the threshold cut off."""
+def digit_ink(ink: np.ndarray, component: Component, line: np.ndarray) -> np.ndarray:
+    """The ink of one digit alone: its box, with the pixels of the other digits (`line` is the
+    mask of all of them) cleared. The mask is grown by one pixel into the background to keep
+    the anti-aliased rim the threshold cut off, but not into a touching neighbour."""
     box = component.box
     mask = np.pad(component.mask, 1)
     grown = mask.copy()
@@ -197,5 +150,6 @@ def digit_ink(ink: np.ndarray, component: Component) -> np.ndarray:
             grown |= np.roll(mask, (dy, dx), axis=(0, 1))
     top, left = max(box.top - 1, 0), max(box.left - 1, 0)
     bottom, right = min(box.bottom + 1, ink.shape[0]), min(box.right + 1, ink.shape[1])
-    grown = grown[top - box.top + 1:bottom - box.top + 1, left - box.left + 1:right - box.left + 1]
-    return ink[top:bottom, left:right] * grown
+    inside = (slice(top - box.top + 1, bottom - box.top + 1), slice(left - box.left + 1, right - box.left + 1))
+    keep = mask[inside] | (grown[inside] & ~line[top:bottom, left:right])
+    return ink[top:bottom, left:right] * keep

@@ -1,0 +1,107 @@
+"""Segmentation by recognition (Burges, LeCun et al. 1992-1998): over-segment the string with
+candidate cuts, let the network classify every run of consecutive pieces, and keep the path
+through this lattice with the best total score.
+
+A node is a boundary: the set of ink pixels left of it (a gap between components, or a cut
+inside one). An edge from node a to node b is the candidate digit made of the pixels left of b
+and not left of a; it exists only when the two boundaries do not cross.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from lenet_edge.read.cuts import candidate_cuts
+from lenet_edge.read.image import ReadError
+from lenet_edge.read.segment import Component, component_of
+
+MAX_WIDTH = 1.4  # x the string's height: wider candidates are never one digit
+MIN_CUT_WIDTH = 0.75  # components narrower than this x the height are not cut
+
+
+@dataclasses.dataclass
+class Lattice:
+    ys: np.ndarray  # (P,) the string's ink pixels
+    xs: np.ndarray
+    part: np.ndarray  # (P,) the connected component of each pixel
+    left: np.ndarray  # bool (nodes, P): which pixels lie left of each boundary, first node none, last all
+    crossed: np.ndarray  # (nodes,) ink pixels each boundary cuts through (0 between components)
+    edges: list[tuple[int, int]]  # (a, b) with a < b: a candidate digit
+
+    def pixels(self, edge: tuple[int, int]) -> np.ndarray:
+        a, b = edge
+        return self.left[b] & ~self.left[a]
+
+    def candidate(self, edge: tuple[int, int]) -> Component:
+        chosen = self.pixels(edge)
+        return component_of(np.stack([self.ys[chosen], self.xs[chosen]], axis=1))
+
+
+def _boundaries(found: list[Component], height: float) -> tuple[np.ndarray, ...]:
+    """(ys, xs, component of each pixel, left sets, ink crossed, which boundaries lie between
+    components): a boundary after every component and at every cut inside one."""
+    ys, xs, rank = [], [], []
+    for k, component in enumerate(found):
+        y, x = np.nonzero(component.mask)
+        ys.append(y + component.box.top), xs.append(x + component.box.left), rank.append(np.full(len(y), k))
+    ys, xs, rank = np.concatenate(ys), np.concatenate(xs), np.concatenate(rank)
+    left, crossed = [rank < k for k in range(len(found) + 1)], [0] * (len(found) + 1)
+    for k, component in enumerate(found):
+        if component.box.width < MIN_CUT_WIDTH * height:
+            continue
+        mine = rank == k
+        rows, cols = ys[mine] - component.box.top, xs[mine] - component.box.left
+        for cut in candidate_cuts(component.mask, height):
+            inside = np.zeros_like(mine)
+            inside[mine] = cols < cut[rows]
+            left.append((rank < k) | inside)
+            crossed.append(int(component.mask[np.arange(len(cut)), np.floor(cut).astype(int)].sum()))
+    between = np.arange(len(left)) <= len(found)
+    return ys, xs, rank, np.array(left), np.array(crossed), between
+
+
+def build(found: list[Component], height: float) -> Lattice:
+    """The lattice of the string's components (left to right): every candidate no wider than a
+    digit can be, and every whole component."""
+    ys, xs, rank, left, crossed, between = _boundaries(found, height)
+    # Order boundaries left to right by how much ink they leave on their left, without repeats.
+    _, unique = np.unique(left, axis=0, return_index=True)
+    order = sorted(unique, key=lambda i: (left[i].sum(), i))
+    left, crossed = left[order], crossed[order]
+    # A whole component is always a candidate, however wide, so some path always exists.
+    gaps = np.nonzero(between[order])[0]
+    edges = []
+    for a in range(len(left) - 1):
+        later = left[a + 1:]
+        chosen = later & ~left[a]
+        spans = np.where(chosen, xs, -1).max(axis=1) - np.where(chosen, xs, xs.max() + 1).min(axis=1) + 1
+        allowed = ~(left[a] & ~later).any(axis=1) & (spans <= MAX_WIDTH * height)
+        if a in gaps[:-1]:
+            allowed[gaps[np.searchsorted(gaps, a) + 1] - a - 1] = True
+        edges += [(a, a + 1 + i) for i in np.nonzero(allowed)[0]]
+    return Lattice(ys, xs, rank, left, crossed, edges)
+
+
+def best_path(scores: np.ndarray, edges: list[tuple[int, int]], nodes: int,
+              count: int | None = None) -> list[int]:
+    """Indices of the edges of the best-scoring path from the first node to the last, with
+    `count` edges when given (dynamic programming over (node, edges so far))."""
+    most = nodes - 1 if count is None else count
+    best = np.full((nodes, most + 1), -np.inf)
+    best[0, 0] = 0.0
+    back = np.full((nodes, most + 1), -1)
+    for e in sorted(range(len(edges)), key=lambda e: edges[e][1]):
+        a, b = edges[e]
+        candidate = best[a, :-1] + scores[e]
+        better = candidate > best[b, 1:]
+        best[b, 1:][better], back[b, 1:][better] = candidate[better], e
+    n = int(np.argmax(best[-1])) if count is None else count
+    if not np.isfinite(best[-1, n]):
+        raise ReadError(f"cannot split the image into {count} digits")
+    path = []
+    while n:
+        e = back[-1 if not path else edges[path[-1]][0], n]
+        path.append(int(e))
+        n -= 1
+    return path[::-1]
