@@ -32,7 +32,7 @@ from firmware_sim.simulate import convention_for, model_input, save_npy
 from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 from lenet_edge.errors import UsageError
 
-STATUS = {1: "a side is 0 or above 64", 2: "no ink"}  # nn_normalize's codes
+STATUS = {1: f"a side is 0 or above {MAX_SIDE}", 2: "no ink"}  # nn_normalize's codes
 SIZE_BUCKETS = (1, 16, 24, 40, MAX_SIDE + 1)  # raw digits' longer side, for errors by size
 _STATS = struct.Struct("<4s4I")
 _RECORD = np.dtype([("status", "<u4"), ("normalize", "<u4"), ("classify", "<u4")])
