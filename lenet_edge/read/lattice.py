@@ -16,7 +16,7 @@ from lenet_edge.read.cuts import candidate_cuts
 from lenet_edge.read.image import ReadError
 from lenet_edge.read.segment import Component, component_of
 
-MAX_WIDTH = 1.4  # x the string's height: wider candidates are never one digit
+MAX_WIDTH = 1.6  # x the string's height: wider candidates are never one digit
 MIN_CUT_WIDTH = 0.75  # components narrower than this x the height are not cut
 
 
@@ -63,13 +63,14 @@ def _boundaries(found: list[Component], height: float) -> tuple[np.ndarray, ...]
 
 def build(found: list[Component], height: float) -> Lattice:
     """The lattice of the string's components (left to right): every candidate no wider than a
-    digit can be, and every whole component."""
+    digit can be, and every run of one or two whole components."""
     ys, xs, rank, left, crossed, between = _boundaries(found, height)
     # Order boundaries left to right by how much ink they leave on their left, without repeats.
     _, unique = np.unique(left, axis=0, return_index=True)
     order = sorted(unique, key=lambda i: (left[i].sum(), i))
     left, crossed = left[order], crossed[order]
-    # A whole component is always a candidate, however wide, so some path always exists.
+    # One or two whole components are always candidates, however wide (the score's width prior
+    # judges them), so a path always exists, and one for any count the components allow.
     gaps = np.nonzero(between[order])[0]
     edges = []
     for a in range(len(left) - 1):
@@ -77,8 +78,8 @@ def build(found: list[Component], height: float) -> Lattice:
         chosen = later & ~left[a]
         spans = np.where(chosen, xs, -1).max(axis=1) - np.where(chosen, xs, xs.max() + 1).min(axis=1) + 1
         allowed = ~(left[a] & ~later).any(axis=1) & (spans <= MAX_WIDTH * height)
-        if a in gaps[:-1]:
-            allowed[gaps[np.searchsorted(gaps, a) + 1] - a - 1] = True
+        if a in gaps:
+            allowed[gaps[np.searchsorted(gaps, a) + 1:][:2] - a - 1] = True
         edges += [(a, a + 1 + i) for i in np.nonzero(allowed)[0]]
     return Lattice(ys, xs, rank, left, crossed, edges)
 

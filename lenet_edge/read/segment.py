@@ -135,7 +135,9 @@ def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
     if not found:
         raise ReadError("no digit found")
     merged = merge_fragments(found)
-    return ink, merged, float(np.median([c.box.height for c in merged]))
+    # The digits' height, not pulled down by a flat piece such as a 5's detached bar.
+    heights = np.array([c.box.height for c in merged])
+    return ink, merged, float(np.median(heights[heights >= heights.max() / 2]))
 
 
 def digit_ink(ink: np.ndarray, component: Component, line: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ class StringStyle:
     margin: int = 8
 
 
-def _slanted(digit: np.ndarray, scale: float, slant: float) -> np.ndarray:
+def resample(digit: np.ndarray, scale: float, slant: float) -> np.ndarray:
     """Scale and shear one digit (float ink), cropped to its ink."""
     height, width = digit.shape
     pad = int(np.ceil(abs(slant) * height / 2))
@@ -40,7 +40,7 @@ def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
     in; the same seed always gives the same image."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(labels), size=length)
-    digits = [_slanted(images[i].astype(np.float32) / 255.0, rng.uniform(*style.scale),
+    digits = [resample(images[i].astype(np.float32) / 255.0, rng.uniform(*style.scale),
                        rng.uniform(-style.slant, style.slant)) for i in picks]
     gaps = [-int(rng.integers(0, style.overlap + 1)) if rng.random() < style.touching
             else int(rng.integers(*style.gap)) for _ in digits[1:]]
