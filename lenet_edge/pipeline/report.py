@@ -96,8 +96,9 @@ def _rejection_lines(ev: dict) -> list[str]:
     return ["| rejection | " + " | ".join(f"{100 * p['rejection']:.0f}%" for p in rates) + " |",
             "|---|" + "---|" * len(rates),
             "| error among accepted | " + " | ".join(_pct(p["error"]) for p in rates) + " |", "",
-            f"Least rejection for an error target: {needed}. The int8 softmax gives {ev['tied_at_top']:,} digits "
-            f"the same top confidence; rejection cannot rank those among themselves."]
+            f"Least rejection for an error target: {needed}. {ev['tied_at_top']:,} digits share the highest "
+            f"confidence the int8 softmax can express, so past {_pct(_ranked(ev))} rejection the digits "
+            f"rejected are the test set's next, not the network's least sure."]
 
 
 def _markdown(summary: dict, images: dict[str, str]) -> str:
@@ -162,7 +163,12 @@ def _plots(st: dict) -> dict[str, bytes]:
             "layers": plots.layers(st["check"]["layers"]),
             "memory": plots.memory(st["check"], st["firmware"]),
             "confusion": plots.confusion(st["evaluate"]["confusion"]),
-            "rejection": plots.rejection(st["evaluate"]["rejection_curve"])}
+            "rejection": plots.rejection(st["evaluate"]["rejection_curve"], _ranked(st["evaluate"]))}
+
+
+def _ranked(ev: dict) -> float:
+    """The rejection rate up to which the int8 confidences still rank the digits."""
+    return 1.0 - ev["tied_at_top"] / ev["digits"]
 
 
 def write_report(out: Path, stages: dict, settings) -> dict:

@@ -22,7 +22,8 @@ STAGE_NAMES = ("train", "prune", "magnitude", "qat", "int8", "evaluate", "check"
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    """How much work each stage does: the benchmarked recipe by default, tiny with quick()."""
+    """How much work each stage does: by default the benchmarked training recipe and a pruning
+    budget that keeps `make demo` under 25 minutes on 2 cores (BENCHMARKS.md); tiny with quick()."""
     epochs: int = 20
     learning_rate: float = 1e-3
     lr_decay: float = 0.85
