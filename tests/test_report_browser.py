@@ -31,7 +31,8 @@ def report(tmp_path_factory):
 
 
 def _browse(chromium, tmp_path, *args) -> str:
-    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+    # --no-sandbox: CI runs as root; --disable-dev-shm-usage: containers' /dev/shm is small
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
                f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
