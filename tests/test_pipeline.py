@@ -91,8 +91,9 @@ def test_missing_toolchain_skips_the_firmware_stage(finished, tmp_path, monkeypa
     assert firmware["skipped"] and "not installed" in firmware["reason"]
 
 
-def test_cli_prints_each_stage(finished):
+def test_cli_prints_each_stage(finished, monkeypatch):
     settings, _ = finished
+    monkeypatch.setattr(stages, "Budget", lambda: settings.budget)  # the CLI's default budget
     result = invoke("pipeline", "--model", "lenet1", "--sparsity", "0.6", "--out", settings.out, "--data-dir", DATA)
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
@@ -109,6 +110,12 @@ def test_bad_input_is_one_error_line(tmp_path, args, fragment):
     result = invoke("pipeline", "--out", tmp_path / "p", "--quick", *args)
     assert_one_error_line(result, fragment)
     assert not (tmp_path / "p").exists()
+
+
+def test_other_settings_are_one_error_line(finished):
+    settings, _ = finished
+    result = invoke("pipeline", "--model", "lenet1", "--sparsity", "0.5", "--out", settings.out, "--quick")
+    assert_one_error_line(result, "other settings (sparsity, budget)", "choose another --out")
 
 
 def test_reuses_a_finished_train_run(finished, tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ Each stage writes into its own subfolder of `out`; `out/stages.json` records eve
 (its result and when it finished), so running the pipeline again skips finished stages and
 resumes at the one that stopped. A stage folder left half-done by an interrupted run is moved
 aside (`<name>.partial-N`) and the stage starts again, except training, which resumes from its
-last checkpoint.
+last checkpoint. `out/pipeline.json` keeps the settings the stages ran with: a rerun asking for
+others is refused rather than mixing them.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lenet_edge import run as runs
 from lenet_edge.errors import RunError, UsageError
 
 STAGES_FILE = "stages.json"
+SETTINGS_FILE = "pipeline.json"  # what the finished stages were asked for
 STAGE_NAMES = ("train", "prune", "magnitude", "qat", "int8", "evaluate", "check", "firmware", "report")
 
 
@@ -98,6 +100,26 @@ def validate(settings: PipelineSettings) -> None:
     b = settings.budget
     if b.epochs < 1 or b.prune_rounds < 1 or b.prune_epochs < 1 or b.qat_epochs < 1 or b.firmware_images < 1:
         raise UsageError("every stage budget (epochs, rounds, images) must be at least 1")
+
+
+def _recorded(s: PipelineSettings) -> dict:
+    return {"model": s.model, "device": s.device, "sparsity": s.sparsity, "board": s.board,
+            "digits_per_second": s.digits_per_second, "train_run": None if s.train_run is None else str(s.train_run),
+            "budget": dataclasses.asdict(s.budget)}
+
+
+def same_settings(settings: PipelineSettings) -> None:
+    """Resuming reuses finished stages, so a rerun must ask for what they did (UsageError otherwise)."""
+    path = Path(settings.out) / SETTINGS_FILE
+    wanted = _recorded(settings)
+    if not path.is_file():
+        runs.write_json(path, wanted)
+        return
+    before = runs.read_json(path)
+    changed = [key for key in wanted if before.get(key) != wanted[key]]
+    if changed:
+        raise UsageError(f"{settings.out} holds a pipeline with other settings ({', '.join(changed)}); "
+                         f"choose another --out")
 
 
 def read_stages(out: Path) -> dict:
@@ -250,6 +272,7 @@ def run_pipeline(settings: PipelineSettings, on_event: Callable[[StageEvent], No
     validate(settings)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
+    same_settings(settings)
     stages = read_stages(out)
     notify = on_event or (lambda event: None)
     ran, skipped = [], []
