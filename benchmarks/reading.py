@@ -1,13 +1,11 @@
 """Read generated 5-digit strings with an int8 LeNet-5 and measure LeNet-5's error vs rejection.
 
-    python benchmarks/reading.py [--strings 1000] [--model runs/bench/reading/lenet5-long-int8.tflite]
+    python benchmarks/reading.py [--strings 1000] [--model runs/bench/reading/lenet5+distort-int8.tflite]
                                  [--run runs/bench/lenet5]
 
-The model is the int8 LeNet-5 the reading section of BENCHMARKS.md trains and converts:
+The model is the distortion-trained LeNet-5 of the accuracy benchmark, converted to int8:
 
-    lenet-edge train --model lenet5 --distort --epochs 50 --lr 1e-3 --lr-decay 0.93 \\
-        --weight-decay 0.02 --batch-size 32 --out runs/bench/reading/lenet5-long
-    lenet-edge convert runs/bench/reading/lenet5-long --int8 --out runs/bench/reading/lenet5-long-int8.tflite
+    lenet-edge convert runs/bench/lenet5+distort --int8 --out runs/bench/reading/lenet5+distort-int8.tflite
 
 Each string is read twice: choosing the digit count, and told it (`read --digits 5`). A string
 is wrong by its count (segmentation) or, count right, by a digit. The model's own error on the
@@ -92,7 +90,7 @@ def print_tables(report: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strings", type=int, default=1000)
-    parser.add_argument("--model", type=Path, default=Path("runs/bench/reading/lenet5-long-int8.tflite"))
+    parser.add_argument("--model", type=Path, default=Path("runs/bench/reading/lenet5+distort-int8.tflite"))
     parser.add_argument("--run", type=Path, default=Path("runs/bench/lenet5"))
     parser.add_argument("--out", type=Path, default=Path("runs/bench/reading.json"))
     args = parser.parse_args()
