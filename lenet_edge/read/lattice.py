@@ -88,18 +88,22 @@ def best_path(scores: np.ndarray, edges: list[tuple[int, int]], nodes: int,
               count: int | None = None) -> list[int]:
     """Indices of the edges of the best-scoring path from the first node to the last, with
     `count` edges when given (dynamic programming over (node, edges so far))."""
-    most = nodes - 1 if count is None else count
-    best = np.full((nodes, most + 1), -np.inf)
+    best = np.full((nodes, nodes), -np.inf)  # a path has at most nodes - 1 edges
     best[0, 0] = 0.0
-    back = np.full((nodes, most + 1), -1)
+    back = np.full((nodes, nodes), -1)
     for e in sorted(range(len(edges)), key=lambda e: edges[e][1]):
         a, b = edges[e]
         candidate = best[a, :-1] + scores[e]
         better = candidate > best[b, 1:]
         best[b, 1:][better], back[b, 1:][better] = candidate[better], e
-    n = int(np.argmax(best[-1])) if count is None else count
-    if not np.isfinite(best[-1, n]):
-        raise ReadError(f"cannot split the image into {count} digits")
+    if count is None:
+        n = int(np.argmax(best[-1]))
+    elif count < nodes and np.isfinite(best[-1, count]):
+        n = count
+    else:
+        counts = np.nonzero(np.isfinite(best[-1]))[0]
+        raise ReadError(f"cannot split the image into {count} digits: "
+                        f"the candidate cuts allow {counts.min()} to {counts.max()}")
     path = []
     while n:
         e = back[-1 if not path else edges[path[-1]][0], n]
