@@ -16,7 +16,7 @@ from lenet_edge.read.cuts import candidate_cuts
 from lenet_edge.read.image import ReadError
 from lenet_edge.read.segment import Component, component_of
 
-MAX_WIDTH = 1.6  # x the string's height: wider candidates are never one digit
+MAX_WIDTH = 1.6  # x the string's height: a wider candidate is one or two whole components or none
 MIN_CUT_WIDTH = 0.75  # components narrower than this x the height are not cut
 
 
