@@ -13,7 +13,7 @@ from lenet_edge.read import lattice
 from lenet_edge.read.image import load_gray
 from lenet_edge.read.normalize import normalize
 from lenet_edge.read.score import Prior, scores
-from lenet_edge.read.segment import Box, components, digit_ink
+from lenet_edge.read.segment import Box, Component, components, digit_ink
 
 REJECTED = "?"
 
@@ -87,13 +87,13 @@ def load_classifier(model: Path) -> Classifier:
     raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
 
 
-def _classify_candidates(gray_ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
-                         deskew: bool) -> tuple[list, np.ndarray]:
+def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
+                         deskew: bool) -> tuple[list[Component], np.ndarray]:
     """Every candidate digit of the lattice, classified in one batch."""
-    line = np.zeros(gray_ink.shape, dtype=bool)
+    line = np.zeros(ink.shape, dtype=bool)
     line[found.ys, found.xs] = True
     candidates = [found.candidate(edge) for edge in found.edges]
-    digits = np.stack([normalize(digit_ink(gray_ink, c, line), deskew) for c in candidates])
+    digits = np.stack([normalize(digit_ink(ink, c, line), deskew) for c in candidates])
     return candidates, classify(digits)
 
 
