@@ -39,7 +39,7 @@ def write_folder(folder: Path, model: ModelSources, board: Board, source_name: s
     (folder / "model_data.c").write_text(model.model_data_c)
     for name in (*RUNTIME_SOURCES, *RUNTIME_HEADERS):
         shutil.copyfile(_HERE / "runtime" / name, folder / name)
-    for name in (*HARNESS_SOURCES, "semihost.h", "link.ld"):
+    for name in (*HARNESS_SOURCES, "harness.h", "semihost.h", "link.ld"):
         shutil.copyfile(_HERE / "board" / name, folder / name)
     normalize = normalize_data_c is not None
     if normalize:
@@ -55,7 +55,8 @@ def write_folder(folder: Path, model: ModelSources, board: Board, source_name: s
 def makefile(board: Board, normalize: bool = False) -> str:
     cases = "".join(f"ifeq ($(BOARD),{b.name})\n  CFLAGS := {' '.join(b.cflags)}\n"
                     f"  QEMU_CPU := {b.core}\nendif\n" for b in BOARDS.values())
-    headers = "model.h nn_ops.h nn_arith.h semihost.h" + (" normalize.h" if normalize else "")
+    headers = ("model.h nn_ops.h nn_arith.h harness.h semihost.h"
+               + (" normalize.h" if normalize else ""))
     extra_outputs = " inputs.bin digits_stats.bin" if normalize else ""
     files = ("# digits.bin: raw digits (see main_normalize.c); writes outputs.bin, inputs.bin, "
              "digits_stats.bin and stats.bin" if normalize else
@@ -94,7 +95,7 @@ malloc. Outputs equal firmware_sim's (and so TFLite Micro's reference kernels') 
 | model.h, model.c | `model_input()`, `model_invoke()`, `model_output()`; the static arena |
 | model_data.c | weights, biases, requantization multipliers and tables, all `const` (flash) |
 | nn_ops.h, nn_arith.h, *.c kernels | the hand-written int8 runtime (conv.c does the heavy work) |
-| main.c, semihost.c/h | test harness: reads images.bin, writes outputs.bin and stats.bin |
+| main.c, harness.h, semihost.c/h | test harness: reads images.bin, writes outputs.bin and stats.bin |
 | startup.c, link.ld | vector table, reset, memory map of the MPS2 boards |
 
 ## Build and run under QEMU

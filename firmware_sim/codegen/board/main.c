@@ -1,41 +1,13 @@
 /* Test harness: run the model on every input of images.bin (host file, semihosting), write the
  * outputs to outputs.bin and the measurements to stats.bin.
  *
- * Instructions are counted with SysTick: under QEMU -icount shift=6 an instruction takes 64 ns
- * of virtual time and SysTick ticks every 40 ns (25 MHz), so instructions = ticks * 40 / 64.
- * The 24-bit counter wraps every ~10 million instructions; its interrupt counts the wraps.
- * The stack an inference uses is measured once, after the first image, by painting it.
+ * Instructions are counted with SysTick (harness.h). The stack an inference uses is measured once, after the first image, by painting it.
  */
 #include <stdint.h>
 
 #include "model.h"
+#include "harness.h"
 #include "semihost.h"
-
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
-#define STACK_PAINT 0x5AC4C0DEu
-#define PAINT_MARGIN 16 /* words below the caller's stack pointer left unpainted */
-
-extern uint32_t _sstack;  /* lowest address of the stack (linker script) */
-static volatile uint32_t systick_wraps;
-
-void SysTick_Handler(void) { systick_wraps++; }
-
-static uint64_t ticks(void) {
-  uint32_t wraps, value;
-  do {
-    wraps = systick_wraps;
-    value = SYST_CVR;
-  } while (wraps != systick_wraps);
-  return ((uint64_t)wraps << 24) + (0xFFFFFFu - value);
-}
-
-static uint32_t *stack_pointer(void) {
-  uint32_t *sp;
-  __asm__ volatile("mov %0, sp" : "=r"(sp));
-  return sp;
-}
 
 /* Bytes of stack below the caller's frame that one inference touches. */
 static uint32_t __attribute__((noinline)) inference_stack(void) {

@@ -8,43 +8,19 @@
  * ticks) and stats.bin (magic LENM, digits, arena bytes, stack bytes, ticks of an empty timing).
  * A refused digit (status != 0) leaves zero bytes in both outputs.
  *
- * Instructions = ticks * 40 / 64 under QEMU -icount shift=6 (see main.c).
+ * Instructions = ticks * 40 / 64 under QEMU -icount shift=6 (see harness.h).
  */
 #include <stdint.h>
 
 #include "model.h"
 #include "normalize.h"
+#include "harness.h"
 #include "semihost.h"
 
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
-#define STACK_PAINT 0x5AC4C0DEu
-#define PAINT_MARGIN 16 /* words below the caller's stack pointer left unpainted */
-
-extern uint32_t _sstack; /* lowest address of the stack (linker script) */
-static volatile uint32_t systick_wraps;
 static uint8_t bitmap[NN_NORM_MAX_SIDE * NN_NORM_MAX_SIDE];
 /* written for a refused digit, in place of its input and its output */
 static const int8_t zeros[MODEL_INPUT_BYTES > MODEL_OUTPUT_BYTES ? MODEL_INPUT_BYTES
                                                                  : MODEL_OUTPUT_BYTES];
-
-void SysTick_Handler(void) { systick_wraps++; }
-
-static uint64_t ticks(void) {
-  uint32_t wraps, value;
-  do {
-    wraps = systick_wraps;
-    value = SYST_CVR;
-  } while (wraps != systick_wraps);
-  return ((uint64_t)wraps << 24) + (0xFFFFFFu - value);
-}
-
-static uint32_t *stack_pointer(void) {
-  uint32_t *sp;
-  __asm__ volatile("mov %0, sp" : "=r"(sp));
-  return sp;
-}
 
 typedef struct {
   uint8_t height, width, ink_dark, reserved;
