@@ -69,6 +69,37 @@ class FlashReport:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def summary_lines(self) -> list[str]:
+        """The CLI's report: exactness, accuracy, memory against TFLM's, speed."""
+        lines = [f"{self.model} on {self.board} ({self.core}): {self.images:,} inputs "
+                 f"({self.inputs})",
+                 f"  outputs identical to the emulator: {'yes' if self.identical else 'NO'} "
+                 f"({self.mismatched_images:,} of {self.images:,} differ)"
+                 + (f"; accuracy {100 * self.accuracy:.2f}%" if self.accuracy is not None else ""),
+                 f"  flash: {self.flash_inference:,} B inference + {self.flash_harness:,} B "
+                 f"harness = {self.flash_total:,} B (.tflite {self.tflite_bytes:,} B)",
+                 f"  RAM:   {self.ram_inference:,} B inference (arena {self.ram_arena:,} + stack "
+                 f"{self.ram_stack:,}); TFLM arena {self.tflm_arena_bytes:,} B; "
+                 f"{self.ram_total:,} B with harness",
+                 f"  speed: {self.instructions_per_inference:,.0f} instructions per inference, "
+                 f"{self.instructions_per_mac:.2f} per MAC, "
+                 f"{self.instructions_per_effective_mac:.2f} per nonzero MAC"]
+        if self.predicted:
+            p = self.predicted
+            lines.append(f"  device profile {p['device']} (TFLM + CMSIS-NN) predicted "
+                         f"{p['cycles_per_inference']:,.0f} cycles, flash {p['flash_bytes']:,} B, "
+                         f"RAM {p['ram_bytes']:,} B")
+        return lines + self.location_lines()
+
+    def location_lines(self) -> list[str]:
+        """Where the firmware folder and the board's outputs were kept, if they were."""
+        lines = []
+        if self.folder:
+            lines.append(f"  firmware folder: {self.folder}")
+        if self.outputs_path:
+            lines.append(f"  board outputs -> {self.outputs_path}")
+        return lines
+
 
 def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
           dataset: str = "mnist", data_dir=None, inputs=None, outputs=None, workdir=None,

@@ -116,11 +116,7 @@ class NormalizeReport:
                      f"normalization (code and table); RAM: {c.ram_inference:,} B inference "
                      f"(arena {c.ram_arena:,} + normalization scratch {self.ram_normalize:,} + "
                      f"stack {c.ram_stack:,})")
-        if c.folder:
-            lines.append(f"  firmware folder: {c.folder}")
-        if c.outputs_path:
-            lines.append(f"  board outputs -> {c.outputs_path}")
-        return lines
+        return lines + c.location_lines()
 
 
 def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,

@@ -327,41 +327,15 @@ def flash(
 
         if dataset != "mnist":
             raise UsageError("--normalize makes MNIST-like digits; it does not take --dataset usps")
-        n = flash_normalized(model, board, images, data_dir, inputs, outputs, out_dir)
-        if as_json:
-            print_json(n.as_dict())
-        for line in [] if as_json else n.summary_lines():
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
-        if not n.identical:
-            raise typer.Exit(1)
-        return
-    r = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir)
-    if as_json:
-        print_json(r.as_dict())
+        report = flash_normalized(model, board, images, data_dir, inputs, outputs, out_dir)
     else:
-        lines = [f"{model} on {r.board} ({r.core}): {r.images:,} inputs ({r.inputs})",
-                 f"  outputs identical to the emulator: {'yes' if r.identical else 'NO'} "
-                 f"({r.mismatched_images:,} of {r.images:,} differ)"
-                 + (f"; accuracy {100 * r.accuracy:.2f}%" if r.accuracy is not None else ""),
-                 f"  flash: {r.flash_inference:,} B inference + {r.flash_harness:,} B harness "
-                 f"= {r.flash_total:,} B (.tflite {r.tflite_bytes:,} B)",
-                 f"  RAM:   {r.ram_inference:,} B inference (arena {r.ram_arena:,} + stack "
-                 f"{r.ram_stack:,}); TFLM arena {r.tflm_arena_bytes:,} B; {r.ram_total:,} B with harness",
-                 f"  speed: {r.instructions_per_inference:,.0f} instructions per inference, "
-                 f"{r.instructions_per_mac:.2f} per MAC, {r.instructions_per_effective_mac:.2f} "
-                 f"per nonzero MAC"]
-        if r.predicted:
-            p = r.predicted
-            lines.append(f"  device profile {p['device']} (TFLM + CMSIS-NN) predicted "
-                         f"{p['cycles_per_inference']:,.0f} cycles, flash {p['flash_bytes']:,} B, "
-                         f"RAM {p['ram_bytes']:,} B")
-        if r.folder:
-            lines.append(f"  firmware folder: {r.folder}")
-        if r.outputs_path:
-            lines.append(f"  board outputs -> {r.outputs_path}")
-        for line in lines:
+        report = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        for line in report.summary_lines():
             out.print(line, markup=False, highlight=False, soft_wrap=True)
-    if not r.identical:
+    if not report.identical:
         raise typer.Exit(1)
 
 
