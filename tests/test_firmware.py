@@ -253,7 +253,8 @@ def test_cli_flash_prints_json_and_writes_board_outputs(models, tmp_path):
 
 
 def test_firmware_modules_import_neither_tensorflow_nor_tflite_micro():
-    code = ("import sys, firmware_sim.flash, firmware_sim.qemu, firmware_sim.codegen; "
+    code = ("import sys, firmware_sim.flash, firmware_sim.qemu, firmware_sim.codegen, "
+            "firmware_sim.flash_normalize, lenet_edge.read.normalize; "
             "print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
