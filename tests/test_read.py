@@ -14,7 +14,7 @@ from lenet_edge.read import normalize as norm
 from lenet_edge.read import segment as seg
 from lenet_edge.read.cuts import candidate_cuts
 from lenet_edge.read.reader import keras_classifier, read_gray
-from lenet_edge.read.rejection import rejection_curve, rejection_for_error
+from lenet_edge.read.rejection import margin, rejection_curve, rejection_for_error
 from lenet_edge.read.strings import StringStyle, generate
 from lenet_edge.run import RunConfig
 from lenet_edge.train.evaluate import evaluate
@@ -184,6 +184,17 @@ def test_rejection_curve(run_dir):
     assert all(a >= b for a, b in zip(errors, errors[1:]))
     assert 0.0 < rejection_for_error(result.outputs, result.labels, 0.01) < 1.0
     assert rejection_for_error(result.outputs, result.labels, 1.0) == 0.0
+
+
+def test_rejection_ranks_ties_by_a_given_confidence():
+    # three digits tied at the top probability, the first one wrong
+    probabilities = np.array([[0.1, 0.9]] * 3)
+    labels = np.array([0, 1, 1])
+    logits = np.array([[1.0, 1.5], [0.0, 2.0], [3.0, 0.5]])
+    assert np.array_equal(margin(logits), [0.5, 2.0, 2.5])
+    assert rejection_curve(probabilities, labels, (1 / 3,))[0].error == 0.5  # test-set order
+    assert rejection_curve(probabilities, labels, (1 / 3,), margin(logits))[0].error == 0.0
+    assert rejection_for_error(probabilities, labels, 0.0, margin(logits)) == pytest.approx(1 / 3)
 
 
 def test_evaluate_reject(run_dir):

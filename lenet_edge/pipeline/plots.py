@@ -131,14 +131,14 @@ def confusion(matrix: list[list[int]]) -> bytes:
 
 
 def rejection(curve: list[dict], ranked: float) -> bytes:
-    """ranked: the rejection rate past which only digits tied at the top confidence remain."""
+    """ranked: the rejection rate past which only digits tied at the top margin remain."""
     fig, ax = _plt().subplots(figsize=(6.5, 4))
     ax.plot([100 * p["rejection"] for p in curve], [100 * p["error"] for p in curve], marker=".", color=INT8_COLOR)
     if ranked < curve[-1]["rejection"]:
         ax.axvspan(100 * ranked, 100 * curve[-1]["rejection"], color="#eee",
-                   label="tied at the top int8 confidence:\nrejected in test-set order")
+                   label="tied at the top logit margin:\nrejected in test-set order")
         ax.legend()
-    ax.set(xlabel="rejected % (least confident first)", ylabel="error % among accepted digits",
+    ax.set(xlabel="rejected % (smallest logit margin first)", ylabel="error % among accepted digits",
            title="int8 model: error vs rejection", ylim=(0, None))
     ax.grid(alpha=0.3)
     return _png(fig)

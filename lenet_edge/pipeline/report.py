@@ -96,9 +96,13 @@ def _rejection_lines(ev: dict) -> list[str]:
     return ["| rejection | " + " | ".join(f"{100 * p['rejection']:.0f}%" for p in rates) + " |",
             "|---|" + "---|" * len(rates),
             "| error among accepted | " + " | ".join(_pct(p["error"]) for p in rates) + " |", "",
-            f"Least rejection for an error target: {needed}. {ev['tied_at_top']:,} digits share the highest "
-            f"confidence the int8 softmax can express, so past {_pct(_ranked(ev))} rejection the digits "
-            f"rejected are the test set's next, not the network's least sure."]
+            f"Least rejection for an error target: {needed}. Digits are rejected by the margin between "
+            f"their two largest int8 logits (the softmax's input, which the board has too): "
+            f"{ev['softmax_tied_at_top']:,} digits share the int8 softmax's top probability and "
+            f"could not be ranked by it."
+            + (f" {ev['tied_at_top']:,} digits share the largest margin, so past {_pct(_ranked(ev))} "
+               f"rejection the digits rejected are the test set's next, not the network's least sure."
+               if ev["tied_at_top"] > 1 else "")]
 
 
 def _markdown(summary: dict, images: dict[str, str]) -> str:

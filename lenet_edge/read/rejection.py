@@ -17,16 +17,29 @@ class RejectionPoint:
     error: float  # among the accepted digits
 
 
-def _accepted_errors(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """errors[k - 1] = wrong answers among the k most confident digits."""
-    order = np.argsort(-probabilities.max(axis=1), kind="stable")
+def margin(scores: np.ndarray) -> np.ndarray:
+    """Per row, the largest score minus the second largest: how far the answer is from a tie."""
+    top_two = np.sort(scores, axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0]
+
+
+def _accepted_errors(probabilities: np.ndarray, labels: np.ndarray,
+                     confidence: np.ndarray | None = None) -> np.ndarray:
+    """errors[k - 1] = wrong answers among the k most confident digits.
+
+    Confidence is the top probability unless given (for int8 outputs, whose top probabilities
+    tie, the margin of the logits ranks better).
+    """
+    if confidence is None:
+        confidence = probabilities.max(axis=1)
+    order = np.argsort(-confidence, kind="stable")
     wrong = probabilities.argmax(axis=1)[order] != np.asarray(labels)[order]
     return np.cumsum(wrong)
 
 
-def rejection_curve(probabilities: np.ndarray, labels: np.ndarray,
-                    rates=REJECTION_RATES) -> list[RejectionPoint]:
-    errors = _accepted_errors(probabilities, labels)
+def rejection_curve(probabilities: np.ndarray, labels: np.ndarray, rates=REJECTION_RATES,
+                    confidence: np.ndarray | None = None) -> list[RejectionPoint]:
+    errors = _accepted_errors(probabilities, labels, confidence)
     points = []
     for rate in rates:
         accepted = max(1, round((1.0 - rate) * len(errors)))
@@ -34,9 +47,10 @@ def rejection_curve(probabilities: np.ndarray, labels: np.ndarray,
     return points
 
 
-def rejection_for_error(probabilities: np.ndarray, labels: np.ndarray, target: float) -> float:
+def rejection_for_error(probabilities: np.ndarray, labels: np.ndarray, target: float,
+                        confidence: np.ndarray | None = None) -> float:
     """The least rejection rate whose accepted digits have at most `target` error (1.0 if none)."""
-    errors = _accepted_errors(probabilities, labels)
+    errors = _accepted_errors(probabilities, labels, confidence)
     accepted = np.arange(1, len(errors) + 1)
     good = np.nonzero(errors <= target * accepted)[0]
     return 1.0 - (good[-1] + 1) / len(errors) if len(good) else 1.0
