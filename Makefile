@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# the whole pipeline with its defaults (about 20 minutes on 2 cores; ARGS=--quick: under 3);
+# the whole pipeline with its defaults (15 minutes measured on 2 shared cores; ARGS=--quick: under 2);
 # rerunning resumes at the stage that stopped
 demo: $(VENV)/.installed
 	sh scripts/ensure_toolchain.sh
