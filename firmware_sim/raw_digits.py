@@ -1,17 +1,21 @@
 """Raw digits for normalization on the board: MNIST test digits as a segmenter hands them over,
-and raw digits in a file.
+the digits `lenet-edge read` cut out of an image, and raw digits in a file.
 
     digits = raw_test_digits(images)     # RawDigit list, deterministic
+    save_segmented("d.npz", reading.inks)  # the digits `lenet-edge read` cut out
     save_raw_digits("d.npz", digits); load_raw_digits("d.npz")
 
 The board's normalization (firmware_sim.normalize) is measured on these: it must undo the
 cropping, scaling and polarity below, and lenet_edge/read/normalize.py (float) does the same.
 """
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
 from firmware_sim.errors import InputError
 from firmware_sim.normalize import MAX_SIDE, RawDigit
+from lenet_edge.run import atomic_write
 
 RAW_SEED = 1989
 SCALES = (0.4, 2.8)  # raw digit size / MNIST's 20-pixel box
@@ -39,6 +43,29 @@ def raw_test_digits(images: np.ndarray, seed: int = RAW_SEED) -> list[RawDigit]:
         dark = i % DARK_EVERY == DARK_EVERY - 1
         digits.append(RawDigit(bitmap ^ np.uint8(255) if dark else bitmap, dark))
     return digits
+
+
+def raw_digit_of(ink: np.ndarray) -> RawDigit:
+    """A segmented digit's ink (float, background 0, ink up to 1) as the board receives it:
+    in bytes, cropped to its ink, shrunk by a box filter to fit MAX_SIDE if it is larger."""
+    pixels = np.round(255.0 * np.clip(ink, 0.0, 1.0)).astype(np.uint8)
+    rows, cols = np.flatnonzero(pixels.any(axis=1)), np.flatnonzero(pixels.any(axis=0))
+    if len(rows) == 0:
+        raise InputError("a segmented digit has no ink")
+    pixels = pixels[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = MAX_SIDE / max(pixels.shape)
+    if scale < 1:
+        size = [max(1, min(MAX_SIDE, round(side * scale))) for side in pixels.shape[::-1]]
+        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BOX))
+    return RawDigit(pixels)
+
+
+def save_segmented(path: Path, inks: list[np.ndarray]) -> None:
+    """The digits a segmenter cut out (float inks) as raw digits in an .npz, written atomically."""
+    if Path(path).suffix != ".npz":
+        raise InputError(f"raw digits are written to an .npz file, got {str(path)!r}")
+    digits = [raw_digit_of(ink) for ink in inks]
+    atomic_write(path, lambda tmp: save_raw_digits(tmp, digits))
 
 
 def save_raw_digits(path, digits) -> None:

@@ -139,12 +139,17 @@ def read(
     reject: float = typer.Option(0.5, "--reject", help="Confidence below which a digit prints as '?'."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten each digit by its moments first."),
     digits: Optional[int] = typer.Option(None, "--digits", help="The string has exactly N digits (a zip code: 5)."),
+    raw_digits: Optional[Path] = typer.Option(None, "--raw-digits", help="Also write the digits as cut out, an .npz for `flash --normalize --inputs`."),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Read the digits of an image: over-segment, classify every candidate, keep the best path."""
     from lenet_edge.read.reader import read_image
 
     reading = read_image(image, model, reject, deskew, digits)
+    if raw_digits is not None:
+        from firmware_sim.raw_digits import save_segmented
+
+        save_segmented(raw_digits, reading.inks)
     if as_json:
         return print_json(reading.as_dict())
     out.print(reading.text, markup=False, highlight=False)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from firmware_sim.normalize import MAX_SIDE, normalize_digit
+from firmware_sim.raw_digits import load_raw_digits, raw_digit_of
 from lenet_edge.data.mnist import load_mnist
 from lenet_edge.read import lattice
 from lenet_edge.read import normalize as norm
@@ -174,6 +176,30 @@ def test_read_command(mnist, run_dir, tmp_path):
     assert invoke("read", path, "--model", run_dir, "--reject", 1.0).stdout.splitlines()[0] == "?????"
     six = json.loads(invoke("read", path, "--model", run_dir, "--digits", 6, "--json").stdout)
     assert len(six["text"]) == 6
+
+
+def test_read_writes_the_digits_it_cut_out_for_the_board(mnist, run_dir, tmp_path):
+    gray, _ = generate(*mnist, length=5, seed=1, style=APART)
+    path, cut_out = save(tmp_path, gray), tmp_path / "cut.npz"
+    result = invoke("read", path, "--model", run_dir, "--json", "--raw-digits", cut_out)
+    boxes = [d["box"] for d in json.loads(result.stdout)["digits"]]
+    digits = load_raw_digits(cut_out)
+    assert len(digits) == 5
+    for digit, box in zip(digits, boxes):
+        # cropped to the ink the threshold found, give or take the anti-aliased rim
+        height, width = digit.bitmap.shape
+        box_height, box_width = box["bottom"] - box["top"], box["right"] - box["left"]
+        assert box_height <= height <= box_height + 2 and box_width <= width <= box_width + 2
+        assert normalize_digit(digit).max() == 255  # the board's normalization takes it
+    assert_one_error_line(invoke("read", path, "--model", run_dir, "--raw-digits", tmp_path / "x.txt"),
+                          ".npz")
+
+
+def test_raw_digit_of_a_large_ink_fits_the_board():
+    ink = np.zeros((150, 90), np.float32)
+    ink[10:140, 20:70] = 0.8
+    digit = raw_digit_of(ink)
+    assert digit.bitmap.shape == (MAX_SIDE, 25) and digit.bitmap.max() == 204
 
 
 def test_rejection_curve(run_dir):

@@ -33,6 +33,8 @@ class DigitReading:
 class Reading:
     text: str
     digits: list[DigitReading]
+    # each read digit's ink (float, background 0), as the segmentation cut it out
+    inks: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         return {"text": self.text, "digits": [dataclasses.asdict(d) for d in self.digits]}
@@ -88,13 +90,13 @@ def load_classifier(model: Path) -> Classifier:
 
 
 def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
-                         deskew: bool) -> tuple[list[Component], np.ndarray]:
-    """Every candidate digit of the lattice, classified in one batch."""
+                         deskew: bool) -> tuple[list[Component], list[np.ndarray], np.ndarray]:
+    """Every candidate digit of the lattice with its ink, classified in one batch."""
     line = np.zeros(ink.shape, dtype=bool)
     line[found.ys, found.xs] = True
     candidates = [found.candidate(edge) for edge in found.edges]
-    digits = np.stack([normalize(digit_ink(ink, c, line), deskew) for c in candidates])
-    return candidates, classify(digits)
+    inks = [digit_ink(ink, c, line) for c in candidates]
+    return candidates, inks, classify(np.stack([normalize(i, deskew) for i in inks]))
 
 
 def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 0.5,
@@ -107,13 +109,13 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
         raise UsageError(f"--digits must be at least 1, got {digits}")
     ink, found, height = components(gray)
     graph = lattice.build(found, height)
-    candidates, probabilities = _classify_candidates(ink, graph, classify, deskew)
+    candidates, inks, probabilities = _classify_candidates(ink, graph, classify, deskew)
     path = lattice.best_path(scores(probabilities, candidates, graph, height, prior), graph.edges,
                              len(graph.left), digits)
     readings = [DigitReading(int(p.argmax()), float(p.max()), candidates[e].box, bool(p.max() < reject_threshold))
                 for e, p in zip(path, probabilities[path])]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
-    return Reading(text, readings)
+    return Reading(text, readings, [inks[e] for e in path])
 
 
 def read_image(path: Path, model: Path | Classifier, reject_threshold: float = 0.5,
