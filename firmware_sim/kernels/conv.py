@@ -38,10 +38,7 @@ class ConvParams:
 
 def prepare_conv(ctx: OpContext) -> ConvParams:
     """ConvPrepare + CalculateOpDataConv: filter (out, fh, fw, in), quantized along dimension 0."""
-    input_, filter_ = ctx.input(0), ctx.input(1)
-    ctx.ensure(filter_.is_constant, "filter must be a constant tensor")
-    ctx.expect_rank(filter_, 4, "filter")
-    ctx.expect_rank(input_, 4, "input")
+    input_, filter_ = _image_and_filter(ctx)
     out_channels, filter_h, filter_w, filter_in = filter_.shape
     if input_.shape[3] != filter_in:
         raise ctx.unsupported(f"input has {input_.shape[3]} channels and the filter {filter_in}"
@@ -56,10 +53,7 @@ def prepare_conv(ctx: OpContext) -> ConvParams:
 
 def prepare_depthwise_conv(ctx: OpContext) -> ConvParams:
     """DepthwiseConvPrepare: filter (1, fh, fw, in * multiplier), quantized along dimension 3."""
-    input_, filter_ = ctx.input(0), ctx.input(1)
-    ctx.ensure(filter_.is_constant, "filter must be a constant tensor")
-    ctx.expect_rank(filter_, 4, "filter")
-    ctx.expect_rank(input_, 4, "input")
+    input_, filter_ = _image_and_filter(ctx)
     _, filter_h, filter_w, out_channels = filter_.shape
     multiplier = ctx.op.options["depth_multiplier"]
     ctx.ensure(filter_.shape[0] == 1 and multiplier >= 1
@@ -70,6 +64,15 @@ def prepare_depthwise_conv(ctx: OpContext) -> ConvParams:
     params = _prepare(ctx, 3, (filter_h, filter_w), weights, multiplier)
     tied = bool(np.all(weights == weights[:, :1]))
     return ConvParams(**{**vars(params), "tap_weights": weights[:, 0].copy() if tied else None})
+
+
+def _image_and_filter(ctx: OpContext):
+    """The 4-D input and the constant 4-D filter both convolutions read."""
+    input_, filter_ = ctx.input(0), ctx.input(1)
+    ctx.ensure(filter_.is_constant, "filter must be a constant tensor")
+    ctx.expect_rank(filter_, 4, "filter")
+    ctx.expect_rank(input_, 4, "input")
+    return input_, filter_
 
 
 def _prepare(ctx: OpContext, quantized_dimension: int, filter_hw: tuple[int, int],
