@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from lenet_edge import markdown
 from lenet_edge.models.facts import FIGURES
 from lenet_edge.run import RunConfig, read_config, read_metrics
 from lenet_edge.train.loop import train
@@ -49,13 +50,15 @@ def paper_error(row: dict) -> float | None:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| run | dataset | epochs | test error | paper | train error | s/epoch |", "|---|---|---|---|---|---|---|"]
-    for row in rows:
-        paper = paper_error(row)
-        lines.append(f"| {row['run']} | {'USPS' if row['model'] == 'lenet1989' else 'MNIST'} | {row['epochs']} | "
-                     f"{100 * row['test_error']:.2f}% | {'-' if paper is None else f'{100 * paper:.2f}%'} | "
-                     f"{100 * row['train_error']:.2f}% | {row['seconds_per_epoch']:.1f} |")
-    return "\n".join(lines)
+    return "\n".join(markdown.table(
+        ("run", "dataset", "epochs", "test error", "paper", "train error", "s/epoch"),
+        [(row["run"], "USPS" if row["model"] == "lenet1989" else "MNIST", row["epochs"],
+          f"{100 * row['test_error']:.2f}%", _percent_or_dash(paper_error(row)),
+          f"{100 * row['train_error']:.2f}%", f"{row['seconds_per_epoch']:.1f}") for row in rows]))
+
+
+def _percent_or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
 
 
 def main() -> None:

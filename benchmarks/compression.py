@@ -29,6 +29,7 @@ import json
 import time
 from pathlib import Path
 
+from lenet_edge import markdown
 from lenet_edge import run as runs
 from lenet_edge.compress import masks, obd
 from lenet_edge.compress.prune import PRUNING, PruneSettings, prune
@@ -180,10 +181,11 @@ def goals_markdown(results: dict) -> str:
         lines += [f"\n{model} (dense float {100 * entry['dense_error']:.2f}%): {p['rounds']} rounds to "
                   f"{100 * p['sparsity']:.0f}%, {p['retrain_epochs']} epochs per round from lr "
                   f"{p['learning_rate']:g} x{p['lr_decay']:g} per epoch, weight decay {entry['weight_decay']:g}\n",
-                  "| round | sparsity | " + " | ".join(GOAL_METHODS) + " |", "|---|---|" + "---|" * len(GOAL_METHODS)]
-        for i, row in enumerate(entry["methods"][GOAL_METHODS[0]]["rounds"]):
-            errors = [f"{100 * entry['methods'][label]['rounds'][i]['test_error']:.2f}%" for label in GOAL_METHODS]
-            lines.append(f"| {row['round']} | {100 * row['sparsity']:.1f}% | " + " | ".join(errors) + " |")
+                  *markdown.table(("round", "sparsity", *GOAL_METHODS), [
+                      (row["round"], f"{100 * row['sparsity']:.1f}%",
+                       *(f"{100 * entry['methods'][label]['rounds'][i]['test_error']:.2f}%"
+                         for label in GOAL_METHODS))
+                      for i, row in enumerate(entry["methods"][GOAL_METHODS[0]]["rounds"])])]
         for label in GOAL_METHODS:
             method = entry["methods"][label]
             lines.append(f"\n{label}: {method['parameters']:,} parameters, {method['connections']:,} connections")
@@ -198,16 +200,16 @@ def goals_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def markdown(results: dict) -> str:
+def sweep_markdown(results: dict) -> str:
     lines = []
     for model, result in results["models"].items():
         dense = result["dense_error"]
         lines += [f"\n{model} (dense float: {100 * dense:.2f}% test error; {RETRAIN_EPOCHS} retraining epoch "
-                  f"per step at lr {RETRAIN_LR:g})\n", "| sparsity | " + " | ".join(METHODS) + " |",
-                  "|---|" + "---|" * len(METHODS)]
-        for i, row in enumerate(result["chains"]["obd-paper"]):
-            errors = [f"{100 * result['chains'][label][i]['test_error']:.2f}%" for label in METHODS]
-            lines.append(f"| {100 * row['sparsity']:.0f}% | " + " | ".join(errors) + " |")
+                  f"per step at lr {RETRAIN_LR:g})\n",
+                  *markdown.table(("sparsity", *METHODS), [
+                      (f"{100 * row['sparsity']:.0f}%",
+                       *(f"{100 * result['chains'][label][i]['test_error']:.2f}%" for label in METHODS))
+                      for i, row in enumerate(result["chains"]["obd-paper"])])]
         seconds = result["saliency_seconds"]
         lines.append(f"\nsaliency pass over the 60,000 training digits: paper {seconds['paper']} s, gn {seconds['gn']} s")
     if "qat" in results:
@@ -257,7 +259,7 @@ def main() -> None:
         results["qat"] = qat_int8(root)
     (root / "compression.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, root / "compression.png")
-    print(markdown(results))
+    print(sweep_markdown(results))
 
 
 if __name__ == "__main__":

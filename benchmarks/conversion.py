@@ -17,6 +17,7 @@ from pathlib import Path
 
 from convert.pipeline import convert_run
 from convert.tflite import MODES
+from lenet_edge import markdown
 from lenet_edge import run as runs
 
 
@@ -38,16 +39,17 @@ def measure(folder: Path, out: Path, calibration: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| run | stage | test digits | Keras error | int8 error | int8 - Keras | agreement "
-             "| int8 bytes | float16 bytes | dynamic bytes | float32 bytes |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        int8 = row["modes"]["int8"]
-        sizes = " | ".join(f"{row['modes'][mode]['bytes']:,}" for mode in MODES)
-        lines.append(f"| {row['run']} | {row['stage']} | {row['digits']:,} | {100 * row['keras_error']:.2f}% "
-                     f"| {100 * int8['tflite_error']:.2f}% | {100 * (int8['tflite_error'] - row['keras_error']):+.2f} pp "
-                     f"| {100 * int8['agreement']:.2f}% | {sizes} |")
-    return "\n".join(lines)
+    header = ("run", "stage", "test digits", "Keras error", "int8 error", "int8 - Keras", "agreement",
+              *(f"{mode} bytes" for mode in MODES))
+    return "\n".join(markdown.table(header, map(_cells, rows)))
+
+
+def _cells(row: dict) -> tuple:
+    int8 = row["modes"]["int8"]
+    return (row["run"], row["stage"], f"{row['digits']:,}", f"{100 * row['keras_error']:.2f}%",
+            f"{100 * int8['tflite_error']:.2f}%",
+            f"{100 * (int8['tflite_error'] - row['keras_error']):+.2f} pp",
+            f"{100 * int8['agreement']:.2f}%", *(f"{row['modes'][m]['bytes']:,}" for m in MODES))
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import firmware_sim  # noqa: E402
+from lenet_edge import markdown  # noqa: E402
 from lenet_edge.data.transforms import lenet5_32, load_dataset  # noqa: E402
 from lenet_edge.run import atomic_write, write_json  # noqa: E402
 
@@ -93,14 +94,13 @@ def row(name: str, outputs: np.ndarray, seconds: float, oracle: np.ndarray, labe
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| runtime | images | seconds | images/s | vs TFLM | images bit-exact with TFLM | test error |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['runtime']} | {r['images']:,} | {r['seconds']:.2f} | "
-                     f"{r['images_per_second']:,.0f} | {r['speed_vs_tflm']:.1f}x | "
-                     f"{r['images_equal_to_tflm']:,} ({r['bytes_differing_from_tflm']:,} bytes differ) | "
-                     f"{100 * r['test_error']:.2f}% |")
-    return "\n".join(lines)
+    return "\n".join(markdown.table(
+        ("runtime", "images", "seconds", "images/s", "vs TFLM", "images bit-exact with TFLM",
+         "test error"),
+        [(r["runtime"], f"{r['images']:,}", f"{r['seconds']:.2f}", f"{r['images_per_second']:,.0f}",
+          f"{r['speed_vs_tflm']:.1f}x",
+          f"{r['images_equal_to_tflm']:,} ({r['bytes_differing_from_tflm']:,} bytes differ)",
+          f"{100 * r['test_error']:.2f}%") for r in rows]))
 
 
 def main() -> None:

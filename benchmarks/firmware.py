@@ -27,6 +27,7 @@ import numpy as np
 
 import firmware_sim
 from firmware_sim.flash import flash
+from lenet_edge import markdown
 from lenet_edge.data.transforms import lenet5_32, load_dataset
 from lenet_edge.run import atomic_write, write_json
 
@@ -91,24 +92,25 @@ def measure(name: str, model: Path, board: str, images: int, x: np.ndarray,
 
 
 def table(rows: list[dict], dense_tflite: int) -> str:
-    lines = ["| model | board | flash (inference) | vs its .tflite | vs dense .tflite | "
-             "RAM (arena + stack) | vs TFLM arena (Cortex-M / measured) | instructions per "
-             "inference | per MAC | per nonzero MAC | test error | bit-exact (emulator, TFLM) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        cortex, measured = r["tflm_arena_cortex_m"]["total"], r["tflm_arena_measured_x86_64"]
-        lines.append(
-            f"| {r['model']} | {r['board']} | {r['flash_inference']:,} B | "
-            f"{r['flash_inference'] / r['tflite_bytes']:.2f}x | "
-            f"{r['flash_inference'] / dense_tflite:.2f}x | "
-            f"{r['ram_inference']:,} B ({r['ram_arena']:,} + {r['ram_stack']}) | "
-            f"1/{cortex / r['ram_inference']:.1f} of {cortex:,} / 1/"
-            f"{measured['total'] / r['ram_inference']:.1f} of {measured['total']:,} | "
-            f"{r['instructions_per_inference']:,.0f} | {r['instructions_per_mac']:.2f} | "
-            f"{r['instructions_per_effective_mac']:.2f} | {100 * (1 - r['accuracy']):.2f}% | "
+    header = ("model", "board", "flash (inference)", "vs its .tflite", "vs dense .tflite",
+              "RAM (arena + stack)", "vs TFLM arena (Cortex-M / measured)",
+              "instructions per inference", "per MAC", "per nonzero MAC", "test error",
+              "bit-exact (emulator, TFLM)")
+    return "\n".join(markdown.table(header, [_cells(r, dense_tflite) for r in rows]))
+
+
+def _cells(r: dict, dense_tflite: int) -> tuple:
+    cortex, measured = r["tflm_arena_cortex_m"]["total"], r["tflm_arena_measured_x86_64"]["total"]
+    return (r["model"], r["board"], f"{r['flash_inference']:,} B",
+            f"{r['flash_inference'] / r['tflite_bytes']:.2f}x",
+            f"{r['flash_inference'] / dense_tflite:.2f}x",
+            f"{r['ram_inference']:,} B ({r['ram_arena']:,} + {r['ram_stack']})",
+            f"1/{cortex / r['ram_inference']:.1f} of {cortex:,} / "
+            f"1/{measured / r['ram_inference']:.1f} of {measured:,}",
+            f"{r['instructions_per_inference']:,.0f}", f"{r['instructions_per_mac']:.2f}",
+            f"{r['instructions_per_effective_mac']:.2f}", f"{100 * (1 - r['accuracy']):.2f}%",
             f"{'yes' if r['identical'] else 'NO'}, "
-            f"{'yes' if r['bytes_differing_from_tflm'] == 0 else 'NO'} |")
-    return "\n".join(lines)
+            f"{'yes' if r['bytes_differing_from_tflm'] == 0 else 'NO'}")
 
 
 def goals(dense: dict, sparse: dict) -> list[str]:

@@ -25,6 +25,7 @@ import numpy as np
 from lenet_edge.data.mnist import load_mnist
 from lenet_edge.read.image import ReadError
 from lenet_edge.read.reader import Classifier, read_gray, tflite_classifier
+from lenet_edge import markdown
 from lenet_edge.read.rejection import ERROR_TARGETS, rejection_curve, rejection_for_error
 from lenet_edge.read.strings import generate
 from lenet_edge.train.evaluate import evaluate
@@ -71,20 +72,24 @@ def print_tables(report: dict) -> None:
     error = report["model_error"]
     print(f"{report['model']}: {100 * error:.2f}% error on MNIST test; "
           f"bound on strings {100 * (1 - error) ** LENGTH:.1f}%\n")
-    print("| digit count | strings | read entirely right | count wrong | a digit wrong | digit error | strings/s |")
-    print("|---|---|---|---|---|---|---|")
-    for row in report["reading"]:
-        given = "chosen" if row["digits_given"] is None else f"given ({row['digits_given']})"
-        print(f"| {given} | {row['strings']} | {100 * row['strings_right']:.1f}% | {100 * row['count_wrong']:.1f}% | "
-              f"{100 * row['digit_wrong']:.1f}% | {100 * row['digit_error']:.2f}% | {row['strings_per_second']:.1f} |")
+    print("\n".join(markdown.table(
+        ("digit count", "strings", "read entirely right", "count wrong", "a digit wrong",
+         "digit error", "strings/s"),
+        [("chosen" if row["digits_given"] is None else f"given ({row['digits_given']})",
+          row["strings"], f"{100 * row['strings_right']:.1f}%", f"{100 * row['count_wrong']:.1f}%",
+          f"{100 * row['digit_wrong']:.1f}%", f"{100 * row['digit_error']:.2f}%",
+          f"{row['strings_per_second']:.1f}") for row in report["reading"]])))
     curve = report["rejection"]
     print(f"\n{curve['run']} on MNIST test: error {100 * curve['error']:.2f}%\n")
-    print("| rejection | accepted | error among accepted |\n|---|---|---|")
-    for point in curve["curve"]:
-        print(f"| {100 * point['rejection']:.0f}% | {point['accepted']} | {100 * point['error']:.2f}% |")
-    print("\n| error target | rejection needed |\n|---|---|")
-    for target, rate in curve["rejection_for_error"].items():
-        print(f"| {100 * float(target):g}% | {100 * rate:.2f}% |")
+    print("\n".join(markdown.table(
+        ("rejection", "accepted", "error among accepted"),
+        [(f"{100 * p['rejection']:.0f}%", p["accepted"], f"{100 * p['error']:.2f}%")
+         for p in curve["curve"]])))
+    print()
+    print("\n".join(markdown.table(
+        ("error target", "rejection needed"),
+        [(f"{100 * float(target):g}%", f"{100 * rate:.2f}%")
+         for target, rate in curve["rejection_for_error"].items()])))
 
 
 def main() -> None:

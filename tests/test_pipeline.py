@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from lenet_edge import markdown
 from lenet_edge.pipeline import stages
 from lenet_edge.pipeline.stages import run_pipeline
 from tests.cli_support import assert_one_error_line, invoke
@@ -132,3 +133,8 @@ def test_reuses_a_finished_train_run(finished, tmp_path, monkeypatch):
 def test_an_unfinished_train_run_is_one_error_line(tmp_path):
     result = invoke("pipeline", "--model", "lenet1", "--out", tmp_path / "p", "--quick", "--train-run", tmp_path / "nothing")
     assert_one_error_line(result, "not a finished train run")
+
+
+def test_markdown_table_has_a_separator_and_a_line_a_row():
+    assert markdown.table(("a", "b"), [(1, "x"), ("", 2.5)]) == [
+        "| a | b |", "|---|---|", "| 1 | x |", "|  | 2.5 |"]

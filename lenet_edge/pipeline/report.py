@@ -7,6 +7,7 @@ import dataclasses
 import html
 from pathlib import Path
 
+from lenet_edge import markdown
 from lenet_edge import run as runs
 from lenet_edge.pipeline import plots
 
@@ -54,28 +55,26 @@ def _summary(stages: dict, settings) -> dict:
 
 
 def _stage_table(summary: dict) -> list[str]:
-    rows = ["| stage | seconds | result |", "|---|---|---|"]
-    for name, result in summary["stages"].items():
-        rows.append(f"| {name} | {summary['seconds'][name]:,.0f} | {headline(name, result)} |")
-    return rows
+    return markdown.table(("stage", "seconds", "result"),
+                          [(name, f"{summary['seconds'][name]:,.0f}", headline(name, result))
+                           for name, result in summary["stages"].items()])
 
 
 def _rounds_table(prune: dict, magnitude: dict) -> list[str]:
-    rows = ["| round | OBD sparsity | OBD test error | magnitude sparsity | magnitude test error |", "|---|---|---|---|---|",
-            f"| 0 (dense) | {_pct(prune['source_sparsity'])} | {_pct(prune['source_error'])} | "
-            f"{_pct(magnitude['source_sparsity'])} | {_pct(magnitude['source_error'])} |"]
-    for o, m in zip(prune["rounds"], magnitude["rounds"]):
-        rows.append(f"| {o['round']} | {_pct(o['sparsity'])} | {_pct(o['test_error'])} | "
-                    f"{_pct(m['sparsity'])} | {_pct(m['test_error'])} |")
-    return rows
+    dense = ("0 (dense)", _pct(prune["source_sparsity"]), _pct(prune["source_error"]),
+             _pct(magnitude["source_sparsity"]), _pct(magnitude["source_error"]))
+    rounds = [(o["round"], _pct(o["sparsity"]), _pct(o["test_error"]), _pct(m["sparsity"]),
+               _pct(m["test_error"])) for o, m in zip(prune["rounds"], magnitude["rounds"])]
+    return markdown.table(("round", "OBD sparsity", "OBD test error", "magnitude sparsity",
+                           "magnitude test error"), [dense, *rounds])
 
 
 def _layer_table(check: dict) -> list[str]:
-    rows = ["| layer | op | output | multiply-adds | nonzero | parameter bytes | activation bytes |", "|---|---|---|---|---|---|---|"]
-    for r in check["layers"]:
-        rows.append(f"| {r['index']} | {r['opcode']} | {'x'.join(map(str, r['output_shape']))} | {r['macs']:,} | "
-                    f"{r['effective_macs']:,} | {r['param_bytes']:,} | {r['activation_bytes']:,} |")
-    return rows
+    return markdown.table(
+        ("layer", "op", "output", "multiply-adds", "nonzero", "parameter bytes", "activation bytes"),
+        [(r["index"], r["opcode"], "x".join(map(str, r["output_shape"])), f"{r['macs']:,}",
+          f"{r['effective_macs']:,}", f"{r['param_bytes']:,}", f"{r['activation_bytes']:,}")
+         for r in check["layers"]])
 
 
 def _memory_lines(check: dict, firmware: dict) -> list[str]:
@@ -93,9 +92,8 @@ def _memory_lines(check: dict, firmware: dict) -> list[str]:
 def _rejection_lines(ev: dict) -> list[str]:
     rates = ev["rejection"]
     needed = ", ".join(f"{_pct(float(t))} error at {_pct(r)} rejection" for t, r in ev["rejection_for_error"].items())
-    return ["| rejection | " + " | ".join(f"{100 * p['rejection']:.0f}%" for p in rates) + " |",
-            "|---|" + "---|" * len(rates),
-            "| error among accepted | " + " | ".join(_pct(p["error"]) for p in rates) + " |", "",
+    return [*markdown.table(("rejection", *(f"{100 * p['rejection']:.0f}%" for p in rates)),
+                            [("error among accepted", *(_pct(p["error"]) for p in rates))]), "",
             f"Least rejection for an error target: {needed}. Digits are rejected by the margin between "
             f"their two largest int8 logits (the softmax's input, which the board has too): "
             f"{ev['softmax_tied_at_top']:,} digits share the int8 softmax's top probability and "
