@@ -11,17 +11,9 @@
 
 /* Bytes of stack below the caller's frame that one inference touches. */
 static uint32_t __attribute__((noinline)) inference_stack(void) {
-  uint32_t *top = stack_pointer() - PAINT_MARGIN;
-  for (uint32_t *p = &_sstack; p < top; p++) *p = STACK_PAINT;
+  uint32_t *top = paint_stack();
   model_invoke();
-  uint32_t *deepest = &_sstack;
-  while (deepest < top && *deepest == STACK_PAINT) deepest++;
-  return (uint32_t)((char *)stack_pointer() - (char *)deepest);
-}
-
-static void fail(const char *message) {
-  sh_puts(message);
-  sh_exit(2);
+  return stack_touched(top);
 }
 
 typedef struct {

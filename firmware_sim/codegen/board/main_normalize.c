@@ -33,18 +33,10 @@ static int32_t normalize(const header_t *h) {
 
 /* Bytes of stack below the caller's frame that one normalization and inference touch. */
 static uint32_t __attribute__((noinline)) digit_stack(const header_t *h) {
-  uint32_t *top = stack_pointer() - PAINT_MARGIN;
-  for (uint32_t *p = &_sstack; p < top; p++) *p = STACK_PAINT;
+  uint32_t *top = paint_stack();
   normalize(h);
   model_invoke();
-  uint32_t *deepest = &_sstack;
-  while (deepest < top && *deepest == STACK_PAINT) deepest++;
-  return (uint32_t)((char *)stack_pointer() - (char *)deepest);
-}
-
-static void fail(const char *message) {
-  sh_puts(message);
-  sh_exit(2);
+  return stack_touched(top);
 }
 
 /* Read a digit's pixels; those of a digit too large for the buffer are read and dropped (its
