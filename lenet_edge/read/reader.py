@@ -70,9 +70,10 @@ def tflite_classifier(path: Path) -> Classifier:
     if side not in conventions:
         raise UsageError(f"{path}: reading needs an MNIST model (28x28 or 32x32 input), not {side}x{side}")
     output = graph.tensors[graph.outputs[0]].quant
+    interpreter = firmware_sim.Interpreter(graph)  # prepared once for every call
 
     def classify(digits: np.ndarray) -> np.ndarray:
-        y = firmware_sim.run(graph, firmware_sim.quantize_input(graph, conventions[side](digits)))
+        y = interpreter.run(firmware_sim.quantize_input(graph, conventions[side](digits)))
         scores = output.scale * (y.astype(np.float32) - output.zero_point)
         # A softmax output sums to 1 already; raw logits need one.
         return scores if np.allclose(scores.sum(axis=1), 1.0, atol=0.05) else _softmax(scores)
