@@ -19,7 +19,7 @@ import numpy as np
 from firmware_sim.arena_tail import ARM32
 from firmware_sim.cost import LayerCost, layer_costs
 from firmware_sim.devices.profile import DeviceProfile, load_profile
-from firmware_sim.interpreter import Interpreter
+from firmware_sim.interpreter import prepared_ops
 from firmware_sim.ir import Graph
 from firmware_sim.planner import fused_plan, tflm_arena, tflm_plan
 from firmware_sim.reader import load_model
@@ -120,7 +120,7 @@ def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
         raise UsageError(f"required digits per second must be positive, got {digits_per_second}")
     graph = model if isinstance(model, Graph) else load_model(model)
     profile = device if isinstance(device, DeviceProfile) else load_profile(device)
-    Interpreter(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
+    prepared_ops(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
     layers = _layer_rows(graph, profile.weight_storage)
     from_file = isinstance(model, (str, Path))
     return CheckReport(

@@ -8,15 +8,13 @@ batch of N gives, image for image, the bytes of N invocations. The model's batch
 be 1; it is replaced by N on every activation. Large batches run in chunks, so that the im2col
 matrices stay in cache and memory stays bounded, and the chunks run on worker threads.
 """
-import functools
-
 import numpy as np
 
 from firmware_sim import fusion, parallel
 from firmware_sim.errors import InputError, ModelFileError
 from firmware_sim.ir import Graph
 from firmware_sim.kernels.quantize import AffineQuantizeParams, affine_quantize
-from firmware_sim.ops import prepare_op
+from firmware_sim.ops import PreparedOp, prepare_op
 
 # Images per chunk: enough for numpy's per-call overhead to vanish, few enough that a chunk's
 # scratch (im2col matrices, float64 requantization) stays within SCRATCH_BYTES.
@@ -29,8 +27,7 @@ class Interpreter:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self._prepared = [prepare_op(graph, index) for index in range(len(graph.ops))]
-        _check_batch_dimension(graph)
+        self._ops = fusion.fuse(graph, prepared_ops(graph))
         self._last_reader = _last_readers(graph)
         self._chunk_images = _chunk_images(graph)
 
@@ -42,28 +39,21 @@ class Interpreter:
             raise InputError(f"the model takes {len(self.graph.inputs)} inputs with the same "
                              f"number of images, got {[len(a) for a in arrays]}")
         n, step = len(arrays[0]), self._chunk_images
-        run_chunk = functools.partial(self._run_chunk, self._fused_ops)
-        chunks = parallel.map_chunks(run_chunk, [[a[start:start + step] for a in arrays]
-                                                 for start in range(0, n, step)])
+        chunks = parallel.map_chunks(self._run_chunk, [[a[start:start + step] for a in arrays]
+                                                       for start in range(0, n, step)])
         outputs = tuple(np.concatenate([chunk[k] for chunk in chunks])
                         for k in range(len(self.graph.outputs)))
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def _run_chunk(self, ops: list, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def _run_chunk(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         values = dict(zip(self.graph.inputs, inputs))
-        for op in ops:
+        for op in self._ops:
             arguments = [values[t] if t in values else self._constant(t) for t in op.data_inputs]
             values[op.outputs[0]] = op.kernel(op.params, *arguments)
             for t in set(op.data_inputs):
                 if self._last_reader.get(t) == op.index:
                     del values[t]
         return [values[t] for t in self.graph.outputs]
-
-    @functools.cached_property
-    def _fused_ops(self) -> list:
-        """The prepared ops fused (fusion.py) at the first run: filling the tables takes tens of
-        milliseconds, which a graph that is only validated never needs."""
-        return fusion.fuse(self.graph, self._prepared)
 
     def _constant(self, tensor_index: int) -> np.ndarray:
         return self.graph.tensors[tensor_index].data
@@ -77,6 +67,14 @@ class Interpreter:
                              f"[N, {', '.join(map(str, tensor.shape[1:]))}], got {x.dtype} "
                              f"{list(x.shape)}")
         return np.ascontiguousarray(x)
+
+
+def prepared_ops(graph: Graph) -> list[PreparedOp]:
+    """Every op of the graph prepared, so validated: raises as TFLM's prepare would, or where
+    an activation lacks the batch dimension of 1 firmware_sim replaces by N."""
+    ops = [prepare_op(graph, index) for index in range(len(graph.ops))]
+    _check_batch_dimension(graph)
+    return ops
 
 
 def run(graph: Graph, *inputs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
