@@ -134,7 +134,8 @@ def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int 
     graph = load_model(model_path)
     raw, labels, dataset_images, source = _digits(images, data_dir, digits)
     expected_inputs = normalized_inputs(graph, raw)
-    expected = np.ascontiguousarray(Interpreter(graph).run(expected_inputs))
+    interpreter = Interpreter(graph)
+    expected = np.ascontiguousarray(interpreter.run(expected_inputs))
     costs = layer_costs(graph)
     with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
@@ -150,7 +151,8 @@ def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int 
         save_npy(outputs, got)
     classification = flash_report(graph, model_path, target, source, labels, expected, got,
                                   firmware, build, _classify_result(run), costs, workdir, outputs)
-    host = _compare(graph, raw, dataset_images, labels, got) if labels is not None else None
+    host = (_compare(interpreter, raw, dataset_images, labels, got) if labels is not None
+            else None)
     return _report(classification, expected_inputs, got_inputs, raw, run, build, target, host)
 
 
@@ -225,12 +227,12 @@ def _classify_result(run: DigitsRun) -> qemu.RunResult:
                           float(classify.min()), float(classify.max()), run.stack_bytes)
 
 
-def _compare(graph, raw, dataset_images, labels, got) -> HostComparison:
+def _compare(interpreter: Interpreter, raw, dataset_images, labels, got) -> HostComparison:
     from lenet_edge.read.normalize import normalize
 
+    graph = interpreter.graph
     convention = CONVENTIONS[convention_for(graph, "mnist")]
     host_fields = np.stack([normalize(ink_of(d).astype(np.float32)) for d in raw])
-    interpreter = Interpreter(graph)
     host = interpreter.run(model_input(graph, convention(host_fields))).argmax(axis=1)
     dataset = interpreter.run(model_input(graph, convention(dataset_images))).argmax(axis=1)
     board = got.reshape(len(got), -1).argmax(axis=1)
