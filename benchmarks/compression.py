@@ -35,7 +35,7 @@ from lenet_edge.compress import masks, obd
 from lenet_edge.compress.prune import PRUNING, PruneSettings, prune
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.models import registry
-from lenet_edge.train.data import load_split
+from lenet_edge.train.batches import load_split
 
 STEPS = (0.5, 0.6, 0.7, 0.8, 0.9)
 LAST_STEP = 0.95
@@ -84,7 +84,7 @@ def saliency_seconds(source: Path) -> dict:
 
 def qat_int8(root: Path) -> dict:
     """The 90% OBD LeNet-5 QAT fine-tuned one epoch, as int8 TFLite, tested on the full test set."""
-    from convert.pipeline import convert_run  # the benchmark may use convert; the library may not
+    from convert.from_run import convert_run  # the benchmark may use convert; the library may not
 
     pruned, folder = root / "lenet5-obd-paper-90", root / "lenet5-obd-paper-90-qat"
     if not (folder / runs.QAT_MODEL).exists():
@@ -110,7 +110,7 @@ def goal_run(source: Path, root: Path, label: str) -> Path:
 
 def goal_int8(pruned: Path, root: Path) -> dict:
     """QAT fine-tunes a --goals pruned run, converts it to int8 and tests it on all test digits."""
-    from convert.pipeline import convert_run  # the benchmark may use convert; the library may not
+    from convert.from_run import convert_run  # the benchmark may use convert; the library may not
 
     folder = pruned.parent / f"{pruned.name}-qat"
     if not (folder / runs.QAT_MODEL).exists():

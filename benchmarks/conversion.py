@@ -15,7 +15,7 @@ import lenet_edge  # noqa: F401  (first: selects Keras 2 before TensorFlow loads
 import argparse
 from pathlib import Path
 
-from convert.pipeline import convert_run
+from convert.from_run import convert_run
 from convert.tflite import MODES
 from lenet_edge import markdown
 from lenet_edge import run as runs

@@ -11,7 +11,7 @@ and dense kernel zeroed, converted the same way). Each is generated, built
 (arm-none-eabi-gcc -O2) and run under QEMU on the MNIST test digits: outputs are compared with
 firmware_sim and with TFLM's Python interpreter (one invoke per image); instructions are counted
 with SysTick under -icount. TFLM's arena is measured in the same run (tflite_micro's recording
-allocator, x86-64 struct sizes) and estimated for Cortex-M (firmware_sim.planner: the same
+allocator, x86-64 struct sizes) and estimated for Cortex-M (firmware_sim.fit.planner: the same
 greedy head, a tail of 32-bit structs). The firmware's RAM is its arena plus the stack one
 inference touches; its flash is the inference part of the linker map (weights, tables, kernels,
 model code), not the harness. Prints Markdown tables and the goals; writes JSON.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import firmware_sim
-from firmware_sim.flash import flash
+from lenet_edge.board.flash import flash
 from lenet_edge import markdown
 from lenet_edge.data.transforms import lenet5_32, load_dataset
 from lenet_edge.run import atomic_write, write_json
@@ -83,7 +83,7 @@ def measure(name: str, model: Path, board: str, images: int, x: np.ndarray,
     report = flash(model, board=board, images=images, outputs=outputs)
     tflm = tflm_outputs(model, x[:images])
     graph = firmware_sim.load_model(model)
-    arena = firmware_sim.planner.tflm_arena(graph)
+    arena = firmware_sim.fit.planner.tflm_arena(graph)
     return {**report.as_dict(), "model": name, "model_path": str(model),
             "bytes_differing_from_tflm": int(np.count_nonzero(np.load(outputs) != tflm)),
             "tflm_arena_cortex_m": {"head": arena.head, "tail": arena.tail,

@@ -5,12 +5,18 @@
     firmware_sim.layer_costs(graph)              # MACs and bytes per layer
 
 Outputs equal TFLM's reference kernels byte for byte. Anything not re-exported here is internal.
-"""
-from firmware_sim.cost import LayerCost, layer_costs
-from firmware_sim.errors import InputError, ModelFileError, UnsupportedOpError
-from firmware_sim.interpreter import Interpreter, quantize_input, run
-from firmware_sim.ir import Graph
-from firmware_sim.reader import load_model
 
-__all__ = ["Graph", "InputError", "Interpreter", "LayerCost", "ModelFileError",
-           "UnsupportedOpError", "layer_costs", "load_model", "quantize_input", "run"]
+Three layers, imported one way: emulator (the .tflite reader, IR, kernels, interpreter), fit
+(cost model, arena planner, device profiles, check) and firmware (C generator, runtime C, QEMU).
+This package imports the emulator only; every error is a FirmwareSimError.
+"""
+from firmware_sim.emulator.cost import LayerCost, layer_costs
+from firmware_sim.emulator.interpreter import Interpreter, quantize_input, run
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.emulator.reader import load_model
+from firmware_sim.errors import (ArgumentError, FirmwareSimError, InputError, ModelFileError,
+                                 UnsupportedOpError)
+
+__all__ = ["ArgumentError", "FirmwareSimError", "Graph", "InputError", "Interpreter", "LayerCost",
+           "ModelFileError", "UnsupportedOpError", "layer_costs", "load_model", "quantize_input",
+           "run"]

@@ -1,7 +1,7 @@
 """The `lenet-edge` command. Each command parses, calls one library function, prints.
 
-This is the only place that exits: library errors (LenetEdgeError) become one line on stderr
-and exit code 1.
+This is the only place that exits: library errors (LenetEdgeError, FirmwareSimError) become one
+line on stderr and exit code 1.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from firmware_sim.errors import FirmwareSimError
 from lenet_edge.errors import LenetEdgeError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -31,7 +32,7 @@ def one_line_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except LenetEdgeError as exc:
+        except (LenetEdgeError, FirmwareSimError) as exc:
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         except KeyboardInterrupt:
@@ -147,7 +148,7 @@ def read(
 
     reading = read_image(image, model, reject, deskew, digits)
     if raw_digits is not None:
-        from firmware_sim.raw_digits import save_segmented
+        from lenet_edge.board.raw_digits import save_segmented
 
         save_segmented(raw_digits, reading.inks)
     if as_json:
@@ -175,7 +176,7 @@ def convert(
     data_dir: Optional[Path] = DataDir,
 ):
     """Convert a run to .tflite (float32 unless a mode flag is given), verified on the test set."""
-    from convert.pipeline import convert_run
+    from convert.from_run import convert_run
     from lenet_edge.errors import UsageError
 
     modes = [mode for mode, chosen in (("int8", int8), ("float16", float16), ("dynamic", dynamic)) if chosen]
@@ -253,7 +254,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ):
     """Will the model fit the device (flash, RAM) and read digits fast enough? Exit code 1 if not."""
-    from firmware_sim.check import check_model
+    from firmware_sim.fit.check import check_model
 
     report = check_model(model, device, digits_per_second)
     if as_json:
@@ -284,7 +285,8 @@ def simulate(
     data_dir: Optional[Path] = DataDir,
 ):
     """Run a .tflite on the bit-exact TFLM emulator: int8 test error and throughput, or raw arrays."""
-    from firmware_sim.simulate import simulate_arrays, simulate_dataset
+    from firmware_sim.emulator.arrays import simulate_arrays
+    from lenet_edge.board.simulate import simulate_dataset
     from lenet_edge.errors import UsageError
 
     if (inputs is None) != (outputs is None):
@@ -310,7 +312,7 @@ def flash(
     board: str = typer.Option("mps2-an386", "--board", help="QEMU board: mps2-an386 (Cortex-M4), mps2-an385 (M3) or mps2-an500 (M7)."),
     images: int = typer.Option(1000, "--images", help="Test digits to run on the board."),
     dataset: str = typer.Option("mnist", "--dataset", help="Test set: mnist or usps (must suit the model's input size)."),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Run this .npy on the board instead (with --normalize: an .npz of raw digits, see firmware_sim.raw_digits)..."),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="Run this .npy on the board instead (with --normalize: an .npz of raw digits, see firmware_sim.emulator.digit_files)..."),
     outputs: Optional[Path] = typer.Option(None, "--outputs", help="...and write the board's outputs to this .npy."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep the generated firmware folder here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -320,15 +322,15 @@ def flash(
     """Compile the model to C firmware, run it on an emulated Cortex-M board, compare with the emulator.
 
     Exit code 1 unless every output byte equals firmware_sim's (with --normalize: and every
-    normalized input equals firmware_sim.normalize's).
+    normalized input equals firmware_sim.emulator.normalize's).
     """
-    from firmware_sim.flash import flash as flash_model
+    from lenet_edge.board.flash import flash as flash_model
     from lenet_edge.errors import UsageError
 
     if (inputs is None) != (outputs is None):
         raise UsageError("--inputs and --outputs go together")
     if normalize:
-        from firmware_sim.flash_normalize import flash_normalized
+        from lenet_edge.board.flash_normalize import flash_normalized
 
         if dataset != "mnist":
             raise UsageError("--normalize makes MNIST-like digits; it does not take --dataset usps")

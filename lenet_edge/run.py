@@ -15,11 +15,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from firmware_sim.emulator.files import atomic_write  # noqa: F401 (its one implementation)
 from lenet_edge.errors import RunError
 
 CONFIG = "config.json"
@@ -44,26 +43,6 @@ class RunConfig:
     stage: str = "train"  # "train", "prune" or "qat": what made this run
     source: str | None = None  # the run folder a prune or qat run started from
     weight_decay: float = 0.0  # decoupled weight decay (AdamW-style), 0 for none
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside path, then rename it over path."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_json(path: Path, value: Any) -> None:

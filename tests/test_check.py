@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import firmware_sim
-from firmware_sim import planner
-from firmware_sim.check import check_model
+from firmware_sim.fit import planner
+from firmware_sim.fit.check import check_model
 from tests.test_planner import zoo_int8_tflite
 from tests.cli_support import assert_one_error_line, invoke
 
@@ -130,7 +130,8 @@ def test_simulate_errors(models, tmp_path):
 
 
 def test_check_and_simulate_never_import_tensorflow(models):
-    code = (f"import sys; from firmware_sim import check, simulate, planner, arena_tail, devices\n"
+    code = (f"import sys; from firmware_sim.fit import check, planner, arena_tail, devices\n"
+            f"import firmware_sim.emulator.arrays, lenet_edge.board.simulate\n"
             f"check.check_model({str(models['lenet5'])!r}, 'nrf52840')\n"
             f"print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

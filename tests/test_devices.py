@@ -2,7 +2,7 @@
 file is one DeviceProfileError line naming the file and the field."""
 import pytest
 
-from firmware_sim.devices import DeviceProfileError, load_profile, shipped_profiles
+from firmware_sim.fit.devices import DeviceProfileError, load_profile, shipped_profiles
 from lenet_edge.errors import LenetEdgeError
 
 MINIMAL = """name = "board"

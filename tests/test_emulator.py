@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import firmware_sim
 from firmware_sim import InputError, ModelFileError, UnsupportedOpError
-from firmware_sim.kernels import accumulate, requantize
+from firmware_sim.emulator.kernels import accumulate, requantize
 from lenet_edge.errors import LenetEdgeError
 from tests.test_emulator_support import (convert_float, convert_int8, keras_and_tf,
                                          lenet_tflite, multi_op_tflite, pack_model,

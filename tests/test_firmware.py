@@ -1,6 +1,6 @@
 """Firmware on emulated boards equals the emulator byte for byte.
 
-The generated C (firmware_sim.codegen), built with arm-none-eabi-gcc and run under
+The generated C (firmware_sim.firmware), built with arm-none-eabi-gcc and run under
 qemu-system-arm, must give firmware_sim.run's outputs -- which equal TFLM's reference kernels' --
 for LeNet-1 and LeNet-5 (dense, and 90% pruned), for every op kind the emulator runs, and on the
 three boards. Bad input fails in one line: a model too large for the board (before building), a
@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 import firmware_sim
-from firmware_sim import codegen, qemu
-from firmware_sim.codegen import cgen, generate
-from firmware_sim.codegen.errors import (BoardTooSmallError, FirmwareTimeoutError,
+from firmware_sim import firmware
+from firmware_sim.firmware import qemu
+from firmware_sim.firmware import cgen, generate
+from firmware_sim.firmware.errors import (BoardTooSmallError, FirmwareTimeoutError,
                                          ToolchainMissingError)
-from firmware_sim.flash import flash
-from firmware_sim.kernels.requantize import multiply_by_quantized_multiplier
+from lenet_edge.board.flash import flash
+from firmware_sim.emulator.kernels.requantize import multiply_by_quantized_multiplier
 from tests.test_emulator_support import (convert_int8, keras_and_tf, lenet_tflite,
                                          multi_op_tflite, structured_int8_images)
 
@@ -65,7 +66,8 @@ def models(tmp_path_factory):
 
 
 def emulator_outputs(model_path, images: int):
-    from firmware_sim.simulate import convention_for, model_input
+    from firmware_sim.emulator.arrays import model_input
+    from firmware_sim.emulator.conventions import convention_for
     from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 
     graph = firmware_sim.load_model(model_path)
@@ -206,7 +208,7 @@ def test_generated_identifiers_are_checked():
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
 def test_c_requantization_equals_the_emulators(tmp_path):
     """nn_arith.h's one-multiply form of TFLM's double rounding, on ties, signs and extremes."""
-    runtime = Path(codegen.__file__).parent / "runtime"
+    runtime = Path(firmware.__file__).parent / "runtime"
     source = tmp_path / "rq.c"
     source.write_text('#include <stdio.h>\n#include "nn_arith.h"\nint main(void) {\n'
                       '  long x, m, s;\n  while (scanf("%ld %ld %ld", &x, &m, &s) == 3) {\n'
@@ -253,8 +255,9 @@ def test_cli_flash_prints_json_and_writes_board_outputs(models, tmp_path):
 
 
 def test_firmware_modules_import_neither_tensorflow_nor_tflite_micro():
-    code = ("import sys, firmware_sim.flash, firmware_sim.qemu, firmware_sim.codegen, "
-            "firmware_sim.flash_normalize, lenet_edge.read.normalize; "
+    code = ("import sys, firmware_sim.firmware.flash_arrays, firmware_sim.firmware.qemu, "
+            "firmware_sim.firmware.flash_digits, lenet_edge.board.flash, "
+            "lenet_edge.board.flash_normalize, lenet_edge.read.normalize; "
             "print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

@@ -3,9 +3,9 @@ merges exactly the activations it may."""
 import numpy as np
 
 import firmware_sim
-from firmware_sim import fusion
-from firmware_sim.kernels import accumulate, activations, output_table, requantize
-from firmware_sim.ops import prepare_op
+from firmware_sim.emulator import tables
+from firmware_sim.emulator.kernels import accumulate, activations, output_table, requantize
+from firmware_sim.emulator.ops import prepare_op
 from tests.test_emulator_support import lenet_tflite
 
 
@@ -60,7 +60,7 @@ def test_tables_too_large_or_wrapping_are_refused():
 def test_lenet5_runs_c1_and_its_tanh_as_one_tabled_kernel():
     graph = firmware_sim.load_model(lenet_tflite())
     assert [graph.ops[i].opcode for i in (0, 1)] == ["CONV_2D", "TANH"]
-    fused = fusion.fuse(graph, [prepare_op(graph, i) for i in range(len(graph.ops))])
+    fused = tables.fuse(graph, [prepare_op(graph, i) for i in range(len(graph.ops))])
     assert fused[0].outputs == graph.ops[1].outputs
     assert fused[0].params.output_stage.table is not None
     assert fused[1].index == 2  # the tanh is gone

@@ -76,8 +76,8 @@ def test_resumes_at_the_stage_that_stopped(finished, tmp_path, monkeypatch):
 
 
 def test_missing_toolchain_skips_the_firmware_stage(finished, tmp_path, monkeypatch):
-    from firmware_sim import flash as flash_module
-    from firmware_sim.codegen.errors import ToolchainMissingError
+    from lenet_edge.board import flash as flash_module
+    from firmware_sim.firmware.errors import ToolchainMissingError
 
     settings, _ = finished
     recorded = json.loads((settings.out / "stages.json").read_text())

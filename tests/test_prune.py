@@ -16,7 +16,7 @@ from lenet_edge.compress.prune import PruneSettings, prune, schedule
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.models import registry
 from lenet_edge.run import RunConfig
-from lenet_edge.train.data import load_split
+from lenet_edge.train.batches import load_split
 from lenet_edge.train.loop import train
 from tests.cli_support import invoke, one_error_line
 

@@ -32,7 +32,7 @@ from lenet_edge import run as runs
 from lenet_edge.compress import magnitude, masks, obd
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
-from lenet_edge.train.data import RunData, load_run_data, targets
+from lenet_edge.train.batches import RunData, load_run_data, targets
 from lenet_edge.train.loop import compile_model, error_rate
 from lenet_edge.train.progress import BatchProgress, make_progress
 

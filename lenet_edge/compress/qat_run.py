@@ -21,7 +21,7 @@ from lenet_edge import run as runs
 from lenet_edge.compress import qat
 from lenet_edge.compress.prune import Retrainer, final_learning_rate
 from lenet_edge.errors import RunError, UsageError
-from lenet_edge.train.data import load_run_data
+from lenet_edge.train.batches import load_run_data
 from lenet_edge.train.loop import train
 from lenet_edge.train.progress import make_progress
 

@@ -55,9 +55,10 @@ def _tied_at_top(confidence: np.ndarray) -> int:
 def _outputs(tflite: Path, dataset: str, limit: int | None, data_dir: Path | None):
     """The emulator's dequantized softmax outputs and logits (the softmax's input; the outputs
     themselves for a model that does not end in SOFTMAX), and the labels."""
-    from firmware_sim.interpreter import Interpreter
-    from firmware_sim.reader import load_model
-    from firmware_sim.simulate import convention_for, model_input
+    from firmware_sim.emulator.interpreter import Interpreter
+    from firmware_sim.emulator.reader import load_model
+    from firmware_sim.emulator.arrays import model_input
+    from firmware_sim.emulator.conventions import convention_for
     from lenet_edge.data.transforms import CONVENTIONS, load_dataset
 
     graph = load_model(tflite)

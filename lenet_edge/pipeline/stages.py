@@ -82,7 +82,7 @@ class PipelineResult:
 
 def validate(settings: PipelineSettings) -> None:
     """Cheap checks before any training: UsageError / DeviceProfileError / ModelError."""
-    from firmware_sim.devices.profile import load_profile
+    from firmware_sim.fit.devices.profile import load_profile
     from lenet_edge.models.registry import describe_all
 
     if not 0.0 <= settings.sparsity < 1.0:
@@ -194,7 +194,7 @@ def stage_qat(s: PipelineSettings, out: Path) -> dict:
 
 
 def stage_int8(s: PipelineSettings, out: Path) -> dict:
-    from convert.pipeline import convert_run
+    from convert.from_run import convert_run
 
     folder = _fresh(out / "int8")
     folder.mkdir(parents=True)
@@ -214,7 +214,7 @@ def stage_evaluate(s: PipelineSettings, out: Path) -> dict:
 
 
 def stage_check(s: PipelineSettings, out: Path) -> dict:
-    from firmware_sim.check import check_model
+    from firmware_sim.fit.check import check_model
 
     folder = out / "check"
     folder.mkdir(parents=True, exist_ok=True)
@@ -224,8 +224,8 @@ def stage_check(s: PipelineSettings, out: Path) -> dict:
 
 
 def stage_firmware(s: PipelineSettings, out: Path) -> dict:
-    from firmware_sim.codegen.errors import ToolchainMissingError
-    from firmware_sim.flash import flash
+    from firmware_sim.firmware.errors import ToolchainMissingError
+    from lenet_edge.board.flash import flash
 
     folder = _fresh(out / "firmware")
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge import run as runs
-from lenet_edge.train.data import load_split
+from lenet_edge.train.batches import load_split
 
 
 @dataclasses.dataclass

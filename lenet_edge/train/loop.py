@@ -16,7 +16,7 @@ import tf_keras as keras
 from lenet_edge import run as runs
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
-from lenet_edge.train.data import RunData, load_run_data
+from lenet_edge.train.batches import RunData, load_run_data
 from lenet_edge.train.progress import BatchProgress, make_progress
 
 OPTIMIZERS = {

@@ -1,0 +1,89 @@
+"""One static arena for the activations: TFLM's greedy placement over the fused steps.
+
+Buffers are the graph input, each step's output and each step's scratch (conv patches). A
+buffer lives from the step that writes it to the last step that reads it (graph outputs to the
+end); a RESHAPE's output shares its input's buffer. Largest first, each buffer goes to the
+lowest 4-byte-aligned offset free of every placed buffer alive at the same time, as TFLM's
+GreedyMemoryPlanner does. Fusion is what shrinks the arena: a conv's own output, before its
+subsampling, is never a buffer.
+"""
+from dataclasses import dataclass
+
+from firmware_sim.emulator.ir import Graph
+
+_ALIGN = 4
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    tensor_offsets: dict  # tensor index -> byte offset
+    scratch_offsets: dict  # step index -> byte offset
+    size: int
+
+
+@dataclass(frozen=True)
+class _Buffer:
+    key: tuple  # ("tensor", index) or ("scratch", step)
+    size: int
+    first: int
+    last: int
+
+
+def plan_arena(graph: Graph, steps, scratch_bytes: list[int]) -> ArenaPlan:
+    owner = _owners(graph, steps)
+    buffers = _buffers(graph, steps, scratch_bytes, owner)
+    placed: list[tuple[_Buffer, int]] = []
+    for buffer in sorted(buffers, key=lambda b: (-b.size, b.key)):
+        placed.append((buffer, _lowest_offset(buffer, placed)))
+    offsets = {b.key: offset for b, offset in placed}
+    tensors = {t: offsets[("tensor", owner.get(t, t))]
+               for t in {*graph.inputs, *(s.output for s in steps)}}
+    scratch = {key[1]: offset for key, offset in offsets.items() if key[0] == "scratch"}
+    size = max((offset + b.size for b, offset in placed), default=0)
+    return ArenaPlan(tensors, scratch, _aligned(size))
+
+
+def _owners(graph: Graph, steps) -> dict:
+    """Tensor -> the tensor whose buffer it uses (reshapes alias their input)."""
+    owner = {}
+    for step in steps:
+        if step.kind == "reshape":
+            source = step.inputs[0]
+            owner[step.output] = owner.get(source, source)
+    return owner
+
+
+def _buffers(graph: Graph, steps, scratch_bytes, owner) -> list[_Buffer]:
+    first, last = {}, {}
+    end = len(steps)
+    for t in graph.inputs:
+        first[t] = 0
+    for index, step in enumerate(steps):
+        for t in step.inputs:
+            key = owner.get(t, t)
+            last[key] = max(last.get(key, index), index)
+        key = owner.get(step.output, step.output)
+        first.setdefault(key, index)
+        last[key] = max(last.get(key, index), index)
+    for t in graph.outputs:
+        last[owner.get(t, t)] = end
+    buffers = [_Buffer(("tensor", t), _aligned(graph.tensors[t].nbytes), first[t], last[t])
+               for t in first]
+    buffers += [_Buffer(("scratch", i), _aligned(size), i, i)
+                for i, size in enumerate(scratch_bytes) if size]
+    return buffers
+
+
+def _lowest_offset(buffer: _Buffer, placed) -> int:
+    live = sorted((offset, offset + other.size) for other, offset in placed
+                  if other.first <= buffer.last and buffer.first <= other.last)
+    candidate = 0
+    for start, stop in live:
+        if candidate + buffer.size <= start:
+            break
+        candidate = max(candidate, stop)
+    return candidate
+
+
+def _aligned(size: int) -> int:
+    return -(-size // _ALIGN) * _ALIGN

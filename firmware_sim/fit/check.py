@@ -1,0 +1,184 @@
+"""Does a model fit a device, and how fast will it read digits there? One CheckReport says.
+
+    report = check_model("lenet5.tflite", "nrf52840", digits_per_second=100)
+    report.fits, report.meets_rate, report.as_dict()
+
+Flash: the weights (every constant tensor) in the profile's storage type, plus the runtime's
+code. The .tflite flatbuffer TFLM keeps in flash adds its graph structure to the weights (a few
+KB for a LeNet); `model_file_bytes` reports it. RAM: for int8 storage, TFLM's arena, the greedy
+head plus the persistent tail counted with Cortex-M struct sizes (planner, arena_tail), plus the
+runtime's RAM; for float32 storage (a float DSP running its own code, not TFLM) the greedy plan of
+float32 activations. A unified-memory device (one memory for both) must hold the sum. Latency:
+effective (nonzero-weight) MACs over the profile's achieved MAC rate; other ops are not timed.
+"""
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from firmware_sim.fit.arena_tail import ARM32
+from firmware_sim.emulator.cost import LayerCost, layer_costs
+from firmware_sim.fit.devices.profile import DeviceProfile, load_profile
+from firmware_sim.emulator.interpreter import prepared_ops
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.fit.planner import fused_plan, tflm_arena, tflm_plan
+from firmware_sim.emulator.reader import load_model
+from firmware_sim.errors import ArgumentError
+
+FLOAT32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    model: str
+    device: str
+    layers: tuple[LayerCost, ...]  # bytes in the profile's weight storage type
+    weight_storage: str
+    model_file_bytes: int | None
+    weight_bytes: int
+    runtime_flash_bytes: int
+    flash_needed: int
+    flash_bytes: int
+    arena_head_bytes: int  # greedy plan of the activations
+    arena_tail_bytes: int  # TFLM's persistent structs (0 when TFLM is not the runtime)
+    fused_arena_bytes: int  # what fused conv+activation+pool kernels would need instead
+    runtime_ram_bytes: int
+    ram_needed: int
+    ram_bytes: int
+    unified_memory: bool
+    macs: int
+    effective_macs: int
+    macs_per_second: float
+    latency_s: float
+    digits_per_second: float | None  # None when the model has no multiply-adds to time
+    required_digits_per_second: float | None
+
+    @property
+    def fits_flash(self) -> bool:
+        return self._memory_fits() if self.unified_memory else self.flash_needed <= self.flash_bytes
+
+    @property
+    def fits_ram(self) -> bool:
+        return self._memory_fits() if self.unified_memory else self.ram_needed <= self.ram_bytes
+
+    def _memory_fits(self) -> bool:
+        return self.flash_needed + self.ram_needed <= self.ram_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.fits_flash and self.fits_ram
+
+    @property
+    def meets_rate(self) -> bool:
+        if self.required_digits_per_second is None or self.digits_per_second is None:
+            return True
+        return self.digits_per_second >= self.required_digits_per_second
+
+    @property
+    def ok(self) -> bool:
+        return self.fits and self.meets_rate
+
+    def verdict_lines(self) -> list[str]:
+        """One line each for flash, RAM, latency and rate, with their numbers."""
+        fit = {True: "fits", False: "DOES NOT FIT"}
+        flash = (f"{self.flash_needed:,} bytes (weights {self.weight_bytes:,} as "
+                 f"{self.weight_storage} + runtime {self.runtime_flash_bytes:,})")
+        ram = (f"{self.ram_needed:,} bytes (arena {self.arena_head_bytes:,} + tail "
+               f"{self.arena_tail_bytes:,} + runtime {self.runtime_ram_bytes:,}; "
+               f"fused kernels would need an arena of {self.fused_arena_bytes:,})")
+        if self.unified_memory:
+            memory = [f"memory (unified): flash {flash} + RAM {ram} = "
+                      f"{self.flash_needed + self.ram_needed:,} of {self.ram_bytes:,}: "
+                      f"{fit[self.fits]}"]
+        else:
+            memory = [f"flash: {flash} of {self.flash_bytes:,}: {fit[self.fits_flash]}",
+                      f"RAM: {ram} of {self.ram_bytes:,}: {fit[self.fits_ram]}"]
+        return memory + [f"latency: {1e3 * self.latency_s:.2f} ms per digit "
+                         f"({self.effective_macs:,} effective MACs at "
+                         f"{self.macs_per_second / 1e6:.2f} M MAC/s)", self._rate_line()]
+
+    def _rate_line(self) -> str:
+        rate = "-" if self.digits_per_second is None else f"{self.digits_per_second:,.1f}"
+        if self.required_digits_per_second is None:
+            return f"digits per second: {rate}"
+        verdict = "meets" if self.meets_rate else "MISSES"
+        return (f"digits per second: {rate}, required {self.required_digits_per_second:,.1f}: "
+                f"{verdict}")
+
+    def as_dict(self) -> dict:
+        verdict = {"fits_flash": self.fits_flash, "fits_ram": self.fits_ram, "fits": self.fits,
+                   "meets_rate": self.meets_rate, "ok": self.ok}
+        return {**asdict(self), **verdict,
+                "layers": [{**asdict(row), "output_shape": list(row.output_shape)}
+                           for row in self.layers]}
+
+
+def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
+                digits_per_second: float | None = None) -> CheckReport:
+    """The verdict of `model` (a .tflite path or a Graph) on `device` (a profile, name or path)."""
+    if digits_per_second is not None and not digits_per_second > 0:
+        raise ArgumentError(f"required digits per second must be positive, got {digits_per_second}")
+    graph = model if isinstance(model, Graph) else load_model(model)
+    profile = device if isinstance(device, DeviceProfile) else load_profile(device)
+    prepared_ops(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
+    layers = _layer_rows(graph, profile.weight_storage)
+    from_file = isinstance(model, (str, Path))
+    return CheckReport(
+        model=str(model) if from_file else "<graph>", device=profile.name, layers=tuple(layers),
+        weight_storage=profile.weight_storage,
+        model_file_bytes=Path(model).stat().st_size if from_file else None,
+        **_memory(graph, profile), **_speed(layers, profile),
+        required_digits_per_second=digits_per_second)
+
+
+def _memory(graph: Graph, profile: DeviceProfile) -> dict:
+    storage = profile.weight_storage
+    weight_bytes = sum(_stored_bytes(graph.tensors[t].data, storage)
+                       for t in _constant_tensors(graph))
+    head, tail = _arena(graph, storage)
+    width = FLOAT32_BYTES if storage == "float32" else None
+    return dict(weight_bytes=weight_bytes, runtime_flash_bytes=profile.runtime_flash_bytes,
+                flash_needed=weight_bytes + profile.runtime_flash_bytes,
+                flash_bytes=profile.flash_bytes, arena_head_bytes=head, arena_tail_bytes=tail,
+                fused_arena_bytes=fused_plan(graph, width).arena_bytes,
+                runtime_ram_bytes=profile.runtime_ram_bytes,
+                ram_needed=head + tail + profile.runtime_ram_bytes, ram_bytes=profile.ram_bytes,
+                unified_memory=profile.unified_memory)
+
+
+def _speed(layers: list[LayerCost], profile: DeviceProfile) -> dict:
+    effective = sum(row.effective_macs for row in layers)
+    latency = effective / profile.macs_per_second
+    return dict(macs=sum(row.macs for row in layers), effective_macs=effective,
+                macs_per_second=profile.macs_per_second, latency_s=latency,
+                digits_per_second=1.0 / latency if latency > 0 else None)
+
+
+def _arena(graph: Graph, storage: str) -> tuple[int, int]:
+    """(head, tail): TFLM's arena for int8; float32 activations in a greedy plan otherwise."""
+    if storage == "float32":
+        return tflm_plan(graph, element_bytes=FLOAT32_BYTES).arena_bytes, 0
+    arena = tflm_arena(graph, ARM32)
+    return arena.head, arena.tail
+
+
+def _constant_tensors(graph: Graph) -> list[int]:
+    used = {t for op in graph.ops for t in op.inputs if t >= 0}
+    return sorted(t for t in used if graph.tensors[t].is_constant)
+
+
+def _stored_bytes(data: np.ndarray, storage: str) -> int:
+    """Bytes of a constant in flash: as is for int8 storage, 4 per element for float32."""
+    return data.size * FLOAT32_BYTES if storage == "float32" else data.nbytes
+
+
+def _layer_rows(graph: Graph, storage: str) -> list[LayerCost]:
+    """The emulator's layer costs with bytes counted in the profile's storage type."""
+    width = FLOAT32_BYTES if storage == "float32" else 1
+    rows = []
+    for cost, op in zip(layer_costs(graph), graph.ops):
+        constants = [graph.tensors[t].data for t in op.inputs
+                     if t >= 0 and graph.tensors[t].is_constant]
+        rows.append(replace(cost, param_bytes=sum(_stored_bytes(c, storage) for c in constants),
+                            activation_bytes=cost.activation_bytes * width))
+    return rows

@@ -1,0 +1,94 @@
+"""firmware_sim's import contract: numpy, the flatbuffer schema module and the standard library.
+
+Each check runs in a fresh interpreter (a subprocess), so what the test session has imported
+does not count. Every module under firmware_sim is imported; afterwards none of the toolkit's
+upper layers or heavy libraries may be loaded, and no third-party package beyond numpy,
+flatbuffers and ai_edge_litert (for its schema_py_generated). Inside firmware_sim the layers
+import one way: emulator <- fit <- firmware.
+"""
+import json
+import subprocess
+import sys
+
+FORBIDDEN = ("lenet_edge", "convert", "tensorflow", "tf_keras", "rich", "urllib", "typer",
+             "matplotlib", "PIL", "tflite_micro")
+ALLOWED_THIRD_PARTY = {"numpy", "flatbuffers", "ai_edge_litert", "firmware_sim"}
+
+# Prints, per module of firmware_sim, what importing it added to sys.modules. One subprocess per
+# module would take minutes on a busy machine, so after each import the firmware_sim modules it
+# loaded are dropped again (third-party modules stay: numpy cannot be imported twice, and the
+# first module to load one records it).
+_WALK = r"""
+import importlib, json, pkgutil, sys
+start = set(sys.modules)
+import firmware_sim
+names = sorted(m.name for m in pkgutil.walk_packages(firmware_sim.__path__, "firmware_sim."))
+def drop():
+    for name in [n for n in sys.modules if n.startswith("firmware_sim.")]:
+        del sys.modules[name]
+added = {"firmware_sim": sorted(set(sys.modules) - start)}
+drop()
+for name in names:
+    before = set(sys.modules)
+    importlib.import_module(name)
+    added[name] = sorted(set(sys.modules) - before)
+    drop()
+print(json.dumps({"start": sorted(start), "added": added}))
+"""
+
+
+def _walk() -> tuple[set[str], dict[str, list[str]]]:
+    result = subprocess.run([sys.executable, "-c", _WALK], capture_output=True, text=True,
+                            check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return set(report["start"]), report["added"]
+
+
+def _loaded(names, package: str) -> list[str]:
+    return sorted(n for n in names if n == package or n.startswith(package + "."))
+
+
+def test_every_firmware_sim_module_imports_only_numpy_flatbuffers_and_the_schema():
+    start, added = _walk()
+    assert len(added) > 40  # the walk found the subpackages' modules
+    everything = set(start).union(*map(set, added.values()))
+    # pathlib imports urllib.parse at start-up; the downloader's urllib.request must stay out
+    forbidden = [n for package in FORBIDDEN for n in _loaded(everything, package)
+                 if n not in start]
+    assert forbidden == []
+    third_party = {n.split(".")[0] for n in everything - start} - set(sys.stdlib_module_names)
+    assert third_party <= ALLOWED_THIRD_PARTY
+
+
+def test_the_layers_import_one_way():
+    _, added = _walk()
+    for name, modules in added.items():
+        if name.startswith("firmware_sim.emulator."):
+            assert _loaded(modules, "firmware_sim.fit") == [], name
+            assert _loaded(modules, "firmware_sim.firmware") == [], name
+        if name.startswith("firmware_sim.fit."):
+            assert _loaded(modules, "firmware_sim.firmware") == [], name
+
+
+def test_the_package_surface_is_the_emulator_alone():
+    code = ("import sys, firmware_sim; "
+            "print([m for m in sys.modules if m.startswith(('firmware_sim.fit', "
+            "'firmware_sim.firmware'))]); "
+            "firmware_sim.load_model, firmware_sim.run, firmware_sim.Interpreter, "
+            "firmware_sim.layer_costs, firmware_sim.FirmwareSimError")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_firmware_sim_error_derives_from_its_own_base():
+    from firmware_sim.errors import FirmwareSimError
+    from firmware_sim.firmware.errors import FirmwareError
+    from firmware_sim.fit.devices import DeviceProfileError
+    from lenet_edge.errors import LenetEdgeError
+    import firmware_sim.errors as errors
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and
+               issubclass(c, Exception)] + [FirmwareError, DeviceProfileError]
+    assert all(issubclass(c, FirmwareSimError) for c in classes)
+    assert not any(issubclass(c, LenetEdgeError) for c in classes)
