@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import firmware_sim
-from lenet_edge.board.flash import flash
 from lenet_edge import markdown
+from lenet_edge.board.flash import flash
 from lenet_edge.data.transforms import lenet5_32, load_dataset
 from lenet_edge.run import atomic_write, write_json
 

@@ -10,8 +10,8 @@ import pytest
 import firmware_sim
 from firmware_sim.fit import planner
 from firmware_sim.fit.check import check_model
-from tests.test_planner import zoo_int8_tflite
 from tests.cli_support import assert_one_error_line, invoke
+from tests.test_planner import zoo_int8_tflite
 
 PAPER_1989_MACS = 64_660 - 1_000  # connections minus the 1,000 unshared biases
 

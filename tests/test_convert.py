@@ -14,7 +14,7 @@ import tensorflow as tf
 import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
 
-from convert import flatbuffer, pipeline, tflite
+from convert import flatbuffer, from_run, tflite
 from lenet_edge import run as runs
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.errors import ModelError
@@ -42,7 +42,7 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def int8_reports(trained, tmp_path_factory):
     out = tmp_path_factory.mktemp("int8")
-    return {name: pipeline.convert_run(trained / name, out / f"{name}.tflite", "int8", CALIBRATION,
+    return {name: from_run.convert_run(trained / name, out / f"{name}.tflite", "int8", CALIBRATION,
                                        limit=TEST_SLICE)
             for name in registry.MODELS}
 
@@ -110,7 +110,7 @@ def assert_zeros_survive(report, masks):
 
 def test_pruned_zeros_survive_post_training_quantization(pruned, tmp_path):
     folder, masks = pruned
-    report = pipeline.convert_run(folder, tmp_path / "pruned.tflite", calibration=CALIBRATION, limit=256)
+    report = from_run.convert_run(folder, tmp_path / "pruned.tflite", calibration=CALIBRATION, limit=256)
     assert report.card["run_stage"] == "prune"
     assert_zeros_survive(report, masks)
 
@@ -118,7 +118,7 @@ def test_pruned_zeros_survive_post_training_quantization(pruned, tmp_path):
 def test_a_qat_run_converts_to_full_int8_keeping_pruned_zeros(pruned, tmp_path):
     folder, masks = pruned
     fine_tune_qat(folder, tmp_path / "qat", epochs=1, progress=False)  # prune-preserving QAT
-    report = pipeline.convert_run(tmp_path / "qat", tmp_path / "qat.tflite", calibration=CALIBRATION,
+    report = from_run.convert_run(tmp_path / "qat", tmp_path / "qat.tflite", calibration=CALIBRATION,
                                   limit=TEST_SLICE)
     assert_full_int8(report.path.read_bytes())
     assert report.quantization == "quantization-aware training"
@@ -136,11 +136,11 @@ def test_a_qat_run_converts_to_full_int8_keeping_pruned_zeros(pruned, tmp_path):
 def test_float_modes_convert_and_agree(trained, tmp_path):
     sizes = {"int8": None}
     for mode in ("float16", "dynamic", "float32"):
-        report = pipeline.convert_run(trained / "lenet1", tmp_path / f"{mode}.tflite", mode, limit=500)
+        report = from_run.convert_run(trained / "lenet1", tmp_path / f"{mode}.tflite", mode, limit=500)
         assert report.card["input"]["dtype"] == "float32" and report.card["input"]["scale"] is None
         assert report.verification.agreement >= (0.999 if mode != "dynamic" else 0.98)
         sizes[mode] = report.size
-    sizes["int8"] = pipeline.convert_run(trained / "lenet1", tmp_path / "int8.tflite", limit=16).size
+    sizes["int8"] = from_run.convert_run(trained / "lenet1", tmp_path / "int8.tflite", limit=16).size
     assert sizes["int8"] < sizes["float16"] < sizes["float32"]
     assert sizes["dynamic"] < sizes["float16"]
     float16_ops = flatbuffer.op_names((tmp_path / "float16.tflite").read_bytes())
@@ -220,9 +220,9 @@ def test_cli_json_prints_the_card(trained, tmp_path):
 def test_a_failure_after_conversion_writes_nothing(trained, tmp_path, monkeypatch):
     def failing_verify(*args):
         raise RuntimeError("simulated failure after conversion")
-    monkeypatch.setattr(pipeline, "verify", failing_verify)
+    monkeypatch.setattr(from_run, "verify", failing_verify)
     with pytest.raises(RuntimeError, match="simulated"):
-        pipeline.convert_run(trained / "lenet1", tmp_path / "model.tflite", c_array=True, limit=64)
+        from_run.convert_run(trained / "lenet1", tmp_path / "model.tflite", c_array=True, limit=64)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -236,7 +236,7 @@ def test_a_failed_write_leaves_no_file(trained, tmp_path, monkeypatch):
         return write_bytes(path, content)
     monkeypatch.setattr(pathlib.Path, "write_bytes", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
-        pipeline.convert_run(trained / "lenet1", tmp_path / "model.tflite", c_array=True, limit=64)
+        from_run.convert_run(trained / "lenet1", tmp_path / "model.tflite", c_array=True, limit=64)
     assert len(calls) == 3 and list(tmp_path.iterdir()) == []
 
 

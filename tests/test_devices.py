@@ -2,8 +2,8 @@
 file is one DeviceProfileError line naming the file and the field."""
 import pytest
 
+from firmware_sim.errors import FirmwareSimError
 from firmware_sim.fit.devices import DeviceProfileError, load_profile, shipped_profiles
-from lenet_edge.errors import LenetEdgeError
 
 MINIMAL = """name = "board"
 flash_bytes = 1_048_576
@@ -85,7 +85,7 @@ def test_bad_profiles_are_one_line_errors(tmp_path, text, fragments):
     with pytest.raises(DeviceProfileError) as caught:
         load_profile(path)
     message = str(caught.value)
-    assert isinstance(caught.value, LenetEdgeError) and "\n" not in message
+    assert isinstance(caught.value, FirmwareSimError) and "\n" not in message
     assert message.startswith(str(path))
     for fragment in fragments:
         assert fragment in message

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import firmware_sim
 from firmware_sim import InputError, ModelFileError, UnsupportedOpError
 from firmware_sim.emulator.kernels import accumulate, requantize
-from lenet_edge.errors import LenetEdgeError
+from firmware_sim.errors import FirmwareSimError
 from tests.test_emulator_support import (convert_float, convert_int8, keras_and_tf,
                                          lenet_tflite, multi_op_tflite, pack_model,
                                          randomize_weights, structured_int8_images, tflm_run,
@@ -358,7 +358,7 @@ def test_run_refuses_inputs_of_the_wrong_type_or_shape():
         firmware_sim.run(graph, np.zeros((2, 32, 32, 1), dtype=np.float32))
     with pytest.raises(InputError):
         firmware_sim.run(graph, np.zeros((2, 28, 28, 1), dtype=np.int8))
-    assert issubclass(InputError, LenetEdgeError)
+    assert issubclass(InputError, FirmwareSimError)
 
 
 def test_batches_of_any_size_give_the_same_bytes_as_single_images():

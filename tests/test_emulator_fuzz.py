@@ -1,6 +1,6 @@
 """Fuzzing the .tflite boundary with damaged copies of a small valid int8 model.
 
-Each copy must either raise a one-line LenetEdgeError (ModelFileError or UnsupportedOpError) or
+Each copy must either raise a one-line FirmwareSimError (ModelFileError or UnsupportedOpError) or
 run and give exactly TFLM's bytes. Nothing else may escape, hang or allocate without bound. TFLM
 itself is run in a child process, since a damaged file can crash it.
 """
@@ -20,7 +20,7 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 
 import firmware_sim
-from lenet_edge.errors import LenetEdgeError
+from firmware_sim.errors import FirmwareSimError
 from tests.test_emulator_support import (convert_float, convert_int8, keras_and_tf,
                                          multi_op_tflite, pack_model, randomize_weights,
                                          structured_int8_images, unpack_model)
@@ -229,7 +229,7 @@ def emulate(data: bytes, x: np.ndarray):
             tracemalloc.stop()
         assert peak < PEAK_BYTES_PER_MODEL, f"peak allocation {peak} bytes"
         return output, None
-    except LenetEdgeError as error:
+    except FirmwareSimError as error:
         return None, str(error)
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)

@@ -18,12 +18,12 @@ import pytest
 
 import firmware_sim
 from firmware_sim import firmware
+from firmware_sim.emulator.kernels.requantize import multiply_by_quantized_multiplier
 from firmware_sim.firmware import qemu
 from firmware_sim.firmware import cgen, generate
 from firmware_sim.firmware.errors import (BoardTooSmallError, FirmwareTimeoutError,
-                                         ToolchainMissingError)
+                                          ToolchainMissingError)
 from lenet_edge.board.flash import flash
-from firmware_sim.emulator.kernels.requantize import multiply_by_quantized_multiplier
 from tests.test_emulator_support import (convert_int8, keras_and_tf, lenet_tflite,
                                          multi_op_tflite, structured_int8_images)
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import firmware_sim
-from firmware_sim.errors import InputError
-from firmware_sim.firmware import generate, qemu
 from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.digit_files import load_raw_digits, save_raw_digits
 from firmware_sim.emulator.normalize import (FIELD, MAX_SIDE, RawDigit, box_weights, field_inputs,
                                              fitted_size, ink_of, normalize_digit,
                                              normalized_inputs)
+from firmware_sim.errors import InputError
+from firmware_sim.firmware import generate, qemu
 from firmware_sim.firmware.flash_digits import _check_statuses, run_digits
 from lenet_edge.board.flash_normalize import flash_normalized
 from lenet_edge.board.raw_digits import raw_test_digits

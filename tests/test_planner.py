@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_sim
-from firmware_sim.fit import arena_tail, planner
 from firmware_sim.emulator.ir import Graph, Op, Tensor
+from firmware_sim.fit import arena_tail, planner
 from tests.test_emulator_support import convert_int8, keras_and_tf, lenet5_like, multi_op_tflite
 
 LENET5_HEAD = 9_408  # LENET_FACTS: TFLM's head for an int8 LeNet-5 (two 28x28x6 maps)

@@ -47,7 +47,8 @@ def simulate_arrays(model_path: str | Path, inputs_npy: str | Path,
     graph = load_model(model_path)
     x = load_npy(inputs_npy)
     if len(graph.outputs) != 1:
-        raise ArgumentError(f"the model has {len(graph.outputs)} outputs; simulate writes one array")
+        raise ArgumentError(f"the model has {len(graph.outputs)} outputs; simulate writes one "
+                            f"array")
     start = time.perf_counter()
     y = Interpreter(graph).run(model_input(graph, x))
     seconds = time.perf_counter() - start

@@ -11,10 +11,10 @@ matrices stay in cache and memory stays bounded, and the chunks run on worker th
 import numpy as np
 
 from firmware_sim.emulator import parallel, tables
-from firmware_sim.errors import InputError, ModelFileError
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.kernels.quantize import AffineQuantizeParams, affine_quantize
 from firmware_sim.emulator.ops import PreparedOp, prepare_op
+from firmware_sim.errors import InputError, ModelFileError
 
 # Images per chunk: enough for numpy's per-call overhead to vanish, few enough that a chunk's
 # scratch (im2col matrices, float64 requantization) stays within SCRATCH_BYTES.

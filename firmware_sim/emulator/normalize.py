@@ -5,8 +5,8 @@
 
 A raw segmented digit is a uint8 gray bitmap of at most MAX_SIDE x MAX_SIDE, ink bright on a
 background of exactly 0 (or, with ink_dark, dark on 255: the value is then 255 - pixel). It
-becomes MNIST's 28x28 field as the host's float normalization (`lenet-edge read`) makes it, but with integers
-only, each rounding written down:
+becomes MNIST's 28x28 field as the host's float normalization (`lenet-edge read`) makes it, but
+with integers only, each rounding written down:
 
 1. the bounding box of the nonzero pixels;
 2. area-weighted (box filter) resampling of the box to oh x ow: the longer side BOX, the other
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_sim.errors import InputError
-from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.conventions import CONVENTIONS, convention_for
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.errors import InputError
 
 MAX_SIDE = 64  # the C harness's bitmap buffer is MAX_SIDE * MAX_SIDE bytes
 BOX = 20

@@ -8,11 +8,11 @@ are folded into the prepared parameters.
 from dataclasses import dataclass
 from typing import Callable
 
-from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.kernels import (activations, conv, elementwise, fully_connected, pooling,
-                                  quantize, reshape, softmax)
+                                           quantize, reshape, softmax)
 from firmware_sim.emulator.kernels.common import OpContext
+from firmware_sim.errors import UnsupportedOpError
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from firmware_sim.errors import ModelFileError
 from firmware_sim.emulator.ir import Graph, Op, QuantParams, Tensor
+from firmware_sim.errors import ModelFileError
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3

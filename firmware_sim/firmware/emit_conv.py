@@ -6,11 +6,11 @@ into it, modulo 2**32 as the int32 accumulator wraps, so the kernel multiplies r
 """
 import numpy as np
 
-from firmware_sim.firmware import encode
-from firmware_sim.firmware.emitted import Arrays, Emitted
-from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.kernels.conv import ConvParams
+from firmware_sim.errors import UnsupportedOpError
+from firmware_sim.firmware import encode
+from firmware_sim.firmware.emitted import Arrays, Emitted
 
 _SUBSAMPLE_KINDS = {"DEPTHWISE_CONV_2D": "NN_SUB_DEPTHWISE", "AVERAGE_POOL_2D": "NN_SUB_AVERAGE",
                     "MAX_POOL_2D": "NN_SUB_MAX"}

@@ -5,11 +5,11 @@ input, the softmax exp tables, ADD/MUL multipliers, pooling windows.
 """
 import numpy as np
 
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import cgen
 from firmware_sim.firmware.emit_conv import int8_weights
 from firmware_sim.firmware.emitted import Arrays, Emitted
-from firmware_sim.errors import UnsupportedOpError
-from firmware_sim.emulator.ir import Graph
 
 
 def _size(graph: Graph, tensor: int) -> int:

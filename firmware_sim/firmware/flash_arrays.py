@@ -15,17 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_sim.firmware import qemu
-from firmware_sim.fit.check import check_model
-from firmware_sim.firmware import boards, generate
+from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.cost import layer_costs
-from firmware_sim.fit.devices.profile import load_profile
+from firmware_sim.emulator.files import load_npy, save_npy
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.fit.planner import tflm_arena
 from firmware_sim.emulator.reader import load_model
-from firmware_sim.emulator.arrays import model_input
-from firmware_sim.emulator.files import load_npy, save_npy
+from firmware_sim.firmware import qemu
+from firmware_sim.firmware import boards, generate
+from firmware_sim.fit.check import check_model
+from firmware_sim.fit.devices.profile import load_profile
+from firmware_sim.fit.planner import tflm_arena
 
 # the shipped device profile with the board's core, for the prediction to compare against
 PROFILE_OF_BOARD = {"mps2-an386": "nrf52840", "mps2-an500": "stm32f746"}

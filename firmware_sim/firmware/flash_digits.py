@@ -17,19 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_sim.firmware import qemu
-from firmware_sim.firmware import boards, generate
-from firmware_sim.firmware.errors import FirmwareError
 from firmware_sim.emulator.cost import layer_costs
-from firmware_sim.fit.devices.profile import load_profile
-from firmware_sim.errors import InputError
-from firmware_sim.firmware.flash_arrays import PROFILE_OF_BOARD, FlashReport, flash_report
+from firmware_sim.emulator.digit_files import load_raw_digits
+from firmware_sim.emulator.files import save_npy
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.normalize import MAX_SIDE, check_digit, normalized_inputs
 from firmware_sim.emulator.reader import load_model
-from firmware_sim.emulator.digit_files import load_raw_digits
-from firmware_sim.emulator.files import save_npy
+from firmware_sim.errors import InputError
 from firmware_sim.errors import ArgumentError
+from firmware_sim.firmware import qemu
+from firmware_sim.firmware import boards, generate
+from firmware_sim.firmware.errors import FirmwareError
+from firmware_sim.firmware.flash_arrays import PROFILE_OF_BOARD, FlashReport, flash_report
+from firmware_sim.fit.devices.profile import load_profile
 
 STATUS = {1: f"a side is 0 or above {MAX_SIDE}", 2: "no ink"}  # nn_normalize's codes
 _STATS = struct.Struct("<4s4I")

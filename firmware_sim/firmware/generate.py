@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import boards, project
 from firmware_sim.firmware.arena import plan_arena
 from firmware_sim.firmware.emit_conv import emit_conv
@@ -12,8 +14,6 @@ from firmware_sim.firmware.errors import BoardTooSmallError
 from firmware_sim.firmware.model_c import model_sources
 from firmware_sim.firmware.normalize_c import normalize_data_c
 from firmware_sim.firmware.steps import planar_tensors, plan_steps
-from firmware_sim.errors import UnsupportedOpError
-from firmware_sim.emulator.ir import Graph
 
 # Flash the runtime kernels and the harness take besides the model's data (measured: ~10 KB),
 # counted before building so that a model too large for the board fails early.

@@ -4,9 +4,9 @@ model.c stays thin: the arena, pointers into it, and one kernel call per step.
 """
 from dataclasses import dataclass
 
+from firmware_sim.emulator.ir import Graph
 from firmware_sim.firmware import cgen
 from firmware_sim.firmware.arena import ArenaPlan
-from firmware_sim.emulator.ir import Graph
 
 @dataclass(frozen=True)
 class ModelSources:

@@ -1,7 +1,7 @@
 """normalize_data.c: the model's side and its 256-entry input table for runtime/normalize.c."""
-from firmware_sim.firmware import cgen
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.normalize import input_table, model_side
+from firmware_sim.firmware import cgen
 
 
 def normalize_data_c(graph: Graph, source: str) -> str:

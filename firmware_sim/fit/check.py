@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_sim.fit.arena_tail import ARM32
 from firmware_sim.emulator.cost import LayerCost, layer_costs
-from firmware_sim.fit.devices.profile import DeviceProfile, load_profile
 from firmware_sim.emulator.interpreter import prepared_ops
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.fit.planner import fused_plan, tflm_arena, tflm_plan
 from firmware_sim.emulator.reader import load_model
 from firmware_sim.errors import ArgumentError
+from firmware_sim.fit.arena_tail import ARM32
+from firmware_sim.fit.devices.profile import DeviceProfile, load_profile
+from firmware_sim.fit.planner import fused_plan, tflm_arena, tflm_plan
 
 FLOAT32_BYTES = 4
 

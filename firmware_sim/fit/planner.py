@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from ai_edge_litert.schema_py_generated import Padding
 
-from firmware_sim.fit.arena_tail import ARM32, Abi, tail_bytes
 from firmware_sim.emulator.ir import Graph
+from firmware_sim.fit.arena_tail import ARM32, Abi, tail_bytes
 
 ALIGNMENT = 16  # tflite::MicroArenaBufferAlignment()
 UNUSED = -1  # TFLM's kUninitializedLifetime: a tensor no node touches keeps it

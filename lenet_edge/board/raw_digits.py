@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from firmware_sim.errors import InputError
 from firmware_sim.emulator.digit_files import save_raw_digits
 from firmware_sim.emulator.normalize import MAX_SIDE, RawDigit
+from firmware_sim.errors import InputError
 from lenet_edge.run import atomic_write
 
 RAW_SEED = 1989

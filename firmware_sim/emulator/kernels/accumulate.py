@@ -29,7 +29,7 @@ from firmware_sim.emulator.ir import Tensor
 from firmware_sim.emulator.kernels import output_table
 from firmware_sim.emulator.kernels.common import OpContext
 from firmware_sim.emulator.kernels.requantize import (INT32_MAX, multiply_by_quantized_multiplier,
-                                             quantize_multiplier, wrap_int32)
+                                                      quantize_multiplier, wrap_int32)
 
 _FLOAT32_EXACT = 1 << 24
 _FLOAT64_EXACT = 1 << 53

@@ -15,7 +15,7 @@ from firmware_sim.emulator.kernels import fixedpoint
 from firmware_sim.emulator.kernels.accumulate import checked_multiplier
 from firmware_sim.emulator.kernels.common import INT8_MAX, INT8_MIN, OpContext, in_memory_order
 from firmware_sim.emulator.kernels.requantize import (INT32_MIN, multiply_by_quantized_multiplier,
-                                             round_half_away, rounding_divide_by_pot)
+                                                      round_half_away, rounding_divide_by_pot)
 
 # Every int8 value, in the order of its byte: 0 .. 127, -128 .. -1.
 INT8_BY_BYTE = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int64)

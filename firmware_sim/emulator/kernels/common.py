@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_sim.errors import ModelFileError, UnsupportedOpError
 from firmware_sim.emulator.ir import Graph, Op, Tensor
 from firmware_sim.emulator.kernels.requantize import INT32_MAX, INT32_MIN, round_half_away
+from firmware_sim.errors import ModelFileError, UnsupportedOpError
 
 INT8_MIN, INT8_MAX = -128, 127
 # FusedActivationFunctionType codes from the schema

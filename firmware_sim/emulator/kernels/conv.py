@@ -15,7 +15,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from firmware_sim.emulator.kernels import accumulate
-from firmware_sim.emulator.kernels.common import OpContext, activation_range_quantized, windowed_geometry
+from firmware_sim.emulator.kernels.common import (OpContext, activation_range_quantized,
+                                                  windowed_geometry)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from firmware_sim.emulator.kernels.accumulate import checked_multiplier
 from firmware_sim.emulator.kernels.common import OpContext, activation_range_quantized
 from firmware_sim.emulator.kernels.requantize import (multiply_by_quantized_multiplier,
                                              multiply_by_quantized_multiplier_smaller_than_one_exp,
-                                             quantize_multiplier)
+                                                      quantize_multiplier)
 
 _ADD_LEFT_SHIFT = 20  # int8 inputs are scaled up by 2**20 before rescaling
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_sim.emulator.kernels.common import (INT8_MIN, OpContext, activation_range_quantized,
-                                         windowed_geometry)
+                                                  windowed_geometry)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import numpy as np
 from firmware_sim.emulator.kernels.accumulate import checked_multiplier
 from firmware_sim.emulator.kernels.activations import INT8_BY_BYTE, LookupParams, lookup
 from firmware_sim.emulator.kernels.common import INT8_MAX, INT8_MIN, OpContext
-from firmware_sim.emulator.kernels.requantize import INT32_MIN, multiply_by_quantized_multiplier, wrap_int32
+from firmware_sim.emulator.kernels.requantize import (INT32_MIN, multiply_by_quantized_multiplier,
+                                                      wrap_int32)
 
 
 @dataclass(frozen=True)
