@@ -19,8 +19,7 @@ import pytest
 import firmware_sim
 from firmware_sim import firmware
 from firmware_sim.emulator.kernels.requantize import multiply_by_quantized_multiplier
-from firmware_sim.firmware import qemu
-from firmware_sim.firmware import cgen, generate
+from firmware_sim.firmware import cgen, generate, qemu
 from firmware_sim.firmware.errors import (BoardTooSmallError, FirmwareTimeoutError,
                                           ToolchainMissingError)
 from lenet_edge.board.flash import flash

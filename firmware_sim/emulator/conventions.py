@@ -4,7 +4,7 @@
     convention_for(graph, "mnist")          # the convention a model's input shape implies
 
 The numbers (28x28 vs 32x32 padding, -0.1/1.175 scaling, USPS 16x16 in [-1, 1] padded to 20x20)
-are defined here once; lenet_edge.data.transforms re-exports them for training.
+are defined here once; the toolkit's training data (lenet-edge's data.transforms) re-exports them.
 """
 from typing import Callable
 

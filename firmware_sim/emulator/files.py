@@ -1,5 +1,5 @@
 """Files the emulator reads and writes: .npy arrays, and atomic writes (a reader never sees half
-a file). lenet_edge.run re-exports atomic_write: this is its one implementation.
+a file). This is the toolkit's one atomic_write; lenet-edge's run folder module re-exports it.
 
     save_npy("y.npy", outputs); load_npy("x.npy")
     atomic_write(path, lambda tmp: tmp.write_bytes(data))

@@ -21,8 +21,7 @@ from firmware_sim.emulator.files import load_npy, save_npy
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.reader import load_model
-from firmware_sim.firmware import qemu
-from firmware_sim.firmware import boards, generate
+from firmware_sim.firmware import boards, generate, qemu
 from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile
 from firmware_sim.fit.planner import tflm_arena

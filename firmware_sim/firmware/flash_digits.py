@@ -23,10 +23,8 @@ from firmware_sim.emulator.files import save_npy
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.normalize import MAX_SIDE, check_digit, normalized_inputs
 from firmware_sim.emulator.reader import load_model
-from firmware_sim.errors import InputError
-from firmware_sim.errors import ArgumentError
-from firmware_sim.firmware import qemu
-from firmware_sim.firmware import boards, generate
+from firmware_sim.errors import ArgumentError, InputError
+from firmware_sim.firmware import boards, generate, qemu
 from firmware_sim.firmware.errors import FirmwareError
 from firmware_sim.firmware.flash_arrays import PROFILE_OF_BOARD, FlashReport, flash_report
 from firmware_sim.fit.devices.profile import load_profile
