@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import firmware_sim
+from firmware_sim.fit.planner import tflm_arena
 from lenet_edge import markdown
 from lenet_edge.board.flash import flash
 from lenet_edge.data.transforms import lenet5_32, load_dataset
@@ -83,7 +84,7 @@ def measure(name: str, model: Path, board: str, images: int, x: np.ndarray,
     report = flash(model, board=board, images=images, outputs=outputs)
     tflm = tflm_outputs(model, x[:images])
     graph = firmware_sim.load_model(model)
-    arena = firmware_sim.fit.planner.tflm_arena(graph)
+    arena = tflm_arena(graph)
     return {**report.as_dict(), "model": name, "model_path": str(model),
             "bytes_differing_from_tflm": int(np.count_nonzero(np.load(outputs) != tflm)),
             "tflm_arena_cortex_m": {"head": arena.head, "tail": arena.tail,
