@@ -10,7 +10,6 @@ command). Weights need not be trained for exactness; the test digits are MNIST's
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -251,13 +250,3 @@ def test_cli_flash_prints_json_and_writes_board_outputs(models, tmp_path):
     assert (tmp_path / "fw" / "README.md").exists()
     result = CliRunner().invoke(app, ["flash", str(models["lenet1"]), "--board", "nope"])
     assert result.exit_code == 1 and "unknown board 'nope'" in result.stderr
-
-
-def test_firmware_modules_import_neither_tensorflow_nor_tflite_micro():
-    code = ("import sys, firmware_sim.firmware.flash_arrays, firmware_sim.firmware.qemu, "
-            "firmware_sim.firmware.flash_digits, lenet_edge.board.flash, "
-            "lenet_edge.board.flash_normalize, lenet_edge.read.normalize; "
-            "print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
-    assert result.stdout.strip() == "False"

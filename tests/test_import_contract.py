@@ -37,10 +37,15 @@ print(json.dumps({"start": sorted(start), "added": added}))
 """
 
 
-def _walk() -> tuple[set[str], dict[str, list[str]]]:
-    result = subprocess.run([sys.executable, "-c", _WALK], capture_output=True, text=True,
+def _python(code: str) -> str:
+    """The last line `code` prints in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _walk() -> tuple[set[str], dict[str, list[str]]]:
+    report = json.loads(_python(_WALK))
     return set(report["start"]), report["added"]
 
 
@@ -76,9 +81,14 @@ def test_the_package_surface_is_the_emulator_alone():
             "'firmware_sim.firmware'))]); "
             "firmware_sim.load_model, firmware_sim.run, firmware_sim.Interpreter, "
             "firmware_sim.layer_costs, firmware_sim.FirmwareSimError")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
-    assert result.stdout.strip() == "[]"
+    assert _python(code) == "[]"
+
+
+def test_the_board_entry_points_import_neither_tensorflow_nor_tflite_micro():
+    code = ("import sys, lenet_edge.board.flash, lenet_edge.board.flash_normalize, "
+            "lenet_edge.board.simulate, lenet_edge.board.raw_digits, lenet_edge.read.normalize; "
+            "print('tensorflow' in sys.modules or 'tflite_micro' in sys.modules)")
+    assert _python(code) == "False"
 
 
 def test_every_firmware_sim_error_derives_from_its_own_base():
