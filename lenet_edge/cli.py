@@ -53,7 +53,7 @@ PROBABILITY = _rule(lambda v: 0 <= v <= 1, "in [0, 1]")
 def EXISTING(ctx: typer.Context, param: typer.CallbackParam, value):
     """An input path must exist (an output path does not take this check)."""
     if value is not None and not ctx.resilient_parsing and not Path(value).exists():
-        name = param.opts[0] if param.opts[0].startswith("-") else param.human_readable_name
+        name = param.opts[0] if param.opts[0].startswith("-") else param.name.upper()
         fail(f"{name} {value} does not exist")
     return value
 
@@ -147,17 +147,18 @@ def train(
     data_dir: Optional[Path] = DataDir,
 ):
     """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run."""
-    claim_folder(out_dir, "train")  # first: before the imports and the training it would lose
-    from lenet_edge.compress.qat_run import train_then_qat
     from lenet_edge.run import RunConfig
-    from lenet_edge.train.loop import train as train_run
 
     config = RunConfig(model, epochs, seed, optimizer, lr, lr_decay, batch_size, distort, train_limit, test_limit,
                        weight_decay=weight_decay)
-    if qat:
-        metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
-    else:
-        metrics = train_run(out_dir, config, resume=resume, data_dir=data_dir)
+    with claim_folder(out_dir, "train"):  # first: before the imports and the training it would lose
+        from lenet_edge.compress.qat_run import train_then_qat
+        from lenet_edge.train.loop import train as train_run
+
+        if qat:
+            metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
+        else:
+            metrics = train_run(out_dir, config, resume=resume, data_dir=data_dir)
     last = metrics[-1]
     out.print(f"{model}{' QAT' if qat else ''}: epoch {last['epoch']}, train error {100 * last['train_error']:.2f}%, "
               f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
@@ -275,11 +276,11 @@ def prune(
     data_dir: Optional[Path] = DataDir,
 ):
     """Delete weights by OBD saliency or magnitude and retrain, round by round, into a new run."""
-    claim_folder(out_dir, "prune")
-    from lenet_edge.compress.prune import PruneSettings, prune as prune_run
+    with claim_folder(out_dir, "prune"):
+        from lenet_edge.compress.prune import PruneSettings, prune as prune_run
 
-    settings = PruneSettings(method, sparsity, rounds, retrain_epochs, estimator, sample, lr, max_error=max_error)
-    result = prune_run(run_dir, out_dir, settings, data_dir)
+        settings = PruneSettings(method, sparsity, rounds, retrain_epochs, estimator, sample, lr, max_error=max_error)
+        result = prune_run(run_dir, out_dir, settings, data_dir)
     if as_json:
         return print_json(dataclasses.asdict(result))
     rows = [("0", f"{100 * result.source_sparsity:.1f}%", "", f"{100 * result.source_error:.2f}%", "", "")]
@@ -302,10 +303,10 @@ def qat(
     data_dir: Optional[Path] = DataDir,
 ):
     """Quantization-aware fine-tuning of a run into a new run (model.h5), ready for int8 conversion."""
-    claim_folder(out_dir, "qat")
-    from lenet_edge.compress.qat_run import fine_tune_qat
+    with claim_folder(out_dir, "qat"):
+        from lenet_edge.compress.qat_run import fine_tune_qat
 
-    last = fine_tune_qat(run_dir, out_dir, epochs, lr, data_dir)[-1]
+        last = fine_tune_qat(run_dir, out_dir, epochs, lr, data_dir)[-1]
     out.print(f"QAT epoch {last['epoch']}: train error {100 * last['train_error']:.2f}%, "
               f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
 
@@ -394,8 +395,7 @@ def flash(
         raise UsageError("--inputs and --outputs go together")
     if normalize and dataset != "mnist":
         raise UsageError("--normalize makes MNIST-like digits; it does not take --dataset usps")
-    claim_folder(out_dir, "flash")
-    with claim_files([outputs], "flash", "--outputs"):
+    with claim_folder(out_dir, "flash"), claim_files([outputs], "flash", "--outputs"):
         if normalize:
             from firmware_sim.flash_normalize import flash_normalized
 
@@ -425,27 +425,28 @@ def pipeline(
     data_dir: Optional[Path] = DataDir,
 ):
     """Train, OBD prune (and magnitude, the baseline), QAT, int8, check, firmware on QEMU, report."""
-    claim_folder(out_dir, "pipeline")
-    from lenet_edge.pipeline.report import headline
-    from lenet_edge.pipeline.stages import STAGE_NAMES, Budget, PipelineSettings, run_pipeline
+    with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
+        from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
 
-    settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
-                                board=board, train_run=train_run, data_dir=data_dir)
-
-    def progress(event):
-        step = f"[{event.number}/{len(STAGE_NAMES)}] {event.name}"
-        if event.status == "run":
-            err.print(f"{step} ...", markup=False, highlight=False, soft_wrap=True)
-        else:
-            when = "finished before" if event.status == "skip" else f"done in {event.seconds:,.0f} s"
-            err.print(f"{step} {when}: {headline(event.name, event.result)}", markup=False, highlight=False,
-                      soft_wrap=True)
-
-    result = run_pipeline(settings, progress)
+        settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
+                                    board=board, train_run=train_run, data_dir=data_dir)
+        result = run_pipeline(settings, _pipeline_progress)
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",
               markup=False, highlight=False, soft_wrap=True)
     out.print(f"report: {result.report['markdown']}, {result.report['html']}, {result.report['summary']}",
               markup=False, highlight=False, soft_wrap=True)
+
+
+def _pipeline_progress(event) -> None:
+    from lenet_edge.pipeline.report import headline
+    from lenet_edge.pipeline.stages import STAGE_NAMES
+
+    step = f"[{event.number}/{len(STAGE_NAMES)}] {event.name}"
+    if event.status == "run":
+        err.print(f"{step} ...", markup=False, highlight=False)
+    else:
+        when = "finished before" if event.status == "skip" else f"done in {event.seconds:,.0f} s"
+        err.print(f"{step} {when}: {headline(event.name, event.result)}", markup=False, highlight=False)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Every folder a command writes into carries MARKER, a small JSON file:
     {"files": {"lenet5.tflite": "convert"}}  single files, each with the command that wrote it
 A command may write into a folder that does not exist, is empty, or is its own (claim_folder),
 and may replace a file only if the marker says it wrote it (claim_files). Anything else is a
-UsageError naming the file, raised before any work starts.
+UsageError naming the file, raised before any work starts. Both are context managers around the
+command's work: they check on entry and record what was written on the way out.
 """
 from __future__ import annotations
 
@@ -43,12 +44,21 @@ def _owns_folder(folder: Path, command: str) -> bool:
     return any((folder / name).is_file() for name in LEGACY.get(command, ()))
 
 
-def claim_folder(folder: Path | None, command: str, flag: str = "--out") -> None:
-    """Make `folder` the output folder of `command` (creating it), or UsageError if it holds a
-    file the command did not write. None (no folder asked for) claims nothing."""
-    if folder is None:
-        return
-    folder = Path(folder)
+@contextlib.contextmanager
+def claim_folder(folder: Path | None, command: str, flag: str = "--out") -> Iterator[None]:
+    """Refuse (UsageError) before the block if `folder` holds a file `command` did not write.
+    After the block, even a failed or interrupted one (what it left is the command's, and a
+    resume needs it), mark the folder as the command's if it now exists. None claims nothing."""
+    if folder is not None:
+        _check_folder(Path(folder), command, flag)
+    try:
+        yield
+    finally:
+        if folder is not None and Path(folder).is_dir():
+            _write_marker(folder, {**read_marker(folder), "folder": command})
+
+
+def _check_folder(folder: Path, command: str, flag: str) -> None:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{flag} {folder} is a file, not a folder; choose a new or empty folder")
     if folder.is_dir() and not _owns_folder(folder, command):
@@ -56,8 +66,6 @@ def claim_folder(folder: Path | None, command: str, flag: str = "--out") -> None
         if foreign:
             raise UsageError(f"{flag} {folder} already holds {foreign[0]}, which lenet-edge {command} did not "
                              f"write; choose a new or empty folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_marker(folder, {**read_marker(folder), "folder": command})
 
 
 @contextlib.contextmanager
