@@ -45,7 +45,7 @@ def _rule(holds, wording: str):
 
 AT_LEAST_1 = _rule(lambda v: v >= 1, "at least 1")
 AT_LEAST_0 = _rule(lambda v: v >= 0, "at least 0")
-POSITIVE = _rule(lambda v: v > 0, "> 0")
+POSITIVE = _rule(lambda v: v > 0, "positive")
 FRACTION = _rule(lambda v: 0 < v < 1, "in (0, 1)")
 PROBABILITY = _rule(lambda v: 0 <= v <= 1, "in [0, 1]")
 
