@@ -215,3 +215,14 @@ def test_piped_check_prints_each_verdict_line_whole(tmp_path):
     for verdict in verdicts:
         assert verdict in lines, verdict
     assert not BOX & set(result.stdout)
+
+
+def test_c_array_names_follow_the_tflite_and_stay_c_identifiers():
+    from convert.c_array import c_sources, names_for
+
+    assert names_for("model.tflite") == ("model_data", "g_model")  # the TFLM examples' names
+    stem, symbol = names_for("lenet5-int8.v2.tflite")
+    assert (stem, symbol) == ("lenet5-int8.v2_data", "g_lenet5_int8_v2")
+    sources = c_sources(b"\x01\x02", name=symbol, stem=stem)
+    assert set(sources) == {"lenet5-int8.v2_data.h", "lenet5-int8.v2_data.cc"}
+    assert "const unsigned int g_lenet5_int8_v2_len = 2;" in sources["lenet5-int8.v2_data.cc"]
