@@ -1,8 +1,12 @@
 """A .tflite as C source in TFLM's convention: a 16-byte aligned `const unsigned char` array
-and its length, in model_data.h / model_data.cc, ready to compile into firmware."""
+and its length, in <stem>_data.h / <stem>_data.cc, ready to compile into firmware.
+
+The file and symbol names follow the .tflite's (lenet5.tflite -> lenet5_data.h, g_lenet5), so
+two models converted into one folder neither replace each other's files nor clash at link time."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from lenet_edge.errors import UsageError
 
@@ -32,6 +36,13 @@ def source_text(data: bytes, name: str, header: str, source: str) -> str:
             f'#include "{header}"\n\n'
             f"alignas(16) const unsigned char {name}[] = {{\n    {body}\n}};\n"
             f"const unsigned int {name}_len = {len(data)};\n")
+
+
+def names_for(tflite_name: str) -> tuple[str, str]:
+    """(file stem, C symbol) for a .tflite file name: model.tflite -> ("model_data", "g_model")."""
+    stem = Path(tflite_name).stem
+    symbol = "g_" + re.sub(r"[^A-Za-z0-9_]", "_", stem)
+    return f"{stem}_data", symbol
 
 
 def c_sources(data: bytes, name: str = "g_model", source: str = "model.tflite",

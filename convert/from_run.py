@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convert import card, tflite
-from convert.c_array import c_sources
+from convert.c_array import c_sources, names_for
 from convert.verify import Verification, verify
 from lenet_edge import run as runs
 from lenet_edge.errors import UsageError
@@ -83,13 +83,23 @@ def _check(out_path: Path, calibration: int, limit: int | None) -> None:
         raise UsageError(f"--limit must be at least 1, got {limit}")
 
 
+def output_paths(out_path: Path, c_array: bool = False) -> tuple[Path, ...]:
+    """Every file a conversion to out_path writes, the .tflite first (known before converting)."""
+    out_path = Path(out_path)
+    stem, _ = names_for(out_path.name)
+    sources = (out_path.parent / f"{stem}.h", out_path.parent / f"{stem}.cc") if c_array else ()
+    return (out_path, card.card_path(out_path), *sources)
+
+
 def _files(out_path: Path, tflite_bytes: bytes, model_card: dict, c_array: bool) -> dict[Path, bytes]:
     """path -> contents of everything a conversion writes, the .tflite first."""
     files = {out_path: tflite_bytes,
              card.card_path(out_path): (json.dumps(model_card, indent=2) + "\n").encode()}
     if c_array:
-        sources = c_sources(tflite_bytes, source=out_path.name)
+        stem, symbol = names_for(out_path.name)
+        sources = c_sources(tflite_bytes, name=symbol, source=out_path.name, stem=stem)
         files.update({out_path.parent / name: text.encode() for name, text in sources.items()})
+    assert tuple(files) == output_paths(out_path, c_array)  # the CLI claims output_paths before converting
     return files
 
 

@@ -87,7 +87,7 @@ def test_check_usage_errors(models, tmp_path):
     assert_one_error_line(invoke("check", models["lenet5"], "--device", "nrf52840",
                                  "--digits-per-second", 0), "must be positive")
     assert_one_error_line(invoke("check", tmp_path / "none.tflite", "--device", "nrf52840"),
-                          "cannot read model file")
+                          "none.tflite does not exist")
     assert_one_error_line(invoke("check", models["lenet5"], "--device", "esp32"),
                           "unknown device 'esp32'")
 

@@ -19,8 +19,9 @@ from lenet_edge import run as runs
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.errors import ModelError
 from lenet_edge.models import registry
+from lenet_edge.outputs import MARKER
 from lenet_edge.train.loop import train
-from tests.cli_support import assert_one_error_line, invoke
+from tests.cli_support import assert_one_error_line, invoke, one_error_line
 
 TEST_SLICE = 2000  # digits: 0.5 percentage points is 10 of them
 CALIBRATION = 200
@@ -184,24 +185,42 @@ def test_model_card_describes_the_file(trained, int8_reports):
 
 
 def test_cli_int8_with_c_array_compiles_to_the_same_bytes(trained, tmp_path):
-    out = tmp_path / "firmware" / "model.tflite"
-    result = invoke("convert", trained / "lenet1", "--int8", "--out", out, "--c-array",
-                    "--calibration", 100, "--limit", 256)
-    assert result.exit_code == 0, result.output
-    assert "lenet1 int8 (post-training)" in result.stdout and "agreement" in result.stdout
-    assert sorted(p.name for p in out.parent.iterdir()) == ["model.json", "model.tflite",
-                                                            "model_data.cc", "model_data.h"]
+    # Two models into one folder: the C files and arrays are named after each .tflite, so the
+    # second conversion replaces nothing of the first and both link into one program.
+    folder = tmp_path / "firmware"
+    for name in ("lenet1", "lenet4"):
+        result = invoke("convert", trained / name, "--int8", "--out", folder / f"{name}.tflite", "--c-array",
+                        "--calibration", 100, "--limit", 256)
+        assert result.exit_code == 0, result.output
+    assert "lenet4 int8 (post-training)" in result.stdout and "agreement" in result.stdout
+    assert sorted(p.name for p in folder.iterdir() if p.name != MARKER) == [
+        "lenet1.json", "lenet1.tflite", "lenet1_data.cc", "lenet1_data.h",
+        "lenet4.json", "lenet4.tflite", "lenet4_data.cc", "lenet4_data.h"]
     (tmp_path / "dump.cc").write_text(
-        '#include <cstdint>\n#include <cstdio>\n#include "model_data.h"\n'
-        "int main() {\n"
-        "  if (reinterpret_cast<std::uintptr_t>(g_model) % 16 != 0) return 2;\n"
-        "  std::fwrite(g_model, 1, g_model_len, stdout);\n"
+        '#include <cstdint>\n#include <cstdio>\n#include "lenet1_data.h"\n#include "lenet4_data.h"\n'
+        "int main(int argc, char**) {\n"
+        "  const unsigned char* model = argc > 1 ? g_lenet4 : g_lenet1;\n"
+        "  unsigned int len = argc > 1 ? g_lenet4_len : g_lenet1_len;\n"
+        "  if (reinterpret_cast<std::uintptr_t>(model) % 16 != 0) return 2;\n"
+        "  std::fwrite(model, 1, len, stdout);\n"
         "  return 0;\n}\n")
     binary = tmp_path / "dump"
-    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-I", out.parent, tmp_path / "dump.cc",
-                    out.parent / "model_data.cc", "-o", binary], check=True)
-    dumped = subprocess.run([binary], check=True, capture_output=True).stdout
-    assert dumped == out.read_bytes()
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", "-I", folder, tmp_path / "dump.cc",
+                    folder / "lenet1_data.cc", folder / "lenet4_data.cc", "-o", binary], check=True)
+    assert subprocess.run([binary], check=True, capture_output=True).stdout == (folder / "lenet1.tflite").read_bytes()
+    assert subprocess.run([binary, "4"], check=True, capture_output=True).stdout == \
+        (folder / "lenet4.tflite").read_bytes()
+
+
+def test_cli_converts_again_over_its_own_files_but_not_over_a_users(trained, tmp_path):
+    out = tmp_path / "model.tflite"
+    for _ in range(2):  # the second run replaces what the first wrote
+        result = invoke("convert", trained / "lenet1", "--out", out, "--limit", 64)
+        assert result.exit_code == 0, result.output
+    users = tmp_path / "model_data.cc"
+    users.write_text("// mine\n")
+    line = one_error_line(invoke("convert", trained / "lenet1", "--out", out, "--c-array", "--limit", 64))
+    assert str(users) in line and users.read_text() == "// mine\n"
 
 
 def test_cli_json_prints_the_card(trained, tmp_path):

@@ -318,3 +318,10 @@ def test_representative_inputs_of_the_wrong_shape_are_rejected():
     model = registry.build("lenet1")
     with pytest.raises(ModelError, match=r"\(N, 28, 28, 1\).*\(4, 32, 32, 1\)"):
         tflite.to_int8_tflite(model, np.zeros((4, 32, 32, 1), np.float32))
+
+
+def test_the_catalog_is_what_building_the_models_gives():
+    # `lenet-edge models` prints catalog.MODELS without building anything; this keeps it true.
+    from lenet_edge.models import catalog
+
+    assert [registry.describe(name) for name in registry.MODELS] == list(catalog.MODELS.values())

@@ -131,6 +131,7 @@ def test_reuses_a_finished_train_run(finished, tmp_path, monkeypatch):
 
 
 def test_an_unfinished_train_run_is_one_error_line(tmp_path):
+    (tmp_path / "nothing").mkdir()
     result = invoke("pipeline", "--model", "lenet1", "--out", tmp_path / "p", "--quick", "--train-run", tmp_path / "nothing")
     assert_one_error_line(result, "not a finished train run")
 

@@ -6,13 +6,14 @@
 (60000, 340908)
 """
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import tf_keras as keras
 
 from lenet_edge.errors import ModelError
-from lenet_edge.models import layers, lenet1, lenet1989, lenet4, lenet5
+from lenet_edge.models import catalog, layers, lenet1, lenet1989, lenet4, lenet5
+from lenet_edge.models.catalog import ModelInfo
 
 
 @dataclass(frozen=True)
@@ -28,36 +29,22 @@ class ModelSpec:
     description: str
 
 
+def _spec(name, builder, input_convention, loss):
+    """The dataset, input shape and description come from the catalog (the TF-free listing)."""
+    info = catalog.MODELS[name]
+    return ModelSpec(name, builder, info.input_shape, info.dataset, input_convention, loss, info.description)
+
+
 MODELS = {
     spec.name: spec
     for spec in (
-        ModelSpec("lenet1989", lenet1989.build_lenet1989, lenet1989.INPUT_SHAPE, "usps",
-                  "usps_20", "mse",
-                  "1989 zip-code net: H1, H2 (8 of 12 maps) with unshared biases, H3 30, 10 out"),
-        ModelSpec("lenet1", lenet1.build_lenet1, lenet1.INPUT_SHAPE, "mnist", "mnist_28",
-                  "crossentropy", "LeNet-1: 4 and 12 maps, trainable subsampling, H3 table"),
-        ModelSpec("lenet4", lenet4.build_lenet4, lenet4.INPUT_SHAPE, "mnist", "mnist_28",
-                  "crossentropy", "LeNet-4: 4 maps, 8 subsampling maps, 16 maps, 120 hidden"),
-        ModelSpec("lenet5", lenet5.build_lenet5, lenet5.INPUT_SHAPE, "mnist", "lenet5_32",
-                  "crossentropy", "LeNet-5 (1998): C3 table, trainable subsampling, RBF output"),
-        ModelSpec("lenet5-modern", lenet5.build_lenet5_modern, lenet5.INPUT_SHAPE, "mnist",
-                  "lenet5_32", "crossentropy",
-                  "modern Keras LeNet-5: full C3, average pooling, dense softmax output"),
+        _spec("lenet1989", lenet1989.build_lenet1989, "usps_20", "mse"),
+        _spec("lenet1", lenet1.build_lenet1, "mnist_28", "crossentropy"),
+        _spec("lenet4", lenet4.build_lenet4, "mnist_28", "crossentropy"),
+        _spec("lenet5", lenet5.build_lenet5, "lenet5_32", "crossentropy"),
+        _spec("lenet5-modern", lenet5.build_lenet5_modern, "lenet5_32", "crossentropy"),
     )
 }
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    params: int
-    connections: int
-    input_shape: tuple[int, int, int]
-    dataset: str
-    description: str
-
-    def as_dict(self):
-        return {**asdict(self), "input_shape": list(self.input_shape)}
 
 
 def spec(name):
@@ -79,12 +66,12 @@ def describe(name):
     model = build(name)
     model_spec = MODELS[name]
     return ModelInfo(name, count_parameters(model), count_connections(model),
-                     model_spec.input_shape, model_spec.dataset, model_spec.description)
+                     tuple(model.input_shape[1:]), model_spec.dataset, model_spec.description)
 
 
 def describe_all():
-    """describe() of every zoo model, in MODELS order (the `lenet-edge models` listing)."""
-    return [describe(name) for name in MODELS]
+    """The `lenet-edge models` listing, in MODELS order: the catalog, no model built."""
+    return [catalog.MODELS[name] for name in MODELS]
 
 
 # ---------------------------------------------------------------------------------------------
