@@ -2,56 +2,43 @@
 
 TFLM runs every node on its own; so may the emulator, but a multiply-accumulate op followed by
 the activation that alone reads its output (C1 -> tanh in every LeNet) can run as one kernel
-whose output stage is a table (kernels/output_table.py) that already holds the activation. The
-bytes are the same: the table is filled by the reference arithmetic of both ops. Stages too big
+whose output stage is a table (output_table.py) that already holds the activation. The bytes are
+the same: the table is filled by the reference arithmetic of both ops, from their op data. Stages too big
 for a table, and activations that feed more than one op or are graph outputs, stay as they are.
 """
 import dataclasses
 from collections import Counter
 
-import numpy as np
-
+from firmware_sim.emulator import speed
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.kernels import accumulate, activations, output_table
+from firmware_sim.emulator.kernels import activations
 from firmware_sim.emulator.ops import PreparedOp
 
 
 def fuse(graph: Graph, ops: list[PreparedOp]) -> list[PreparedOp]:
-    """`ops` with tabled output stages, each fusable activation merged into its producer."""
+    """`ops` (fast ops, speed.fast_op) with tabled output stages, each fusable activation
+    merged into its producer."""
     readers = Counter(t for op in ops for t in op.data_inputs)
     fused, merged = [], set()
     for position, op in enumerate(ops):
         if op.index in merged:
             continue
-        stage = getattr(op.params, "output_stage", None)
-        if stage is None:
+        if not isinstance(op.params, speed.MacParams):
             fused.append(op)
             continue
         activation = _sole_activation(graph, op, ops[position + 1:], readers)
-        table = _output_table(op.params, activation.params.table if activation else None)
+        table = speed.mac_output_table(op.params,
+                                       activation.params.table if activation else None)
         if table is None:
             fused.append(op)
             continue
-        params = dataclasses.replace(op.params,
-                                     output_stage=dataclasses.replace(stage, table=table))
+        params = speed.with_table(op.params, table)
         outputs = op.outputs
         if activation is not None:
             merged.add(activation.index)
             outputs = activation.outputs
         fused.append(dataclasses.replace(op, params=params, outputs=outputs))
     return fused
-
-
-def _output_table(params, activation) -> output_table.OutputTable | None:
-    """The table of a MAC op's output stage; over window sums for tied depthwise taps."""
-    tap_weights = getattr(params, "tap_weights", None)
-    if tap_weights is None:
-        bounds = accumulate.accumulation_bounds(params.weights, params.input_offset)
-        return output_table.build(params.output_stage, bounds, params.weights.dtype, activation)
-    window = np.ones((len(tap_weights), params.weights.shape[1]), dtype=np.int64)
-    bounds = accumulate.accumulation_bounds(window, params.input_offset)
-    return output_table.build(params.output_stage, bounds, params.weights.dtype, activation,
-                              step=tap_weights)
 
 
 def _sole_activation(graph: Graph, op: PreparedOp, later: list[PreparedOp],
