@@ -88,3 +88,14 @@ def test_op_data_holds_integers_only():
         assert op_data.output_shift.dtype == np.int32
         assert all(isinstance(v, (int, tuple)) for k, v in vars(op_data).items()
                    if k not in ("filter", "bias", "output_multiplier", "output_shift"))
+
+
+def test_the_reference_interpreter_runs_the_reference_kernels_on_op_data_alone():
+    graph = firmware_sim.load_model(lenet_tflite())
+    reference = firmware_sim.Interpreter(graph, reference=True)
+    assert len(reference._ops) == len(graph.ops)  # nothing fused
+    for op in reference._ops:
+        assert op.kernel.__module__.startswith("firmware_sim.emulator.kernels.")
+        assert not isinstance(op.params, (speed.MacParams, speed.AveragePoolParams))
+    fast = firmware_sim.Interpreter(graph)
+    assert any(isinstance(op.params, speed.MacParams) for op in fast._ops)
