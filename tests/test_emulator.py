@@ -261,6 +261,27 @@ def test_int8_requantizing_quantize_matches_tflm(scale, zero_point):
     assert np.array_equal(both_paths(firmware_sim.load_model(tflite), x), tflm_run(tflite, x))
 
 
+@pytest.mark.parametrize("filter_zero_point", [0, 3, -7])
+def test_per_tensor_fully_connected_applies_the_filter_zero_point_like_tflm(filter_zero_point):
+    """TFLM's per-tensor FullyConnected adds filter_offset = -filter_zero_point to each weight."""
+    keras, _ = keras_and_tf()
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.layers.Input((24,)), keras.layers.Dense(7)])
+    randomize_weights(model, seed=9)
+    edited = unpack_model(convert_int8(model, -1.0, 1.0, per_channel=False))
+    subgraph = edited.subgraphs[0]
+    (operator,) = [op for op in subgraph.operators if edited.operatorCodes[op.opcodeIndex]
+                   .builtinCode == schema.BuiltinOperator.FULLY_CONNECTED]
+    subgraph.tensors[operator.inputs[1]].quantization.zeroPoint = np.array(
+        [filter_zero_point], dtype=np.int64)
+    tflite = pack_model(edited)
+    graph = firmware_sim.load_model(tflite)
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.integers(-128, 128, (200, 24)), np.full((1, 24), -128),
+                        np.full((1, 24), 127)]).astype(np.int8)
+    assert np.array_equal(both_paths(graph, x), tflm_run(tflite, x))
+
+
 # -- random models ----------------------------------------------------------------------------
 
 BLOCKS = ("conv", "depthwise", "max_pool", "average_pool", "tanh", "sigmoid", "relu",

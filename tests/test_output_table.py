@@ -4,7 +4,7 @@ import numpy as np
 
 import firmware_sim
 from firmware_sim.emulator import output_table, speed, tables
-from firmware_sim.emulator.kernels import accumulate, activations, requantize
+from firmware_sim.emulator.kernels import accumulate, requantize
 from firmware_sim.emulator.ops import prepare_op
 from tests.test_emulator_support import lenet_tflite, output_stage_data
 
@@ -71,7 +71,7 @@ def test_lenet5_runs_c1_and_its_tanh_as_one_tabled_kernel():
     assert fused[1].index == 2  # the tanh is gone
     # stages whose tables would be too large keep their activation as a separate op
     for op in fused:
-        if op.kernel is activations.lookup:
+        if op.kernel is speed.lookup:
             producer = next(f for f in fused if f.outputs == graph.ops[op.index - 1].outputs)
             assert producer.params.table is None
 
@@ -96,6 +96,7 @@ def test_the_reference_interpreter_runs_the_reference_kernels_on_op_data_alone()
     assert len(reference._ops) == len(graph.ops)  # nothing fused
     for op in reference._ops:
         assert op.kernel.__module__.startswith("firmware_sim.emulator.kernels.")
-        assert not isinstance(op.params, (speed.MacParams, speed.AveragePoolParams))
+        assert not isinstance(op.params, (speed.MacParams, speed.AveragePoolParams,
+                                          speed.ByteTable))
     fast = firmware_sim.Interpreter(graph)
     assert any(isinstance(op.params, speed.MacParams) for op in fast._ops)

@@ -19,6 +19,8 @@ op's integer op data (kernels/*.py) by a function here, and each exact.
 - Depthwise window sums: a depthwise filter whose taps share one weight per channel (LeNet's
   subsampling) sums each window first, when a table indexed by window sums is installed.
 - AVERAGE_POOL_2D divides by table lookup: one row per window size of every possible sum.
+- Ops of one int8 input (TANH, LOGISTIC, RELU, RELU6, int8 QUANTIZE, DEQUANTIZE) look their
+  output up in the table of their reference kernel on the 256 input bytes.
 
 `fast_op` maps a reference PreparedOp to its fast twin; the interpreter's default path runs
 those, `Interpreter(graph, reference=True)` the reference kernels alone.
@@ -30,7 +32,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from firmware_sim.emulator import output_table
-from firmware_sim.emulator.kernels import accumulate, conv, fully_connected, pooling
+from firmware_sim.emulator.kernels import (accumulate, activations, conv, fully_connected,
+                                           pooling, quantize, softmax)
+from firmware_sim.emulator.kernels.common import in_memory_order
 from firmware_sim.emulator.kernels.requantize import INT32_MAX
 from firmware_sim.emulator.ops import PreparedOp
 
@@ -266,17 +270,70 @@ def average_pool(params: AveragePoolParams, input_data: np.ndarray) -> np.ndarra
     return params.average_table.take(acc).transpose(1, 2, 3, 0)
 
 
+# -- ops of one int8 input by table ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ByteTable:
+    table: np.ndarray  # 256 outputs (int8; float32 for DEQUANTIZE), indexed by the input byte
+
+
+def lookup(params: ByteTable, input_data: np.ndarray) -> np.ndarray:
+    """table[input byte], gathered in memory order so the input's layout carries over."""
+    data, undo = in_memory_order(input_data)
+    return params.table.take(data.view(np.uint8)).transpose(undo)
+
+
+def quantize_lookup(params: ByteTable, input_data: np.ndarray) -> np.ndarray:
+    """int8 QUANTIZE by table: `lookup`, under its own name, which tables.py does not fold."""
+    return lookup(params, input_data)
+
+
+def _byte_table(op_data: activations.LookupParams) -> ByteTable:
+    return ByteTable(op_data.table)
+
+
+# -- SOFTMAX by exp tables ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SoftmaxTables:
+    """The reference exps of the 256 distances below a row's maximum, derived by
+    `softmax_tables`: Q0.31, Q12.19 (for the sum) and whether in range."""
+
+    exp_table: np.ndarray
+    accumulation_table: np.ndarray
+    in_range: np.ndarray
+
+
+def softmax_tables(op_data: softmax.SoftmaxParams) -> SoftmaxTables:
+    exp_table, in_range = op_data.exps(-np.arange(256, dtype=np.int64))
+    return SoftmaxTables(exp_table, softmax.accumulation_exps(exp_table), in_range)
+
+
+def softmax_(params: SoftmaxTables, input_data: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, its exps gathered from the tables by distance."""
+    rows = input_data.reshape(-1, input_data.shape[-1])
+    input_diff_index = rows.max(axis=1, keepdims=True).astype(np.int64) - rows
+    return softmax.normalise(params.exp_table[input_diff_index],
+                             params.accumulation_table[input_diff_index],
+                             params.in_range[input_diff_index]).reshape(input_data.shape)
+
+
 # -- reference op -> fast op -------------------------------------------------------------------
 
 _FAST = {conv.conv_per_channel: (mac_params, conv_2d),
          conv.depthwise_conv_per_channel: (mac_params, depthwise_conv_2d),
          fully_connected.fully_connected: (mac_params, fully_connected_),
-         pooling.average_pool: (average_params, average_pool)}
+         pooling.average_pool: (average_params, average_pool),
+         activations.evaluate: (_byte_table, lookup),
+         softmax.softmax: (softmax_tables, softmax_)}
 
 
 def fast_op(op: PreparedOp) -> PreparedOp:
     """The op with its fast kernel and the fast form derived from its op data, if it has one."""
+    if op.kernel is quantize.quantize and isinstance(op.params, activations.LookupParams):
+        return dataclasses.replace(op, params=_byte_table(op.params), kernel=quantize_lookup)
     if op.kernel not in _FAST:
         return op
     derive, kernel = _FAST[op.kernel]
     return dataclasses.replace(op, params=derive(op.params), kernel=kernel)
+

@@ -11,7 +11,6 @@ from collections import Counter
 
 from firmware_sim.emulator import speed
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.kernels import activations
 from firmware_sim.emulator.ops import PreparedOp
 
 
@@ -48,6 +47,6 @@ def _sole_activation(graph: Graph, op: PreparedOp, later: list[PreparedOp],
     if not later or readers[output] != 1 or output in graph.outputs:
         return None
     candidate = later[0]
-    if candidate.kernel is not activations.lookup or candidate.data_inputs != (output,):
+    if candidate.kernel is not speed.lookup or candidate.data_inputs != (output,):
         return None
     return candidate if candidate.params.table.dtype == "int8" else None
