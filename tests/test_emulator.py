@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import firmware_sim
@@ -359,19 +359,23 @@ def test_random_models_match_tflm(spec):
     assert np.array_equal(firmware_sim.run(graph, x), tflm_run(tflite, x))
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(model_specs(), st.integers(0, 2**16))
 def test_fast_path_equals_the_reference_kernels_on_random_models(spec, seed):
     """The speed forms (float sums, closed-form stage, tables, fusion, window sums) against the
     literal integer kernels, on random models and random images, wide-range ones included."""
     graph = firmware_sim.load_model(_random_tflite(spec))
+    try:
+        reference_interpreter = firmware_sim.Interpreter(graph, reference=True)
+    except ModelFileError:  # a model TFLM's prepare refuses too (an ADD rescale above 1)
+        assume(False)
     shape = graph.tensors[graph.inputs[0]].shape[1:]
     rng = np.random.default_rng(seed)
     x = np.concatenate([structured_int8_images(shape, n_random=30, seed=seed),
                         rng.choice(np.array([-128, 127], dtype=np.int8), (10, *shape))])
     fast = firmware_sim.Interpreter(graph).run(x)
-    reference = firmware_sim.Interpreter(graph, reference=True).run(x)
+    reference = reference_interpreter.run(x)
     assert fast.dtype == reference.dtype and np.array_equal(fast, reference)
 
 
