@@ -16,6 +16,23 @@ from lenet_edge.models import layers, lenet1, lenet1989, lenet4, lenet5
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """The training recipe benchmarked for a model (benchmarks/accuracy.py, BENCHMARKS.md): what
+    `lenet-edge train` uses for every option not given."""
+    epochs: int = 20
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.85  # the learning rate of epoch e is learning_rate * lr_decay**e
+    batch_size: int = 32
+    weight_decay: float = 0.0
+
+    def describe(self) -> str:
+        wd = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        return (f"{self.epochs} epochs, {self.optimizer} lr {self.learning_rate:g} decayed {self.lr_decay:g} "
+                f"an epoch, batch {self.batch_size}{wd}")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     builder: Callable[[], keras.Model]
@@ -26,6 +43,7 @@ class ModelSpec:
     # "mse": the model returns tanh outputs, trained against +-1 targets.
     loss: str
     description: str
+    recipe: Recipe = Recipe()
 
 
 MODELS = {
@@ -33,13 +51,17 @@ MODELS = {
     for spec in (
         ModelSpec("lenet1989", lenet1989.build_lenet1989, lenet1989.INPUT_SHAPE, "usps",
                   "usps_20", "mse",
-                  "1989 zip-code net: H1, H2 (8 of 12 maps) with unshared biases, H3 30, 10 out"),
+                  "1989 zip-code net: H1, H2 (8 of 12 maps) with unshared biases, H3 30, 10 out",
+                  Recipe(epochs=60, learning_rate=2e-3, lr_decay=0.94, weight_decay=0.02)),
         ModelSpec("lenet1", lenet1.build_lenet1, lenet1.INPUT_SHAPE, "mnist", "mnist_28",
-                  "crossentropy", "LeNet-1: 4 and 12 maps, trainable subsampling, H3 table"),
+                  "crossentropy", "LeNet-1: 4 and 12 maps, trainable subsampling, H3 table",
+                  Recipe(learning_rate=2e-3)),
         ModelSpec("lenet4", lenet4.build_lenet4, lenet4.INPUT_SHAPE, "mnist", "mnist_28",
-                  "crossentropy", "LeNet-4: 4 maps, 8 subsampling maps, 16 maps, 120 hidden"),
+                  "crossentropy", "LeNet-4: 4 maps, 8 subsampling maps, 16 maps, 120 hidden",
+                  Recipe(learning_rate=2e-3, weight_decay=0.05)),
         ModelSpec("lenet5", lenet5.build_lenet5, lenet5.INPUT_SHAPE, "mnist", "lenet5_32",
-                  "crossentropy", "LeNet-5 (1998): C3 table, trainable subsampling, RBF output"),
+                  "crossentropy", "LeNet-5 (1998): C3 table, trainable subsampling, RBF output",
+                  Recipe(weight_decay=0.05)),
         ModelSpec("lenet5-modern", lenet5.build_lenet5_modern, lenet5.INPUT_SHAPE, "mnist",
                   "lenet5_32", "crossentropy",
                   "modern Keras LeNet-5: full C3, average pooling, dense softmax output"),

@@ -19,7 +19,8 @@ def make_progress() -> Progress:
 
 
 class BatchProgress(keras.callbacks.Callback):
-    """Advances one task per batch and shows the running loss and training error."""
+    """Advances one task per batch and shows the running loss and training error (Keras' running
+    means over the epoch's batches so far, labelled so: not the error of the current weights)."""
 
     def __init__(self, progress: Progress, description: str, steps: int):
         super().__init__()
@@ -28,5 +29,5 @@ class BatchProgress(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        status = f"loss {logs.get('loss', float('nan')):.4f}  error {100 * (1 - logs.get('accuracy', 1.0)):.2f}%"
+        status = f"running loss {logs.get('loss', float('nan')):.4f}  error {100 * (1 - logs.get('accuracy', 1.0)):.2f}%"
         self.progress.update(self.task, advance=1, status=status)
