@@ -28,8 +28,8 @@ OPTIMIZERS = {
 
 
 # What metrics.json's train_error is, said beside it: the error Keras counts during the epoch's fit,
-# batch by batch while the weights move (free, where a pass over the 60,000 training digits cost as
-# much as a third of an epoch); it runs above the error of the epoch's final weights.
+# batch by batch while the weights move (free, where a second pass over the training digits was most
+# of the loop's cost beyond model.fit); it runs above the error of the epoch's final weights.
 TRAIN_ERROR_KIND = "running: Keras' in-fit error over the epoch's batches"
 
 
