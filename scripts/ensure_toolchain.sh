@@ -29,7 +29,7 @@ if [ -z "$PACKAGES" ]; then
     exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${LENET_EDGE_NO_APT:-}" ]; then
-    echo "installing Debian packages:$PACKAGES (set LENET_EDGE_NO_APT=1 to decline)" | tr -s ' '
+    echo "installing Debian packages: $PACKAGES (set LENET_EDGE_NO_APT=1 to decline)" | tr -s ' '
     apt-get update -q
     # --assume-no only prints what the install would do: how many packages, how many MB
     apt-get install --assume-no $PACKAGES 2>/dev/null | grep -E 'newly installed|^Need to get|^After this operation' || true
