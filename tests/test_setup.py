@@ -2,8 +2,11 @@
 import os
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "ensure_toolchain.sh"
@@ -47,3 +50,11 @@ def test_make_test_keeps_pytests_summary_line():
     addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
     [pytest_line] = [line for line in (ROOT / "Makefile").read_text().splitlines() if "-m pytest" in line]
     assert (addopts.split() + pytest_line.split()).count("-q") <= 1
+
+
+def test_digit_string_script_makes_a_sample_for_read(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "digit_string.py"), str(tmp_path / "zip.png"),
+                           "--seed", "0"], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    text, path = done.stdout.strip().split(" -> ")
+    assert len(text) == 5 and text.isdigit() and Image.open(path).mode == "L"
