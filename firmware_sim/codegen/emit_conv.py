@@ -90,11 +90,15 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
             tap_offset=pointers.get("tap_offset", "0"), tap_y=pointers.get("tap_y", "0"),
             tap_x=pointers.get("tap_x", "0"), input_zero_point=-params.input_offset))
     fields.update(out_c=g["out_c"], weights=pointers["weights"])
-    fields.update({name: pointers[name] for name in _ENCODING_FIELDS[encoding.kind]})
-    if encoding.kind == "bitmap":
-        fields["bitmap_words"] = encoding.bitmap_words
+    if encoding.kind == "sparse":
+        fields.update(nnz=pointers["nnz"], skip=pointers["skip"])
+    elif encoding.kind == "bitmap":
+        fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
     fields["output"] = _nested(arrays, _output_stage(
         arrays, "", stage, folded_bias(stage.bias, weights, params.input_offset), step.table))
+    if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments
+        fields = dict(conv=_nested(arrays, fields), seg_count=pointers["seg_count"],
+                      seg_index=pointers["seg_index"])
     arrays.struct(f"nn_conv_{encoding.kind}_t", fields)
     function, arguments = f"nn_conv_{encoding.kind}", f"&{prefix}, "
     if step.subsample:
@@ -107,11 +111,6 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
     notes = dict(encoding=encoding.kind, weight_bytes=encoding.nbytes,
                  executed_macs=groups * out_pixels * encoding.slots)
     return arrays.emitted(f"{function}({arguments});", scratch, notes)
-
-
-# the arrays of each encoding its struct points at, besides the weights (and the taps)
-_ENCODING_FIELDS = {"dense": (), "blocked": ("seg_count", "seg_index"),
-                    "sparse": ("nnz", "skip"), "bitmap": ("bitmap",)}
 
 
 def _nested(arrays: Arrays, fields: dict) -> str:

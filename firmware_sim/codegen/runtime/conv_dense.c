@@ -5,49 +5,42 @@
  */
 #include "nn_patch.h"
 
-/* What the patch loops of nn_patch.h read. */
-NN_INLINE nn_patch_conv_t view(const nn_conv_dense_t *p) {
-  nn_patch_conv_t k = {&p->window, &p->taps, p->out_c, (const nn_word_t *)p->weights, &p->output,
-                       0, 0};
-  return k;
+void nn_conv_dense(const nn_conv_dense_t *p, const int8_t *input, int8_t *output,
+                   int16_t *scratch) {
+  nn_patch_pixels(p, 0, input, output, scratch, 0);
 }
 
-void nn_conv_dense(const nn_conv_dense_t *p, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_pixels(&k, input, output, scratch, 0, 0);
+void nn_conv_dense_lut(const nn_conv_dense_t *p, const int8_t *input, int8_t *output,
+                       int16_t *scratch) {
+  nn_patch_pixels(p, 0, input, output, scratch, 1);
 }
 
-void nn_conv_dense_lut(const nn_conv_dense_t *p, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_pixels(&k, input, output, scratch, 0, 1);
+void nn_conv_dense_dw(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
+                      int8_t *output, int16_t *scratch) {
+  nn_patch_blocks(p, 0, sub, input, output, scratch, NN_SUB_DEPTHWISE, 0);
 }
 
-void nn_conv_dense_dw(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_blocks(&k, sub, input, output, scratch, 0, NN_SUB_DEPTHWISE, 0);
+void nn_conv_dense_dw_lut(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub,
+                          const int8_t *input, int8_t *output, int16_t *scratch) {
+  nn_patch_blocks(p, 0, sub, input, output, scratch, NN_SUB_DEPTHWISE, 1);
 }
 
-void nn_conv_dense_dw_lut(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_blocks(&k, sub, input, output, scratch, 0, NN_SUB_DEPTHWISE, 1);
+void nn_conv_dense_avg(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+                       int8_t *output, int16_t *scratch) {
+  nn_patch_blocks(p, 0, sub, input, output, scratch, NN_SUB_AVERAGE, 0);
 }
 
-void nn_conv_dense_avg(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_blocks(&k, sub, input, output, scratch, 0, NN_SUB_AVERAGE, 0);
+void nn_conv_dense_avg_lut(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+                           int8_t *output, int16_t *scratch) {
+  nn_patch_blocks(p, 0, sub, input, output, scratch, NN_SUB_AVERAGE, 1);
 }
 
-void nn_conv_dense_avg_lut(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_blocks(&k, sub, input, output, scratch, 0, NN_SUB_AVERAGE, 1);
+void nn_conv_dense_max(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+                       int8_t *output, int16_t *scratch) {
+  nn_patch_blocks(p, 0, sub, input, output, scratch, NN_SUB_MAX, 0);
 }
 
-void nn_conv_dense_max(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_blocks(&k, sub, input, output, scratch, 0, NN_SUB_MAX, 0);
-}
-
-void nn_conv_dense_max_lut(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output, int16_t *scratch) {
-  nn_patch_conv_t k = view(p);
-  nn_patch_blocks(&k, sub, input, output, scratch, 0, NN_SUB_MAX, 1);
+void nn_conv_dense_max_lut(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+                           int8_t *output, int16_t *scratch) {
+  nn_patch_blocks(p, 0, sub, input, output, scratch, NN_SUB_MAX, 1);
 }

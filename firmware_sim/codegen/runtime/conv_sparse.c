@@ -21,32 +21,38 @@ void nn_conv_sparse_lut(const nn_conv_sparse_t *p, const int8_t *input, int8_t *
   nn_index_conv(&k, 0, input, output, 0, 0, 1);
 }
 
-void nn_conv_sparse_dw(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub, const int8_t *input, int8_t *output) {
+void nn_conv_sparse_dw(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub,
+                       const int8_t *input, int8_t *output) {
   nn_index_conv_t k = view(p);
   nn_index_conv(&k, sub, input, output, 0, NN_SUB_DEPTHWISE, 0);
 }
 
-void nn_conv_sparse_dw_lut(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub, const int8_t *input, int8_t *output) {
+void nn_conv_sparse_dw_lut(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub,
+                           const int8_t *input, int8_t *output) {
   nn_index_conv_t k = view(p);
   nn_index_conv(&k, sub, input, output, 0, NN_SUB_DEPTHWISE, 1);
 }
 
-void nn_conv_sparse_avg(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output) {
+void nn_conv_sparse_avg(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+                        int8_t *output) {
   nn_index_conv_t k = view(p);
   nn_index_conv(&k, sub, input, output, 0, NN_SUB_AVERAGE, 0);
 }
 
-void nn_conv_sparse_avg_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output) {
+void nn_conv_sparse_avg_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub,
+                            const int8_t *input, int8_t *output) {
   nn_index_conv_t k = view(p);
   nn_index_conv(&k, sub, input, output, 0, NN_SUB_AVERAGE, 1);
 }
 
-void nn_conv_sparse_max(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output) {
+void nn_conv_sparse_max(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+                        int8_t *output) {
   nn_index_conv_t k = view(p);
   nn_index_conv(&k, sub, input, output, 0, NN_SUB_MAX, 0);
 }
 
-void nn_conv_sparse_max_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input, int8_t *output) {
+void nn_conv_sparse_max_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub,
+                            const int8_t *input, int8_t *output) {
   nn_index_conv_t k = view(p);
   nn_index_conv(&k, sub, input, output, 0, NN_SUB_MAX, 1);
 }

@@ -69,24 +69,24 @@ typedef struct {
   const int8_t *table;               /* activation after the stage, or 0 */
 } nn_output_t;
 
+/* A conv through an int16 patch: dense weights, and the base of blocked ones. */
 typedef struct {
   nn_window_t window;
   nn_taps_t taps;
   uint16_t out_c;
-  const int8_t *weights;             /* [channel][seg_len] in patch order; without subsampling
-                                        4 channels interleaved quad by quad, the out_c % 4 last
-                                        ones after each other */
+  const int8_t *weights;             /* dense: [channel][seg_len] in patch order, without
+                                        subsampling 4 channels interleaved quad by quad (the
+                                        out_c % 4 last ones after each other); blocked:
+                                        [channel][its segments][seg_len] */
   nn_output_t output;
-} nn_conv_dense_t;
+} nn_patch_conv_t;
+
+typedef nn_patch_conv_t nn_conv_dense_t;
 
 typedef struct {
-  nn_window_t window;
-  nn_taps_t taps;
-  uint16_t out_c;
-  const int8_t *weights;             /* [channel][its segments][seg_len] in patch order */
+  nn_patch_conv_t conv;              /* one segment per input channel */
   const uint8_t *seg_count;          /* runs of segments each channel reads */
   const uint8_t *seg_index;          /* (first segment, count) of each run */
-  nn_output_t output;
 } nn_conv_blocked_t;
 
 typedef struct {                     /* every window inside the image */
@@ -124,11 +124,12 @@ typedef struct {
 
 /* dense weights (conv_dense.c); scratch: NN_CONV_SCRATCH int16 */
 void nn_conv_dense(const nn_conv_dense_t *p, const int8_t *input, int8_t *output, int16_t *scratch);
-void nn_conv_dense_lut(const nn_conv_dense_t *p, const int8_t *input, int8_t *output, int16_t *scratch);
+void nn_conv_dense_lut(const nn_conv_dense_t *p, const int8_t *input, int8_t *output,
+                       int16_t *scratch);
 void nn_conv_dense_dw(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
                       int8_t *output, int16_t *scratch);
-void nn_conv_dense_dw_lut(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                          int8_t *output, int16_t *scratch);
+void nn_conv_dense_dw_lut(const nn_conv_dense_t *p, const nn_sub_depthwise_t *sub,
+                          const int8_t *input, int8_t *output, int16_t *scratch);
 void nn_conv_dense_avg(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                        int8_t *output, int16_t *scratch);
 void nn_conv_dense_avg_lut(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, const int8_t *input,
@@ -139,52 +140,54 @@ void nn_conv_dense_max_lut(const nn_conv_dense_t *p, const nn_sub_pool_t *sub, c
                            int8_t *output, int16_t *scratch);
 
 /* blocked weights (conv_blocked.c); scratch: NN_CONV_SCRATCH int16 */
-void nn_conv_blocked(const nn_conv_blocked_t *p, const int8_t *input, int8_t *output, int16_t *scratch);
-void nn_conv_blocked_lut(const nn_conv_blocked_t *p, const int8_t *input, int8_t *output, int16_t *scratch);
-void nn_conv_blocked_dw(const nn_conv_blocked_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                        int8_t *output, int16_t *scratch);
-void nn_conv_blocked_dw_lut(const nn_conv_blocked_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                            int8_t *output, int16_t *scratch);
+void nn_conv_blocked(const nn_conv_blocked_t *p, const int8_t *input, int8_t *output,
+                     int16_t *scratch);
+void nn_conv_blocked_lut(const nn_conv_blocked_t *p, const int8_t *input, int8_t *output,
+                         int16_t *scratch);
+void nn_conv_blocked_dw(const nn_conv_blocked_t *p, const nn_sub_depthwise_t *sub,
+                        const int8_t *input, int8_t *output, int16_t *scratch);
+void nn_conv_blocked_dw_lut(const nn_conv_blocked_t *p, const nn_sub_depthwise_t *sub,
+                            const int8_t *input, int8_t *output, int16_t *scratch);
 void nn_conv_blocked_avg(const nn_conv_blocked_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                          int8_t *output, int16_t *scratch);
-void nn_conv_blocked_avg_lut(const nn_conv_blocked_t *p, const nn_sub_pool_t *sub, const int8_t *input,
-                             int8_t *output, int16_t *scratch);
+void nn_conv_blocked_avg_lut(const nn_conv_blocked_t *p, const nn_sub_pool_t *sub,
+                             const int8_t *input, int8_t *output, int16_t *scratch);
 void nn_conv_blocked_max(const nn_conv_blocked_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                          int8_t *output, int16_t *scratch);
-void nn_conv_blocked_max_lut(const nn_conv_blocked_t *p, const nn_sub_pool_t *sub, const int8_t *input,
-                             int8_t *output, int16_t *scratch);
+void nn_conv_blocked_max_lut(const nn_conv_blocked_t *p, const nn_sub_pool_t *sub,
+                             const int8_t *input, int8_t *output, int16_t *scratch);
 
 /* sparse weights (conv_sparse.c) */
 void nn_conv_sparse(const nn_conv_sparse_t *p, const int8_t *input, int8_t *output);
 void nn_conv_sparse_lut(const nn_conv_sparse_t *p, const int8_t *input, int8_t *output);
-void nn_conv_sparse_dw(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                       int8_t *output);
-void nn_conv_sparse_dw_lut(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                           int8_t *output);
+void nn_conv_sparse_dw(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub,
+                       const int8_t *input, int8_t *output);
+void nn_conv_sparse_dw_lut(const nn_conv_sparse_t *p, const nn_sub_depthwise_t *sub,
+                           const int8_t *input, int8_t *output);
 void nn_conv_sparse_avg(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                         int8_t *output);
-void nn_conv_sparse_avg_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input,
-                            int8_t *output);
+void nn_conv_sparse_avg_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub,
+                            const int8_t *input, int8_t *output);
 void nn_conv_sparse_max(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                         int8_t *output);
-void nn_conv_sparse_max_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub, const int8_t *input,
-                            int8_t *output);
+void nn_conv_sparse_max_lut(const nn_conv_sparse_t *p, const nn_sub_pool_t *sub,
+                            const int8_t *input, int8_t *output);
 
 /* bitmap weights (conv_bitmap.c) */
 void nn_conv_bitmap(const nn_conv_bitmap_t *p, const int8_t *input, int8_t *output);
 void nn_conv_bitmap_lut(const nn_conv_bitmap_t *p, const int8_t *input, int8_t *output);
-void nn_conv_bitmap_dw(const nn_conv_bitmap_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                       int8_t *output);
-void nn_conv_bitmap_dw_lut(const nn_conv_bitmap_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
-                           int8_t *output);
+void nn_conv_bitmap_dw(const nn_conv_bitmap_t *p, const nn_sub_depthwise_t *sub,
+                       const int8_t *input, int8_t *output);
+void nn_conv_bitmap_dw_lut(const nn_conv_bitmap_t *p, const nn_sub_depthwise_t *sub,
+                           const int8_t *input, int8_t *output);
 void nn_conv_bitmap_avg(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                         int8_t *output);
-void nn_conv_bitmap_avg_lut(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub, const int8_t *input,
-                            int8_t *output);
+void nn_conv_bitmap_avg_lut(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub,
+                            const int8_t *input, int8_t *output);
 void nn_conv_bitmap_max(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub, const int8_t *input,
                         int8_t *output);
-void nn_conv_bitmap_max_lut(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub, const int8_t *input,
-                            int8_t *output);
+void nn_conv_bitmap_max_lut(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub,
+                            const int8_t *input, int8_t *output);
 
 /* ---- DEPTHWISE_CONV_2D in general (depthwise.c) ---------------------------------------- */
 typedef struct {

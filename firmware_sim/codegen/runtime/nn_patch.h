@@ -208,18 +208,18 @@ NN_INLINE void nn_mac1(const nn_word_t *w, const nn_word_t *x, uint32_t quads, i
 }
 
 /* Sums of channel c for `groups` (1 or 4) pixels from a patch; returns the weights of the next
- * channel. A blocked channel reads runs of segments: seg_count[c] runs, (first, count) each. */
-NN_INLINE const nn_word_t *nn_patch_sums(const nn_taps_t *p, const uint8_t *seg_count,
+ * channel. A blocked channel (b not 0) reads b->seg_count[c] runs of segments from b->seg_index,
+ * (first, count) each. */
+NN_INLINE const nn_word_t *nn_patch_sums(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
                                          uint32_t c, const nn_word_t *w, const uint8_t **runs,
-                                         const nn_word_t *patch, int groups, int32_t *acc,
-                                         int blocked) {
-  const uint32_t quads = p->seg_len >> 2;
-  if (!blocked) {
-    const uint32_t all = quads * p->segments;
+                                         const nn_word_t *patch, int groups, int32_t *acc) {
+  const uint32_t quads = p->taps.seg_len >> 2;
+  if (!b) {
+    const uint32_t all = quads * p->taps.segments;
     if (groups == 4) nn_mac4(w, patch, all, acc); else nn_mac1(w, patch, all, acc);
     return w + all;
   }
-  for (uint32_t k = seg_count[c]; k; k--) {
+  for (uint32_t k = b->seg_count[c]; k; k--) {
     const uint32_t first = (*runs)[0], run = (*runs)[1] * quads;
     const nn_word_t *x = patch + first * quads * 2 * groups;
     *runs += 2;
@@ -229,88 +229,73 @@ NN_INLINE const nn_word_t *nn_patch_sums(const nn_taps_t *p, const uint8_t *seg_
   return w;
 }
 
-/* What the patch loops read of a dense or a blocked struct (seg_* 0 for dense). */
-typedef struct {
-  const nn_window_t *window;
-  const nn_taps_t *taps;
-  uint32_t out_c;
-  const nn_word_t *weights;
-  const nn_output_t *output;
-  const uint8_t *seg_count, *seg_index;
-} nn_patch_conv_t;
+/* The output of channel c: nn_output_lut or nn_output_any (nn_conv.h). */
+NN_INLINE int32_t nn_patch_output(const nn_output_t *o, const int8_t *table, uint32_t c,
+                                  int32_t acc, int lut) {
+  if (lut) {
+    nn_lut_rq_t r = nn_lut_rq(o, c);
+    return nn_output_lut(&r, o->output_offset, table, acc);
+  }
+  return nn_output_any(o, table, c, acc);
+}
 
 /* ---- one pixel per patch: dense weights four channels at a time (mac1x4), the out_c % 4 last
- * channels (and blocked ones) one after another. */
-NN_INLINE void nn_pixel_channels(const nn_patch_conv_t *k, const nn_word_t *x, int8_t *output,
-                                 int blocked, int lut) {
-  const nn_output_t *o = k->output;
-  const int8_t *table = nn_table_origin(o->table);
-  const int32_t *bias = o->bias;
-  const int32_t output_offset = o->output_offset;
-  const uint32_t quads = k->taps->segments * k->taps->seg_len / 4;
-  const uint32_t step = k->window->out_channel_step, out_c = k->out_c;
-  const nn_word_t *w = k->weights;
-  const uint8_t *runs = k->seg_index;
+ * channels (and blocked ones, b not 0) one after another. */
+NN_INLINE void nn_pixel_channels(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
+                                 const nn_word_t *x, int8_t *output, int lut) {
+  const int8_t *table = nn_table_origin(p->output.table);
+  const uint32_t quads = p->taps.segments * p->taps.seg_len / 4;
+  const uint32_t step = p->window.out_channel_step;
+  const nn_word_t *w = (const nn_word_t *)p->weights;
+  const uint8_t *runs = b ? b->seg_index : 0;
   uint32_t c = 0;
-  if (!blocked) {
-    for (; c + 3 < out_c; c += 4, w += 4 * quads) {
+  if (!b) {
+    for (; c + 3 < p->out_c; c += 4, w += 4 * quads) {
+      const int32_t *bias = p->output.bias;
       int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
       nn_mac1x4(w, x, quads, acc);
-      for (int j = 0; j < 4; j++, output += step) {
-        if (lut) {
-          nn_lut_rq_t r = nn_lut_rq(o, c + j);
-          *output = (int8_t)nn_output_lut(&r, output_offset, table, acc[j]);
-        } else {
-          *output = (int8_t)nn_output_any(o, table, c + j, acc[j]);
-        }
-      }
+      for (int j = 0; j < 4; j++, output += step)
+        *output = (int8_t)nn_patch_output(&p->output, table, c + j, acc[j], lut);
     }
   }
-  for (; c < out_c; c++, output += step) {
-    int32_t acc = bias[c];
-    w = nn_patch_sums(k->taps, k->seg_count, c, w, &runs, x, 1, &acc, blocked);
-    if (lut) {
-      nn_lut_rq_t r = nn_lut_rq(o, c);
-      *output = (int8_t)nn_output_lut(&r, output_offset, table, acc);
-    } else {
-      *output = (int8_t)nn_output_any(o, table, c, acc);
-    }
+  for (; c < p->out_c; c++, output += step) {
+    int32_t acc = p->output.bias[c];
+    w = nn_patch_sums(p, b, c, w, &runs, x, 1, &acc);
+    *output = (int8_t)nn_patch_output(&p->output, table, c, acc, lut);
   }
 }
 
-NN_INLINE void nn_patch_pixels(const nn_patch_conv_t *k, const int8_t *input, int8_t *output,
-                               int16_t *patch, int blocked, int lut) {
-  const nn_window_t *g = k->window;
+NN_INLINE void nn_patch_pixels(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
+                               const int8_t *input, int8_t *output, int16_t *patch, int lut) {
+  const nn_window_t *g = &p->window;
   nn_word_t *words = (nn_word_t *)patch;
   for (uint32_t oy = 0; oy < g->out_h; oy++) {
     for (uint32_t ox = 0; ox < g->out_w; ox++) {
       int8_t *out = output + (oy * g->out_w + ox) * g->out_pixel_step;
       if (nn_window_inside(g, oy, ox))
-        nn_gather1(k->taps, input + nn_window_origin(g, oy, ox), words);
+        nn_gather1(&p->taps, input + nn_window_origin(g, oy, ox), words);
       else
-        nn_gather_border(g, k->taps, input, oy, ox, 1, patch);
-      nn_pixel_channels(k, words, out, blocked, lut);
+        nn_gather_border(g, &p->taps, input, oy, ox, 1, patch);
+      nn_pixel_channels(p, b, words, out, lut);
     }
   }
 }
 
 /* ---- 2x2 groups of conv outputs per patch, each subsampled at once (`kind`, nn_conv.h). */
-NN_INLINE void nn_block_channels(const nn_patch_conv_t *k, const void *sub,
-                                 const nn_word_t *patch, int8_t *output, int blocked, int kind,
-                                 int lut) {
-  const nn_output_t *o = k->output;
+NN_INLINE void nn_block_channels(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
+                                 const void *sub, const nn_word_t *patch, int8_t *output,
+                                 int kind, int lut) {
+  const nn_output_t *o = &p->output;
   const int8_t *table = nn_table_origin(o->table), *sub_table = nn_sub_table(sub, kind);
-  const int32_t *bias = o->bias;
-  const int32_t output_offset = o->output_offset;
-  const uint32_t step = k->window->out_channel_step, out_c = k->out_c;
-  const nn_word_t *w = k->weights;
-  const uint8_t *runs = k->seg_index;
-  for (uint32_t c = 0; c < out_c; c++, output += step) {
-    int32_t acc[4] = {bias[c], bias[c], bias[c], bias[c]};
-    w = nn_patch_sums(k->taps, k->seg_count, c, w, &runs, patch, 4, acc, blocked);
+  const nn_word_t *w = (const nn_word_t *)p->weights;
+  const uint8_t *runs = b ? b->seg_index : 0;
+  for (uint32_t c = 0; c < p->out_c; c++, output += p->window.out_channel_step) {
+    int32_t acc[4] = {o->bias[c], o->bias[c], o->bias[c], o->bias[c]};
+    w = nn_patch_sums(p, b, c, w, &runs, patch, 4, acc);
     int32_t v[4];
     if (lut) {
       nn_lut_rq_t r = nn_lut_rq(o, c);
+      const int32_t output_offset = o->output_offset;
       v[0] = nn_output_lut(&r, output_offset, table, acc[0]);
       v[1] = nn_output_lut(&r, output_offset, table, acc[1]);
       v[2] = nn_output_lut(&r, output_offset, table, acc[2]);
@@ -322,9 +307,10 @@ NN_INLINE void nn_block_channels(const nn_patch_conv_t *k, const void *sub,
   }
 }
 
-NN_INLINE void nn_patch_blocks(const nn_patch_conv_t *k, const void *sub, const int8_t *input,
-                               int8_t *output, int16_t *patch, int blocked, int kind, int lut) {
-  const nn_window_t *g = k->window;
+NN_INLINE void nn_patch_blocks(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
+                               const void *sub, const int8_t *input, int8_t *output,
+                               int16_t *patch, int kind, int lut) {
+  const nn_window_t *g = &p->window;
   const uint32_t out_h = g->out_h / 2, out_w = g->out_w / 2;
   const int32_t d1 = g->stride_w * g->x_step, d2 = g->stride_h * g->y_step;
   nn_word_t *words = (nn_word_t *)patch;
@@ -333,12 +319,12 @@ NN_INLINE void nn_patch_blocks(const nn_patch_conv_t *k, const void *sub, const 
       int32_t oy = 2 * py, ox = 2 * px;
       int8_t *out = output + (py * out_w + px) * g->out_pixel_step;
       if (nn_window_inside(g, oy, ox) && nn_window_inside(g, oy + 1, ox + 1)) {
-        nn_gather4(k->taps, input + nn_window_origin(g, oy, ox), d1, d2, d1 + d2, words);
+        nn_gather4(&p->taps, input + nn_window_origin(g, oy, ox), d1, d2, d1 + d2, words);
       } else {
         for (int j = 0; j < 4; j++)
-          nn_gather_border(g, k->taps, input, oy + (j >> 1), ox + (j & 1), 4, patch + 4 * j);
+          nn_gather_border(g, &p->taps, input, oy + (j >> 1), ox + (j & 1), 4, patch + 4 * j);
       }
-      nn_block_channels(k, sub, words, out, blocked, kind, lut);
+      nn_block_channels(p, b, sub, words, out, kind, lut);
     }
   }
 }

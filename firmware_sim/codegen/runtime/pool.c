@@ -2,7 +2,8 @@
  * reference/integer_ops/pooling.h. Windows are clipped to the image; an average divides the
  * int32 sum by the pixels inside, rounding half away from zero; a max starts from int8's lowest
  * value. Input and output share scale and zero point (the emulator's prepare checks it), so
- * there is no rescale. (2x2 stride-2 pooling after a convolution runs fused inside the conv_*.c variants.)
+ * there is no rescale. (2x2 stride-2 pooling after a convolution runs fused inside the conv_*.c
+ * variants.)
  */
 #include "nn_arith.h"
 #include "nn_ops.h"
