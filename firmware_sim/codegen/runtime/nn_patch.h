@@ -165,37 +165,6 @@ NN_INLINE void nn_mac1x4(const nn_word_t *w, const nn_word_t *x, uint32_t quads,
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 #undef MAC1X4_PAIR
-#else
-/* 4 pixels, 1 channel: per quad one weight word against 8 patch words. */
-NN_INLINE void nn_mac4(const nn_word_t *w, const nn_word_t *x, uint32_t quads, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  for (; quads; quads--, x += 8) {
-    uint32_t wq = *w++;
-    uint32_t w01 = nn_sxtb16(wq), w23 = nn_sxtb16_ror8(wq);
-    a0 = nn_smlad(w01, x[0], a0);
-    a0 = nn_smlad(w23, x[1], a0);
-    a1 = nn_smlad(w01, x[2], a1);
-    a1 = nn_smlad(w23, x[3], a1);
-    a2 = nn_smlad(w01, x[4], a2);
-    a2 = nn_smlad(w23, x[5], a2);
-    a3 = nn_smlad(w01, x[6], a3);
-    a3 = nn_smlad(w23, x[7], a3);
-  }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-}
-
-/* 1 pixel, 4 channels whose weights are interleaved quad by quad: each patch word serves 4. */
-NN_INLINE void nn_mac1x4(const nn_word_t *w, const nn_word_t *x, uint32_t quads, int32_t *acc) {
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  for (; quads; quads--, x += 2, w += 4) {
-    a0 = nn_smlad(nn_sxtb16_ror8(w[0]), x[1], nn_smlad(nn_sxtb16(w[0]), x[0], a0));
-    a1 = nn_smlad(nn_sxtb16_ror8(w[1]), x[1], nn_smlad(nn_sxtb16(w[1]), x[0], a1));
-    a2 = nn_smlad(nn_sxtb16_ror8(w[2]), x[1], nn_smlad(nn_sxtb16(w[2]), x[0], a2));
-    a3 = nn_smlad(nn_sxtb16_ror8(w[3]), x[1], nn_smlad(nn_sxtb16(w[3]), x[0], a3));
-  }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-}
-#endif
 
 NN_INLINE void nn_mac1(const nn_word_t *w, const nn_word_t *x, uint32_t quads, int32_t *acc) {
   int32_t a = *acc;
@@ -206,6 +175,54 @@ NN_INLINE void nn_mac1(const nn_word_t *w, const nn_word_t *x, uint32_t quads, i
   }
   *acc = a;
 }
+#else
+/* Without SXTB16 and SMLAD (Cortex-M3): the same sums from byte and halfword loads, one MLA a
+ * product; this leaves the accumulators in registers. Patch quad of a pixel: halfwords
+ * (x0, x2, x1, x3); weight quad: bytes (w0, w1, w2, w3). Unsigned sums wrap as TFLM's int32. */
+#define NN_QUAD(a, w, h)                                                \
+  (a) += (uint32_t)((w)[0] * (h)[0] + (w)[2] * (h)[1]) +                \
+         (uint32_t)((w)[1] * (h)[2] + (w)[3] * (h)[3])
+
+/* 4 pixels, 1 channel: per quad 4 weights against the 4 pixels' quads. */
+NN_INLINE void nn_mac4(const nn_word_t *w, const nn_word_t *x, uint32_t quads, int32_t *acc) {
+  const int8_t *wb = (const int8_t *)w;
+  const int16_t *h = (const int16_t *)x;
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  for (; quads; quads--, wb += 4, h += 16) {
+    const int32_t q[4] = {wb[0], wb[1], wb[2], wb[3]};
+    NN_QUAD(a0, q, h);
+    NN_QUAD(a1, q, h + 4);
+    NN_QUAD(a2, q, h + 8);
+    NN_QUAD(a3, q, h + 12);
+  }
+  acc[0] = (int32_t)a0, acc[1] = (int32_t)a1, acc[2] = (int32_t)a2, acc[3] = (int32_t)a3;
+}
+
+/* 1 pixel, 4 channels whose weights are interleaved quad by quad: each patch quad serves 4. */
+NN_INLINE void nn_mac1x4(const nn_word_t *w, const nn_word_t *x, uint32_t quads, int32_t *acc) {
+  const int8_t *wb = (const int8_t *)w;
+  const int16_t *h = (const int16_t *)x;
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  for (; quads; quads--, wb += 16, h += 4) {
+    const int32_t q[4] = {h[0], h[1], h[2], h[3]};
+    NN_QUAD(a0, wb, q);
+    NN_QUAD(a1, wb + 4, q);
+    NN_QUAD(a2, wb + 8, q);
+    NN_QUAD(a3, wb + 12, q);
+  }
+  acc[0] = (int32_t)a0, acc[1] = (int32_t)a1, acc[2] = (int32_t)a2, acc[3] = (int32_t)a3;
+}
+
+/* 1 pixel, 1 channel. */
+NN_INLINE void nn_mac1(const nn_word_t *w, const nn_word_t *x, uint32_t quads, int32_t *acc) {
+  const int8_t *wb = (const int8_t *)w;
+  const int16_t *h = (const int16_t *)x;
+  uint32_t a = *acc;
+  for (; quads; quads--, wb += 4, h += 4) NN_QUAD(a, wb, h);
+  *acc = (int32_t)a;
+}
+#undef NN_QUAD
+#endif
 
 /* Sums of channel c for `groups` (1 or 4) pixels from a patch; returns the weights of the next
  * channel. A blocked channel (b not 0) reads b->seg_count[c] runs of segments from b->seg_index,
