@@ -306,13 +306,16 @@ NN_INLINE void nn_block_channels(const nn_patch_conv_t *p, const nn_conv_blocked
   const int8_t *table = nn_table_origin(o->table), *sub_table = nn_sub_table(sub, kind);
   const nn_word_t *w = (const nn_word_t *)p->weights;
   const uint8_t *runs = b ? b->seg_index : 0;
+  /* taken once for blocked weights, per channel for dense ones: GCC then spills least
+   * around the MAC loops on the M4 and the M7 (measured) */
+  const int32_t blocked_offset = o->output_offset;
   for (uint32_t c = 0; c < p->out_c; c++, output += p->window.out_channel_step) {
     int32_t acc[4] = {o->bias[c], o->bias[c], o->bias[c], o->bias[c]};
     w = nn_patch_sums(p, b, c, w, &runs, patch, 4, acc);
     int32_t v[4];
     if (lut) {
       nn_lut_rq_t r = nn_lut_rq(o, c);
-      const int32_t output_offset = o->output_offset;
+      const int32_t output_offset = b ? blocked_offset : o->output_offset;
       v[0] = nn_output_lut(&r, output_offset, table, acc[0]);
       v[1] = nn_output_lut(&r, output_offset, table, acc[1]);
       v[2] = nn_output_lut(&r, output_offset, table, acc[2]);
