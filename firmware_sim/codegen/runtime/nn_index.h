@@ -8,24 +8,29 @@
 
 #include "nn_conv.h"
 
+/* One nonzero weight wv times the tap x of each of the 1 or 4 pixels. */
+NN_INLINE void nn_tap_mla(int32_t *a, int32_t wv, const int8_t *x, int32_t d1, int32_t d2,
+                          int32_t d3, int groups) {
+  a[0] = nn_mla(a[0], wv, x[0]);
+  if (groups == 4) {
+    a[1] = nn_mla(a[1], wv, x[d1]);
+    a[2] = nn_mla(a[2], wv, x[d2]);
+    a[3] = nn_mla(a[3], wv, x[d3]);
+  }
+}
+
 /* The sums of one channel from sparse weights, walked over the raw input of 1 or 4 pixels. */
 NN_INLINE void nn_sparse_sums(const int8_t *x, const int8_t **weights, const uint8_t **skips,
                               uint32_t n, int32_t d1, int32_t d2, int32_t d3, int groups,
                               int32_t *acc) {
   const int8_t *w = *weights;
   const uint8_t *skip = *skips;
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t a[4] = {acc[0], acc[1], acc[2], acc[3]};
   for (; n; n--) {
     x += *skip++;
-    int32_t wv = *w++;
-    a0 = nn_mla(a0, wv, x[0]);
-    if (groups == 4) {
-      a1 = nn_mla(a1, wv, x[d1]);
-      a2 = nn_mla(a2, wv, x[d2]);
-      a3 = nn_mla(a3, wv, x[d3]);
-    }
+    nn_tap_mla(a, *w++, x, d1, d2, d3, groups);
   }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+  acc[0] = a[0], acc[1] = a[1], acc[2] = a[2], acc[3] = a[3];
   *weights = w, *skips = skip;
 }
 
@@ -36,20 +41,12 @@ NN_INLINE void nn_bitmap_sums(const int8_t *x, const int8_t **weights, const uin
                               int32_t *acc) {
   const int8_t *w = *weights;
   const uint32_t *map = *bitmap;
-  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t a[4] = {acc[0], acc[1], acc[2], acc[3]};
   for (; words; words--, x += 32) {
-    for (uint32_t bits = *map++; bits; bits &= bits - 1) {
-      const int8_t *tap = x + __builtin_ctz(bits);
-      int32_t wv = *w++;
-      a0 = nn_mla(a0, wv, tap[0]);
-      if (groups == 4) {
-        a1 = nn_mla(a1, wv, tap[d1]);
-        a2 = nn_mla(a2, wv, tap[d2]);
-        a3 = nn_mla(a3, wv, tap[d3]);
-      }
-    }
+    for (uint32_t bits = *map++; bits; bits &= bits - 1)
+      nn_tap_mla(a, *w++, x + __builtin_ctz(bits), d1, d2, d3, groups);
   }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+  acc[0] = a[0], acc[1] = a[1], acc[2] = a[2], acc[3] = a[3];
   *weights = w, *bitmap = map;
 }
 
