@@ -68,49 +68,64 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
     geometry = encode.Geometry(g["in_h"], g["in_w"], g["in_c"], g["filter_hw"], g["dilation"],
                                inside, planar_input, groups)
     encoding = encode.choose(weights, geometry)
-    stage = params.output_stage
     arrays = Arrays(prefix)
     pointers = {name: arrays.add(name, values, dtype)
                 for name, (values, dtype) in encoding.arrays.items()}
-    y_step, x_step, _ = geometry.steps
     out_pixels = (g["out_h"] // 2) * (g["out_w"] // 2) if step.subsample else \
         g["out_h"] * g["out_w"]
-    window = dict(
-        in_h=g["in_h"], in_w=g["in_w"], out_h=g["out_h"], out_w=g["out_w"],
-        x_step=x_step, y_step=y_step, out_pixel_step=1 if planar_output else g["out_c"],
-        out_channel_step=out_pixels if planar_output else 1,
-        stride_h=g["stride"][0], stride_w=g["stride"][1], pad_h=g["padding"][0],
-        pad_w=g["padding"][1], win_h=span[0], win_w=span[1], all_inside=int(inside))
-    fields = dict(window=_nested(arrays, window))
+    fields = dict(window=_nested(arrays, _window_fields(g, span, inside, geometry, out_pixels,
+                                                        planar_output)))
     patched = encoding.kind in ("dense", "blocked")
     if patched:
-        fields["taps"] = _nested(arrays, dict(
-            segments=encoding.segments, seg_len=encoding.seg_len,
-            seg_contiguous=encoding.seg_contiguous, seg_step=encoding.seg_step,
-            tap_offset=pointers.get("tap_offset", "0"), tap_y=pointers.get("tap_y", "0"),
-            tap_x=pointers.get("tap_x", "0"), input_zero_point=-params.input_offset))
+        fields["taps"] = _nested(arrays, _taps_fields(encoding, pointers, params.input_offset))
     fields.update(out_c=g["out_c"], weights=pointers["weights"])
     if encoding.kind == "sparse":
         fields.update(nnz=pointers["nnz"], skip=pointers["skip"])
     elif encoding.kind == "bitmap":
         fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
+    stage = params.output_stage
     fields["output"] = _nested(arrays, _output_stage(
         arrays, "", stage, folded_bias(stage.bias, weights, params.input_offset), step.table))
     if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments
         fields = dict(conv=_nested(arrays, fields), seg_count=pointers["seg_count"],
                       seg_index=pointers["seg_index"])
     arrays.struct(f"nn_conv_{encoding.kind}_t", fields)
-    function, arguments = f"nn_conv_{encoding.kind}", f"&{prefix}, "
-    if step.subsample:
-        sub, name = _subsample(arrays, step)
-        function, arguments = f"{function}_{sub}", f"{arguments}&{name}, "
-    if _lut(step):
-        function += "_lut"
     scratch = 2 * groups * encoding.segments * encoding.seg_len if patched else 0
-    arguments += "{inputs[0]}, {output}" + (", (int16_t *){scratch}" if patched else "")
     notes = dict(encoding=encoding.kind, weight_bytes=encoding.nbytes,
                  executed_macs=groups * out_pixels * encoding.slots)
-    return arrays.emitted(f"{function}({arguments});", scratch, notes)
+    return arrays.emitted(_call(arrays, step, encoding.kind, patched), scratch, notes)
+
+
+def _window_fields(g: dict, span, inside: bool, geometry: encode.Geometry, out_pixels: int,
+                   planar_output: bool) -> dict:
+    """nn_window_t: where the windows are read and the outputs written."""
+    y_step, x_step, _ = geometry.steps
+    return dict(in_h=g["in_h"], in_w=g["in_w"], out_h=g["out_h"], out_w=g["out_w"],
+                x_step=x_step, y_step=y_step,
+                out_pixel_step=1 if planar_output else g["out_c"],
+                out_channel_step=out_pixels if planar_output else 1,
+                stride_h=g["stride"][0], stride_w=g["stride"][1], pad_h=g["padding"][0],
+                pad_w=g["padding"][1], win_h=span[0], win_w=span[1], all_inside=int(inside))
+
+
+def _taps_fields(encoding: encode.Encoding, pointers: dict, input_offset: int) -> dict:
+    """nn_taps_t: a window's taps in patch order (dense and blocked weights)."""
+    return dict(segments=encoding.segments, seg_len=encoding.seg_len,
+                seg_contiguous=encoding.seg_contiguous, seg_step=encoding.seg_step,
+                tap_offset=pointers.get("tap_offset", "0"), tap_y=pointers.get("tap_y", "0"),
+                tap_x=pointers.get("tap_x", "0"), input_zero_point=-input_offset)
+
+
+def _call(arrays: Arrays, step, kind: str, patched: bool) -> str:
+    """The variant's call for model.c: nn_conv_<kind>[_dw|_avg|_max][_lut](...)."""
+    function, arguments = f"nn_conv_{kind}", [f"&{arrays.prefix}"]
+    if step.subsample:
+        suffix, name = _subsample(arrays, step)
+        function, arguments = f"{function}_{suffix}", [*arguments, f"&{name}"]
+    if _lut(step):
+        function += "_lut"
+    arguments += ["{inputs[0]}", "{output}"] + (["(int16_t *){scratch}"] if patched else [])
+    return f"{function}({', '.join(arguments)});"
 
 
 def _nested(arrays: Arrays, fields: dict) -> str:
