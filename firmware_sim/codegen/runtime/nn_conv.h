@@ -56,6 +56,16 @@ NN_INLINE int32_t nn_output_lut(const nn_lut_rq_t *r, int32_t output_offset,
   return nn_rqf_lookup(acc, r->multiplier, r->high, r->right_minus_1, output_offset, table);
 }
 
+/* The output of channel c in the variant's form. */
+NN_INLINE int32_t nn_output(const nn_output_t *o, const int8_t *table, uint32_t c, int32_t acc,
+                            int lut) {
+  if (lut) {
+    nn_lut_rq_t r = nn_lut_rq(o, c);
+    return nn_output_lut(&r, o->output_offset, table, acc);
+  }
+  return nn_output_any(o, table, c, acc);
+}
+
 /* ---- fused 2x2 stride-2 subsampling of the four conv outputs v[0..3] of channel c, in the
  * order (0,0) (0,1) (1,0) (1,1). `lut`: the depthwise's stage takes nn_rqf_lookup. */
 enum { NN_SUB_DEPTHWISE = 1, NN_SUB_AVERAGE = 2, NN_SUB_MAX = 3 };

@@ -73,7 +73,6 @@ NN_INLINE void nn_index_conv(const nn_index_conv_t *k, const void *sub, const in
   const int8_t *table = nn_table_origin(o->table);
   const int8_t *sub_table = kind ? nn_sub_table(sub, kind) : 0;
   const int32_t *bias = o->bias;
-  const int32_t output_offset = o->output_offset;
   for (uint32_t py = 0; py < out_h; py++) {
     for (uint32_t px = 0; px < out_w; px++) {
       const int8_t *base = input + nn_window_origin(g, step * py, step * px);
@@ -85,13 +84,7 @@ NN_INLINE void nn_index_conv(const nn_index_conv_t *k, const void *sub, const in
         int32_t acc[4] = {bias[c], bias[c], bias[c], bias[c]};
         if (bitmap) nn_bitmap_sums(base, &w, &map, k->bitmap_words, d1, d2, d3, groups, acc);
         else nn_sparse_sums(base, &w, &skip, k->nnz[c], d1, d2, d3, groups, acc);
-        if (lut) {
-          nn_lut_rq_t r = nn_lut_rq(o, c);
-          for (int j = 0; j < groups; j++)
-            acc[j] = nn_output_lut(&r, output_offset, table, acc[j]);
-        } else {
-          for (int j = 0; j < groups; j++) acc[j] = nn_output_any(o, table, c, acc[j]);
-        }
+        for (int j = 0; j < groups; j++) acc[j] = nn_output(o, table, c, acc[j], lut);
         *out = (int8_t)(kind ? nn_subsample(sub, sub_table, c, acc, kind, lut) : acc[0]);
       }
     }

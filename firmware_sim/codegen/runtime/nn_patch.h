@@ -246,16 +246,6 @@ NN_INLINE const nn_word_t *nn_patch_sums(const nn_patch_conv_t *p, const nn_conv
   return w;
 }
 
-/* The output of channel c: nn_output_lut or nn_output_any (nn_conv.h). */
-NN_INLINE int32_t nn_patch_output(const nn_output_t *o, const int8_t *table, uint32_t c,
-                                  int32_t acc, int lut) {
-  if (lut) {
-    nn_lut_rq_t r = nn_lut_rq(o, c);
-    return nn_output_lut(&r, o->output_offset, table, acc);
-  }
-  return nn_output_any(o, table, c, acc);
-}
-
 /* ---- one pixel per patch: dense weights four channels at a time (mac1x4), the out_c % 4 last
  * channels (and blocked ones, b not 0) one after another. */
 NN_INLINE void nn_pixel_channels(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
@@ -272,13 +262,13 @@ NN_INLINE void nn_pixel_channels(const nn_patch_conv_t *p, const nn_conv_blocked
       int32_t acc[4] = {bias[c], bias[c + 1], bias[c + 2], bias[c + 3]};
       nn_mac1x4(w, x, quads, acc);
       for (int j = 0; j < 4; j++, output += step)
-        *output = (int8_t)nn_patch_output(&p->output, table, c + j, acc[j], lut);
+        *output = (int8_t)nn_output(&p->output, table, c + j, acc[j], lut);
     }
   }
   for (; c < p->out_c; c++, output += step) {
     int32_t acc = p->output.bias[c];
     w = nn_patch_sums(p, b, c, w, &runs, x, 1, &acc);
-    *output = (int8_t)nn_patch_output(&p->output, table, c, acc, lut);
+    *output = (int8_t)nn_output(&p->output, table, c, acc, lut);
   }
 }
 
