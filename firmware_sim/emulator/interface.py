@@ -146,16 +146,16 @@ def _parse(data: bytes, graph: Graph) -> ModelInterface:
                             _string(fields["dataset"], "dataset"), _integer(fields["height"]),
                             _number(fields["background"]), _number(fields["ink"]))
     convention.check()
+    shape = _input_shape(graph)
+    if tuple(shape) != (1, convention.side, convention.side, 1):
+        raise ValueError(f"input {convention.side}x{convention.side} but the model's input "
+                         f"shape is {list(shape)}")
     if fields["padding"] != convention.padding:
         raise ValueError(f"padding {fields['padding']!r}: a {convention.side}x{convention.side} "
                          f"{convention.dataset} input has {convention.padding}")
     if fields["polarity"] != POLARITIES[convention.ink_bright]:
         raise ValueError(f"polarity {fields['polarity']!r} contradicts background "
                          f"{convention.background} and ink {convention.ink}")
-    shape = _input_shape(graph)
-    if tuple(shape) != (1, convention.side, convention.side, 1):
-        raise ValueError(f"input {convention.side}x{convention.side} but the model's input "
-                         f"shape is {list(shape)}")
     if output["kind"] not in OUTPUT_KINDS:
         raise ValueError(f"output kind {output['kind']!r} is not one of {', '.join(OUTPUT_KINDS)}")
     labels = output["labels"]
