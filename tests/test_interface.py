@@ -24,7 +24,8 @@ from lenet_edge.data.transforms import load_dataset
 from lenet_edge.models import registry
 from lenet_edge.models.interface import model_interface
 from lenet_edge.pipeline.int8_eval import _outputs
-from lenet_edge.read.reader import tflite_classifier
+from lenet_edge.errors import UsageError
+from lenet_edge.read.reader import load_classifier, tflite_classifier
 from tests.cli_support import assert_one_error_line, invoke
 from tests.test_emulator_support import tflm_run
 from tests.test_planner import zoo_int8_tflite
@@ -200,4 +201,16 @@ def test_simulate_takes_convention(foreign, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 32, 32, 1), np.int8))
     assert_one_error_line(invoke("simulate", path, "--inputs", tmp_path / "x.npy", "--outputs",
                                  tmp_path / "y.npy", "--convention", "lenet5_32"),
+                          "--convention prepares test digits")
+
+
+def test_read_and_flash_take_convention(foreign, tmp_path):
+    path = tmp_path / "foreign.tflite"
+    path.write_bytes(foreign)
+    images, _ = load_dataset("mnist", "test")
+    assert np.array_equal(tflite_classifier(path, "lenet5_32")(images[:16]),
+                          tflite_classifier(path)(images[:16]))
+    with pytest.raises(UsageError, match="--convention is for a .tflite"):
+        load_classifier(tmp_path, "mnist_28")
+    assert_one_error_line(invoke("flash", path, "--normalize", "--convention", "lenet5_32"),
                           "--convention prepares test digits")

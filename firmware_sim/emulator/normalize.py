@@ -20,7 +20,7 @@ with integers only, each rounding written down:
    the box's top-left corner goes to CENTRE - round(cy), CENTRE - round(cx); what falls outside
    the field is clipped;
 5. the model's input: the field padded with background to the model's side (32 for LeNet-5), each
-   value through a 256-entry int8 table = the dataset convention (-0.1..1.175) followed by the
+   value through a 256-entry int8 table = the model's input convention (its interface) and the
    model's input quantization, computed once here. So a board-normalized field gives exactly the
    int8 input the emulator's dataset path gives the same uint8 field.
 """
