@@ -61,6 +61,7 @@ def EXISTING(ctx: typer.Context, param: typer.CallbackParam, value):
 
 DataDir = typer.Option(None, "--data-dir", callback=EXISTING,
                        help="Folder with mnist/ and usps/ (default: $LENET_EDGE_DATA, the cache, a download).")
+Convention = typer.Option(None, "--convention", help="The input convention (lenet5_32, mnist_28, usps_20) for a .tflite without lenet-edge's interface metadata; overrides the model's.")
 
 
 def _version(value: bool):
@@ -212,12 +213,13 @@ def read(
     digits: Optional[int] = typer.Option(None, "--digits", callback=AT_LEAST_1, help="The string has exactly N digits (a zip code: 5)."),
     raw_digits: Optional[Path] = typer.Option(None, "--raw-digits", help="Also write the digits as cut out, an .npz for `flash --normalize --inputs`."),
     as_json: bool = typer.Option(False, "--json"),
+    convention: Optional[str] = Convention,
 ):
     """Read the digits of an image: over-segment, classify every candidate, keep the best path."""
     from lenet_edge.read.reader import read_image
 
     with claim_files([raw_digits], "read", "--raw-digits"):
-        reading = read_image(image, model, reject, deskew, digits)
+        reading = read_image(image, model, reject, deskew, digits, convention)
         if raw_digits is not None:
             from lenet_edge.board.raw_digits import save_segmented
 
@@ -352,6 +354,7 @@ def simulate(
     outputs: Optional[Path] = typer.Option(None, "--outputs", help="...and write the int8 outputs to this .npy."),
     as_json: bool = typer.Option(False, "--json"),
     data_dir: Optional[Path] = DataDir,
+    convention: Optional[str] = Convention,
 ):
     """Run a .tflite on the bit-exact TFLM emulator: int8 test error and throughput, or raw arrays."""
     from firmware_sim.emulator.arrays import simulate_arrays
@@ -360,6 +363,8 @@ def simulate(
 
     if (inputs is None) != (outputs is None):
         raise UsageError("--inputs and --outputs go together")
+    if inputs is not None and convention is not None:
+        raise UsageError("--convention prepares test digits; --inputs arrays run as they are")
     if inputs is not None:
         with claim_files([outputs], "simulate", "--outputs"):
             result = simulate_arrays(model, inputs, outputs)
@@ -367,7 +372,7 @@ def simulate(
             return print_json(result.as_dict())
         return out.print(f"{result.images:,} inputs -> {result.output_path} ({result.output_dtype} "
                          f"{list(result.output_shape)}) in {result.seconds:.3f} s", highlight=False)
-    result = simulate_dataset(model, dataset, limit, data_dir)
+    result = simulate_dataset(model, dataset, limit, data_dir, convention)
     if as_json:
         return print_json(result.as_dict())
     out.print(f"{model} on {dataset} ({result.convention}): int8 test error {100 * result.error:.2f}% "
@@ -388,6 +393,7 @@ def flash(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     normalize: bool = typer.Option(False, "--normalize", help="The board also normalizes raw digits (MNIST test digits made raw); report normalization vs classification instructions."),
     data_dir: Optional[Path] = DataDir,
+    convention: Optional[str] = Convention,
 ):
     """Compile the model to C firmware, run it on an emulated Cortex-M board, compare with the emulator.
 
@@ -401,13 +407,17 @@ def flash(
         raise UsageError("--inputs and --outputs go together")
     if normalize and dataset != "mnist":
         raise UsageError("--normalize makes MNIST-like digits; it does not take --dataset usps")
+    if convention is not None and (normalize or inputs is not None):
+        raise UsageError("--convention prepares test digits; it does not go with --inputs or "
+                         "--normalize (which takes the model's own interface)")
     with claim_folder(out_dir, "flash"), claim_files([outputs], "flash", "--outputs"):
         if normalize:
             from lenet_edge.board.flash_normalize import flash_normalized
 
             report = flash_normalized(model, board, images, data_dir, inputs, outputs, out_dir)
         else:
-            report = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir)
+            report = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir,
+                                 convention=convention)
     if as_json:
         print_json(report.as_dict())
     else:

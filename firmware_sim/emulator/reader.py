@@ -5,14 +5,18 @@ use included (metadata, signature defs), as TFLM's Python loader also does; a co
 it raise whatever struct, numpy or flatbuffers raises, and any such exception becomes one
 ModelFileError. A corrupt length cannot make it loop for long: reading past the end of the file
 raises. Then every field firmware_sim uses is checked: indices against the tables they point
-into, shapes, types, quantization, buffer sizes, and the order in which ops write tensors.
+into, shapes, types, quantization, buffer sizes, and the order in which ops write tensors. The
+model's interface (metadata "lenet_edge.interface", see emulator.interface) is validated
+against the graph and set as Graph.interface.
 """
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from firmware_sim.emulator.interface import METADATA_NAME, parse_metadata
 from firmware_sim.emulator.ir import Graph, Op, QuantParams, Tensor
 from firmware_sim.errors import ModelFileError, UnsupportedOpError
 
@@ -108,6 +112,10 @@ def _read_model(data: bytes) -> Graph:
     buffers = [_read_buffer(buffer) for buffer in model.buffers or []]
     for metadata in model.metadata or []:
         _check_index(metadata.buffer, len(buffers), "metadata buffer")
+    interfaces = [buffers[m.buffer] for m in model.metadata or []
+                  if m.name is not None and m.name.decode("utf-8", "replace") == METADATA_NAME]
+    if len(interfaces) > 1:
+        raise ModelFileError(f"{len(interfaces)} metadata entries named {METADATA_NAME!r}")
     opcodes = [_opcode_name(code) for code in model.operatorCodes or []]
     subgraph = model.subgraphs[0]
     _refuse_stateful_ops(subgraph, opcodes)
@@ -121,6 +129,8 @@ def _read_model(data: bytes) -> Graph:
         outputs=_indices(subgraph.outputs, len(tensors), "subgraph output"),
         description=(model.description or b"").decode("utf-8", "replace"))
     _check_dataflow(graph)
+    if interfaces:  # the model's interface, as lenet-edge convert wrote it
+        graph = replace(graph, interface=parse_metadata(interfaces[0], graph))
     return graph
 
 
