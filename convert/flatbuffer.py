@@ -2,7 +2,8 @@
 
 firmware_sim's reader builds a validated int8 IR for the emulator and refuses float16 tensors;
 the model card describes every conversion mode (float16 included) of a file the converter has
-just written, so it reads the few fields it needs here.
+just written, so it reads the few fields it needs here. with_metadata adds a named metadata
+buffer (the model's interface, written by `lenet-edge convert`).
 
 >>> op_names(tflite_bytes)                              # doctest: +SKIP
 ['CONV_2D', 'TANH', 'DEPTHWISE_CONV_2D', ...]
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
@@ -88,3 +90,49 @@ def _tensor(model, tensor) -> Tensor:
     if buffer.DataLength():  # converter output keeps small models' constants inside the flatbuffer
         data = buffer.DataAsNumpy().view(np.dtype(dtype).newbyteorder("<")).reshape(shape)
     return Tensor((tensor.Name() or b"").decode(), shape, dtype, scales, zero_points, data)
+
+
+FILE_IDENTIFIER = b"TFL3"
+BUFFER_ALIGNMENT = 16  # the schema's force_align on Buffer.data, as the converter lays it out
+
+
+def with_metadata(tflite_bytes: bytes, name: str, value: bytes) -> bytes:
+    """The model with metadata `name` holding `value` (a replaced entry if it had one): unpacked
+    with the schema's object API, a Buffer and a Metadata appended, repacked as TFL3."""
+    model = schema.ModelT.InitFromPackedBuf(tflite_bytes, 0)
+    model.metadata = [m for m in model.metadata or [] if m.name != name.encode()]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(value, np.uint8)
+    model.buffers = [*(model.buffers or []), buffer]
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = name.encode(), len(model.buffers) - 1
+    model.metadata.append(entry)
+    model.buffers = [_AlignedBuffer(b) for b in model.buffers]
+    builder = flatbuffers.Builder(len(tflite_bytes) + len(value) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+class _AlignedBuffer(schema.BufferT):
+    """BufferT whose data vector starts on BUFFER_ALIGNMENT bytes, as the schema asks (the
+    generated Pack aligns it to 1)."""
+
+    def __init__(self, buffer):
+        super().__init__()
+        self.data, self.offset, self.size = buffer.data, buffer.offset, buffer.size
+
+    def Pack(self, builder):
+        data = None
+        if self.data is not None:
+            payload = np.asarray(self.data, np.uint8).tobytes()
+            builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
+            builder.head -= len(payload)
+            builder.Bytes[builder.head:builder.head + len(payload)] = payload
+            builder.vectorNumElems = len(payload)
+            data = builder.EndVector()
+        schema.BufferStart(builder)
+        if data is not None:
+            schema.BufferAddData(builder, data)
+        schema.BufferAddOffset(builder, self.offset)
+        schema.BufferAddSize(builder, self.size)
+        return schema.BufferEnd(builder)

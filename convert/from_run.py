@@ -1,6 +1,7 @@
-"""`lenet-edge convert`: a run's model -> .tflite, verified on the test set, with its model card
-beside it (and the C array on request). Nothing is written until conversion and verification
-have succeeded, and then every file appears or none does.
+"""`lenet-edge convert`: a run's model -> .tflite carrying its interface (metadata
+"lenet_edge.interface": input convention, output kind, labels; firmware_sim.emulator.interface),
+verified on the test set, with its model card beside it (and the C array on request). Nothing is
+written until conversion and verification have succeeded, and then every file appears or none does.
 
 >>> report = convert_run("runs/lenet5", "out/lenet5.tflite", mode="int8")   # doctest: +SKIP
 >>> report.verification.tflite_error, report.files                          # doctest: +SKIP
@@ -12,11 +13,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from convert import card, tflite
+from convert import card, flatbuffer, tflite
 from convert.c_array import c_sources, names_for
 from convert.verify import Verification, verify
+from firmware_sim.emulator.interface import METADATA_NAME
 from lenet_edge import run as runs
 from lenet_edge.errors import UsageError
+from lenet_edge.models import registry
+from lenet_edge.models.interface import model_interface
 from lenet_edge.train.batches import load_split
 
 # What each mode quantizes in a float (train or prune) run's model.
@@ -61,10 +65,13 @@ def convert_model(model, config: runs.RunConfig, out_path: Path, *, mode: str = 
     out_path = Path(out_path)
     _check(out_path, calibration, limit)
     representative = load_split(config.model, "train", calibration, data_dir)[1] if mode == "int8" else None
-    tflite_bytes = tflite.to_tflite(model, mode, representative, calibration)
+    interface = model_interface(registry.spec(config.model))
+    tflite_bytes = flatbuffer.with_metadata(tflite.to_tflite(model, mode, representative, calibration),
+                                            METADATA_NAME, interface.to_json())
     _, x, labels = load_split(config.model, "test", limit, data_dir)
     verification = verify(tflite_bytes, model, x, labels)
-    described = _source(config, mode, None if representative is None else len(representative), source)
+    described = {**_source(config, mode, None if representative is None else len(representative), source),
+                 "interface": interface.as_dict()}  # as the file's metadata holds it
     model_card = card.model_card(tflite_bytes, out_path.name, described, verification)
     files = _files(out_path, tflite_bytes, model_card, c_array)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,13 @@ import tensorflow as tf
 import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter
 
+import firmware_sim
 from convert import flatbuffer, from_run, tflite
 from lenet_edge import run as runs
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.errors import ModelError
 from lenet_edge.models import registry
+from lenet_edge.models.interface import model_interface
 from lenet_edge.outputs import MARKER
 from lenet_edge.train.loop import train
 from tests.cli_support import assert_one_error_line, invoke, one_error_line
@@ -73,6 +75,10 @@ def test_every_zoo_model_converts_to_full_int8_close_to_keras(name, int8_reports
     assert check.digits == TEST_SLICE and check.batch > 1
     assert abs(check.tflite_errors - check.keras_errors) <= TEST_SLICE // 200, check  # 0.5 points
     assert check.agreement >= 0.98, check
+    # the file carries the zoo model's interface, as the card says
+    interface = firmware_sim.load_model(tflite_bytes).interface
+    assert interface == model_interface(registry.spec(name)) and interface.source == "metadata"
+    assert report.card["interface"] == interface.as_dict()
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,16 @@
 """Each model's input convention: a dataset's raw images -> the float32 network input.
 
     CONVENTIONS["lenet5_32"](mnist_uint8)   # (N, 28, 28) uint8 -> (N, 32, 32, 1) float32
-    convention_for(graph, "mnist")          # the convention a model's input shape implies
+    convention_for(graph, "mnist")          # the name of the model's convention (its interface)
 
 The numbers (28x28 vs 32x32 padding, -0.1/1.175 scaling, USPS 16x16 in [-1, 1] padded to 20x20)
 are defined here once; the toolkit's training data (lenet-edge's data.transforms) re-exports them.
 """
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.errors import InputError
 
 # LeCun et al. 1998 (LeNet-5): "the values of the input pixels are normalized so that the
 # background level (white) corresponds to a value of -0.1 and the foreground (black) corresponds
@@ -27,61 +26,79 @@ def _check_batch(images: np.ndarray, side: int, dtype) -> None:
                          f"got {images.dtype} {images.shape}")
 
 
-def _mnist_scale(images: np.ndarray) -> np.ndarray:
-    """Map uint8 0..255 (background 0, ink 255) linearly onto -0.1..1.175."""
-    _check_batch(images, 28, np.uint8)
-    scale = np.float32((MNIST_INK - MNIST_BACKGROUND) / 255.0)
-    return images.astype(np.float32) * scale + np.float32(MNIST_BACKGROUND)
+# the digits each dataset hands over: side, dtype, and the grey levels of background and ink
+SOURCES = {"mnist": (28, np.uint8, 0.0, 255.0), "usps": (16, np.float32, -1.0, 1.0)}
 
 
-def mnist_28(images: np.ndarray) -> np.ndarray:
-    """MNIST uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [-0.1, 1.175], for LeNet-1 and LeNet-4."""
-    return _mnist_scale(images)[..., np.newaxis]
+@dataclass(frozen=True)
+class Convention:
+    """A dataset's digits -> the float32 network input (N, side, side, 1): the digit's grey
+    levels mapped linearly so that background becomes `background` and full ink `ink`, then
+    padded with background to `side`. Ink is bright when ink > background (the polarity).
 
-
-def lenet5_32(images: np.ndarray) -> np.ndarray:
-    """MNIST uint8 (N, 28, 28) -> float32 (N, 32, 32, 1): LeNet-5's 32x32 input, digit centred.
-
-    LeCun 1998 pads the 28x28 digit to 32x32 so that stroke end-points and corners can reach
-    the centre of the receptive fields of the highest-level feature detectors.
+    LeNet-5 (32x32): LeCun 1998 pads the 28x28 digit to 32x32 so that stroke end-points and
+    corners can reach the centre of the receptive fields of the highest-level feature detectors.
+    The 1989 net (20x20) applies 5x5 kernels at stride 2 to the 16x16 digit and gets 8x8 maps,
+    treating input beyond the border as background: two background pixels each side give that
+    with a plain 'valid' convolution, (20 - 5) // 2 + 1 = 8.
     """
-    padded = np.pad(_mnist_scale(images), ((0, 0), (2, 2), (2, 2)), constant_values=MNIST_BACKGROUND)
-    return padded[..., np.newaxis]
+
+    name: str
+    dataset: str  # the digits it prepares: a key of SOURCES
+    side: int
+    background: float
+    ink: float
+
+    @property
+    def padding(self) -> int:
+        return (self.side - SOURCES[self.dataset][0]) // 2
+
+    @property
+    def ink_bright(self) -> bool:
+        return self.ink > self.background
+
+    def check(self) -> None:
+        """ValueError unless the numbers describe a convention this module can apply."""
+        if self.dataset not in SOURCES:
+            raise ValueError(f"dataset {self.dataset!r} is not one of {', '.join(SOURCES)}")
+        source = SOURCES[self.dataset][0]
+        if self.side < source or (self.side - source) % 2:
+            raise ValueError(f"a {self.side}x{self.side} input cannot hold {self.dataset}'s "
+                             f"{source}x{source} digits padded evenly")
+        if not (np.isfinite(self.background) and np.isfinite(self.ink)) or self.ink == self.background:
+            raise ValueError(f"background {self.background} and ink {self.ink} must be distinct "
+                             f"finite grey levels")
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        side, dtype, low, high = SOURCES[self.dataset]
+        _check_batch(images, side, dtype)
+        if (low, high) == (self.background, self.ink):
+            x = images  # USPS's own levels: the values are used unchanged
+        else:
+            scale = np.float32((self.ink - self.background) / (high - low))
+            x = (images.astype(np.float32) - np.float32(low)) * scale + np.float32(self.background)
+        pad = self.padding
+        return np.pad(x, ((0, 0), (pad, pad), (pad, pad)), constant_values=self.background)[..., np.newaxis]
 
 
-def usps_20(images: np.ndarray) -> np.ndarray:
-    """USPS float32 (N, 16, 16) in [-1, 1] -> float32 (N, 20, 20, 1), padded with background -1.
-
-    The 1989 net's first layer applies 5x5 kernels at stride 2 to the 16x16 digit and gets 8x8
-    maps, treating input beyond the border as background. Padding two background pixels each
-    side gives that with a plain 'valid' convolution: (20 - 5) // 2 + 1 = 8.
-    """
-    _check_batch(images, 16, np.float32)
-    return np.pad(images, ((0, 0), (2, 2), (2, 2)), constant_values=USPS_BACKGROUND)[..., np.newaxis]
-
-
-CONVENTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "lenet5_32": lenet5_32,
-    "mnist_28": mnist_28,
-    "usps_20": usps_20,
+# LeCun et al. 1998 (LeNet-5) for MNIST; USPS's 16x16 digits in [-1, 1] for the 1989 net
+CONVENTIONS: dict[str, Convention] = {
+    "lenet5_32": Convention("lenet5_32", "mnist", 32, MNIST_BACKGROUND, MNIST_INK),
+    "mnist_28": Convention("mnist_28", "mnist", 28, MNIST_BACKGROUND, MNIST_INK),
+    "usps_20": Convention("usps_20", "usps", 20, USPS_BACKGROUND, 1.0),
 }
+lenet5_32 = CONVENTIONS["lenet5_32"]  # MNIST uint8 (N, 28, 28) -> (N, 32, 32, 1), digit centred
+mnist_28 = CONVENTIONS["mnist_28"]  # MNIST uint8 (N, 28, 28) -> (N, 28, 28, 1), LeNet-1 and -4
+usps_20 = CONVENTIONS["usps_20"]  # USPS float32 (N, 16, 16) -> (N, 20, 20, 1), padded with -1
 
-
-# input height and width -> (convention, the dataset it prepares)
-_CONVENTION_BY_SIDE = {32: ("lenet5_32", "mnist"), 28: ("mnist_28", "mnist"),
-                       20: ("usps_20", "usps")}
+# input height and width -> the convention a model without an interface is taken to have
+BY_SIDE = {c.side: name for name, c in CONVENTIONS.items()}
 
 
 def convention_for(graph: Graph, dataset: str) -> str:
-    """The input convention implied by the model's input shape; it must prepare `dataset`."""
-    shape = graph.tensors[graph.inputs[0]].shape
-    side = shape[1] if len(shape) == 4 and shape[1] == shape[2] and shape[3] == 1 else None
-    if side not in _CONVENTION_BY_SIDE:
-        known = ", ".join(f"{s}x{s}" for s in _CONVENTION_BY_SIDE)
-        raise InputError(f"model input shape {list(shape)} is not a digit image "
-                         f"(expected [1, S, S, 1] with S one of {known})")
-    convention, prepares = _CONVENTION_BY_SIDE[side]
-    if dataset != prepares:
-        raise InputError(f"a {side}x{side} model reads {prepares} digits ({convention}), "
-                         f"not dataset {dataset!r}")
-    return convention
+    """The name of the model's input convention (its interface); it must prepare `dataset`."""
+    from firmware_sim.emulator.interface import read_interface  # interface imports this module
+
+    interface = read_interface(graph)
+    interface.check_dataset(dataset)
+    return interface.convention.name

@@ -66,3 +66,5 @@ class Graph:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     description: str = ""
+    # the ModelInterface (emulator.interface) from the file's metadata; None when it has none
+    interface: object = None

@@ -20,7 +20,7 @@ with integers only, each rounding written down:
    the box's top-left corner goes to CENTRE - round(cy), CENTRE - round(cx); what falls outside
    the field is clipped;
 5. the model's input: the field padded with background to the model's side (32 for LeNet-5), each
-   value through a 256-entry int8 table = the dataset convention (-0.1..1.175) followed by the
+   value through a 256-entry int8 table = the model's input convention (its interface) and the
    model's input quantization, computed once here. So a board-normalized field gives exactly the
    int8 input the emulator's dataset path gives the same uint8 field.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware_sim.emulator.arrays import model_input
-from firmware_sim.emulator.conventions import CONVENTIONS, convention_for
+from firmware_sim.emulator.interface import read_interface
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.errors import InputError
 
@@ -125,14 +125,15 @@ def _clip(start: int, length: int) -> tuple[int, int]:
 
 
 def input_table(graph: Graph) -> np.ndarray:
-    """int8 (256,): field value -> the model's input, by the model's own dataset convention and
-    input quantization (an int8-input MNIST model: 28x28, or 32x32 padded with background)."""
+    """int8 (256,): field value -> the model's input, by the model's own input convention (its
+    interface: an MNIST model, 28x28, or 32x32 padded with background) and input quantization."""
     if graph.tensors[graph.inputs[0]].dtype != "int8":
         raise InputError("normalization on the board needs a model with an int8 input; this one "
                          f"takes {graph.tensors[graph.inputs[0]].dtype}")
-    convention = convention_for(graph, "mnist")
+    interface = read_interface(graph)
+    interface.check_dataset("mnist")
     fields = np.repeat(np.arange(256, dtype=np.uint8), FIELD * FIELD).reshape(256, FIELD, FIELD)
-    x = model_input(graph, CONVENTIONS[convention](fields))
+    x = model_input(graph, interface.prepare(fields))
     return np.ascontiguousarray(x[:, x.shape[1] // 2, x.shape[2] // 2, 0])
 
 

@@ -3,12 +3,12 @@
     report = flash("lenet5.tflite", board="mps2-an386", images=1000)
     report.identical, report.accuracy, report.instructions_per_effective_mac, report.as_dict()
 
-Prepares the first `images` test digits of a dataset with the convention the model's input shape
-implies, and hands them to firmware_sim.firmware.flash_arrays, which generates the C, builds it,
+Prepares the first `images` test digits of a dataset with the model's input convention (its
+interface, firmware_sim.emulator.interface; `convention` overrides it), and hands them to firmware_sim.firmware.flash_arrays, which generates the C, builds it,
 runs it under QEMU and compares every output byte with the emulator's.
 """
 from firmware_sim.emulator.arrays import model_input
-from firmware_sim.emulator.conventions import CONVENTIONS, convention_for
+from firmware_sim.emulator.interface import read_interface
 from firmware_sim.emulator.reader import load_model
 from firmware_sim.firmware import boards, qemu
 from firmware_sim.firmware.flash_arrays import FlashReport, flash_arrays
@@ -19,7 +19,7 @@ from lenet_edge.errors import UsageError
 
 def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
           dataset: str = "mnist", data_dir=None, inputs=None, outputs=None, workdir=None,
-          timeout: float | None = None) -> FlashReport:
+          timeout: float | None = None, convention: str | None = None) -> FlashReport:
     """Build and run `model_path` on `board`; see the module docstring.
 
     With `inputs` (a .npy of the model's input dtype, or floats to quantize) every row runs and
@@ -38,8 +38,9 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
     graph = load_model(model_path)
     if dataset not in DATASETS:
         raise UsageError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
-    convention = convention_for(graph, dataset)
+    interface = read_interface(graph, convention)
+    interface.check_dataset(dataset)
     raw, labels = load_dataset(dataset, "test", data_dir)
-    x = model_input(graph, CONVENTIONS[convention](raw[:images]))
+    x = model_input(graph, interface.prepare(raw[:images]))
     return flash_arrays(model_path, x, board, labels[:images], f"{dataset} test", outputs,
                         workdir, timeout)

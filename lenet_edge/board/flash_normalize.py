@@ -11,7 +11,7 @@ float one (lenet_edge.read.normalize): accuracy with each and how often the two 
 import numpy as np
 
 from firmware_sim.emulator.arrays import model_input
-from firmware_sim.emulator.conventions import CONVENTIONS, convention_for
+from firmware_sim.emulator.interface import read_interface
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.normalize import MAX_SIDE, ink_of
 from firmware_sim.emulator.reader import load_model
@@ -55,7 +55,9 @@ def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int 
 
 def _compare(interpreter: Interpreter, raw, dataset_images, labels, got) -> HostComparison:
     graph = interpreter.graph
-    convention = CONVENTIONS[convention_for(graph, "mnist")]
+    interface = read_interface(graph)
+    interface.check_dataset("mnist")
+    convention = interface.prepare
     host_fields = np.stack([normalize(ink_of(d).astype(np.float32)) for d in raw])
     host = interpreter.run(model_input(graph, convention(host_fields))).argmax(axis=1)
     dataset = interpreter.run(model_input(graph, convention(dataset_images))).argmax(axis=1)

@@ -2,9 +2,10 @@
 
     simulate_dataset("lenet5.tflite", "mnist")            # SimulationResult: error, images/s
 
-The test images are prepared with the convention the model's input shape implies (32x32: LeNet-5's
-padded MNIST, 28x28: MNIST, 20x20: the 1989 net's padded USPS) and quantized with the model's
-input scale and zero point, as a firmware would after reading a camera or a touch pad. Runs on
+The test images are prepared with the model's input convention (its interface: the .tflite's
+metadata, or for a foreign file the convention its input size implies, 32x32: LeNet-5's padded
+MNIST, 28x28: MNIST, 20x20: the 1989 net's padded USPS; `convention` overrides it) and quantized
+with the model's input scale and zero point, as a firmware would after reading a camera or a touch pad. Runs on
 arrays are firmware_sim.emulator.arrays.simulate_arrays.
 """
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_sim.emulator.arrays import model_input
-from firmware_sim.emulator.conventions import CONVENTIONS, convention_for
+from firmware_sim.emulator.interface import read_interface
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.reader import load_model
 from lenet_edge.data.transforms import load_dataset
@@ -39,20 +40,22 @@ class SimulationResult:
 
 
 def simulate_dataset(model_path: str | Path, dataset: str = "mnist", limit: int | None = None,
-                     data_dir: str | Path | None = None) -> SimulationResult:
+                     data_dir: str | Path | None = None,
+                     convention: str | None = None) -> SimulationResult:
     """int8 test error and emulator throughput of a model on a dataset's test split."""
     if dataset not in DATASETS:
         raise UsageError(f"unknown dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
     if limit is not None and limit < 1:
         raise UsageError(f"limit must be at least 1, got {limit}")
     graph = load_model(model_path)
-    convention = convention_for(graph, dataset)
+    interface = read_interface(graph, convention)
+    interface.check_dataset(dataset)
     images, labels = load_dataset(dataset, "test", data_dir)
     images, labels = images[:limit], labels[:limit]
     interpreter = Interpreter(graph)
     start = time.perf_counter()
-    outputs = interpreter.run(model_input(graph, CONVENTIONS[convention](images)))
+    outputs = interpreter.run(model_input(graph, interface.prepare(images)))
     seconds = time.perf_counter() - start
     errors = int(np.count_nonzero(outputs.reshape(len(outputs), -1).argmax(axis=1) != labels))
-    return SimulationResult(str(model_path), dataset, convention, len(labels), errors,
+    return SimulationResult(str(model_path), dataset, interface.convention.name, len(labels), errors,
                             errors / len(labels), seconds, len(labels) / seconds)

@@ -53,22 +53,22 @@ def _tied_at_top(confidence: np.ndarray) -> int:
 
 
 def _outputs(tflite: Path, dataset: str, limit: int | None, data_dir: Path | None):
-    """The emulator's dequantized softmax outputs and logits (the softmax's input; the outputs
-    themselves for a model that does not end in SOFTMAX), and the labels."""
+    """The emulator's dequantized outputs and logits (the softmax's input for a model whose
+    interface says probabilities and that ends in SOFTMAX; the outputs themselves otherwise),
+    and the labels. The model's interface prepares the test digits."""
+    from firmware_sim.emulator.arrays import model_input
+    from firmware_sim.emulator.interface import read_interface, scores_tensor
     from firmware_sim.emulator.interpreter import Interpreter
     from firmware_sim.emulator.reader import load_model
-    from firmware_sim.emulator.arrays import model_input
-    from firmware_sim.emulator.conventions import convention_for
-    from lenet_edge.data.transforms import CONVENTIONS, load_dataset
+    from lenet_edge.data.transforms import load_dataset
 
     graph = load_model(tflite)
-    convention = convention_for(graph, dataset)
+    interface = read_interface(graph)
+    interface.check_dataset(dataset)
     images, labels = load_dataset(dataset, "test", data_dir)
     images, labels = images[:limit], labels[:limit]
-    last = graph.ops[-1]
-    logits = last.inputs[0] if last.opcode == "SOFTMAX" else graph.outputs[0]
-    both = dataclasses.replace(graph, outputs=(graph.outputs[0], logits))
-    outputs = Interpreter(both).run(model_input(graph, CONVENTIONS[convention](images)))
+    both = dataclasses.replace(graph, outputs=(graph.outputs[0], scores_tensor(graph, interface)))
+    outputs = Interpreter(both).run(model_input(graph, interface.prepare(images)))
     return (*(_dequantized(graph, t, q) for t, q in zip(both.outputs, outputs)),
             np.asarray(labels))
 

@@ -7,7 +7,6 @@ from typing import Callable
 
 import numpy as np
 
-from lenet_edge.data.transforms import CONVENTIONS
 from lenet_edge.errors import UsageError
 from lenet_edge.read import lattice
 from lenet_edge.read.image import load_gray
@@ -40,53 +39,52 @@ class Reading:
         return {"text": self.text, "digits": [dataclasses.asdict(d) for d in self.digits]}
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 def keras_classifier(folder: Path) -> Classifier:
     from lenet_edge import run as runs
     from lenet_edge.models import registry
+    from lenet_edge.models.interface import model_interface
 
     spec = registry.spec(runs.read_config(folder).model)
     if spec.dataset != "mnist":
         raise UsageError(f"{folder}: reading needs an MNIST model; {spec.name} takes {spec.dataset} digits")
-    model, convention = runs.load_model(folder), CONVENTIONS[spec.input_convention]
+    model, interface = runs.load_model(folder), model_interface(spec)
 
     def classify(digits: np.ndarray) -> np.ndarray:
-        scores = model.predict(convention(digits), batch_size=1024, verbose=0)
+        scores = model.predict(interface.prepare(digits), batch_size=1024, verbose=0)
         # The MSE nets return tanh scores; a softmax turns them into comparable confidences.
-        return scores if spec.loss == "crossentropy" else _softmax(scores)
+        return interface.confidences(scores)
     return classify
 
 
-def tflite_classifier(path: Path) -> Classifier:
+def tflite_classifier(path: Path, convention: str | None = None) -> Classifier:
     import firmware_sim
+    from firmware_sim.emulator.interface import read_interface
 
     graph = firmware_sim.load_model(path)
-    side = graph.tensors[graph.inputs[0]].shape[1]
-    conventions = {32: CONVENTIONS["lenet5_32"], 28: CONVENTIONS["mnist_28"]}
-    if side not in conventions:
-        raise UsageError(f"{path}: reading needs an MNIST model (28x28 or 32x32 input), not {side}x{side}")
+    interface = read_interface(graph, convention)  # InputError naming --convention if unknown
+    if interface.convention.dataset != "mnist":
+        side = interface.convention.side
+        raise UsageError(f"{path}: reading needs an MNIST model (28x28 or 32x32 input), not "
+                         f"{side}x{side}")
     output = graph.tensors[graph.outputs[0]].quant
     interpreter = firmware_sim.Interpreter(graph)  # prepared once for every call
 
     def classify(digits: np.ndarray) -> np.ndarray:
-        y = interpreter.run(firmware_sim.quantize_input(graph, conventions[side](digits)))
+        y = interpreter.run(firmware_sim.quantize_input(graph, interface.prepare(digits)))
         scores = output.scale * (y.astype(np.float32) - output.zero_point)
-        # A softmax output sums to 1 already; raw logits need one.
-        return scores if np.allclose(scores.sum(axis=1), 1.0, atol=0.05) else _softmax(scores)
+        return interface.confidences(scores)  # probabilities as they are, else a softmax
     return classify
 
 
-def load_classifier(model: Path) -> Classifier:
-    """A run folder (Keras) or an int8 .tflite file."""
+def load_classifier(model: Path, convention: str | None = None) -> Classifier:
+    """A run folder (Keras) or an int8 .tflite file (`convention` overrides its input convention)."""
     model = Path(model)
     if model.is_dir():
+        if convention is not None:
+            raise UsageError("--convention is for a .tflite; a run folder's model has its own")
         return keras_classifier(model)
     if model.suffix == ".tflite":
-        return tflite_classifier(model)
+        return tflite_classifier(model, convention)
     raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
 
 
@@ -120,8 +118,9 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
 
 
 def read_image(path: Path, model: Path | Classifier, reject_threshold: float = 0.5,
-               deskew: bool = False, digits: int | None = None) -> Reading:
+               deskew: bool = False, digits: int | None = None,
+               convention: str | None = None) -> Reading:
     """Read the digits of an image file with a run folder, a .tflite, or a loaded classifier."""
     gray = load_gray(path)
-    classify = model if callable(model) else load_classifier(model)
+    classify = model if callable(model) else load_classifier(model, convention)
     return read_gray(gray, classify, reject_threshold, deskew, digits)
