@@ -104,7 +104,7 @@ class MacParams:
 
 def mac_params(op_data) -> MacParams:
     """The fast form of a ConvOpData or FullyConnectedOpData."""
-    weights = op_data.weights  # (out, taps) int64, filter_offset added for FULLY_CONNECTED
+    weights = accumulate.filter_rows(op_data)  # (out, taps), filter_offset added
     bounds = accumulation_bounds(weights, op_data.input_offset)
     fields = dict(op_data=op_data, weights=weights.astype(accumulation_dtype(bounds)),
                   bounds=bounds, float_stage=float_stage(op_data, bounds))
@@ -337,3 +337,8 @@ def fast_op(op: PreparedOp) -> PreparedOp:
     derive, kernel = _FAST[op.kernel]
     return dataclasses.replace(op, params=derive(op.params), kernel=kernel)
 
+
+
+def has_output_stage(op: PreparedOp) -> bool:
+    """Whether a reference op is a multiply-accumulate op, whose fast form can take a table."""
+    return _FAST.get(op.kernel, (None,))[0] is mac_params

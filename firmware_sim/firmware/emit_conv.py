@@ -1,13 +1,16 @@
 """Emit a conv step (CONV_2D or FULLY_CONNECTED, with what steps.py fused into it): the variant
 of runtime/conv_*.c its weights, subsampling and output stage call for (nn_ops.h), and its struct.
 
-The struct carries the emulator's prepared parameters (conv.py / fully_connected.py and the
-OutputStage of accumulate.py) unchanged, except the bias: input_offset * sum(weights) is folded
-into it, modulo 2**32 as the int32 accumulator wraps, so the kernel multiplies raw inputs.
+The struct carries the emulator's integer op data (ConvOpData, FullyConnectedOpData: int8 filter,
+int32 bias, output_multiplier, output_shift, offsets) unchanged, except for two folds that are
+the firmware's own: input_offset * sum(weights) goes into the bias, modulo 2**32 as the int32
+accumulator wraps, so the kernel multiplies raw inputs; and a per-tensor FULLY_CONNECTED's
+filter_offset goes into its weights, while they stay int8.
 """
 import numpy as np
 
 from firmware_sim.emulator.ir import Graph
+from firmware_sim.emulator.kernels import accumulate
 from firmware_sim.emulator.kernels.conv import ConvParams
 from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import cgen, encode
@@ -17,9 +20,10 @@ def wrap_int32(values) -> np.ndarray:
     return ((np.asarray(values, dtype=np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def int8_weights(weights: np.ndarray, what: str) -> np.ndarray:
-    """The emulator's weights (floats holding integers) as int64, refusing values beyond int8."""
-    values = np.asarray(weights, dtype=np.float64).astype(np.int64)
+def int8_weights(op_data, what: str) -> np.ndarray:
+    """The op data's filter as int64 rows (accumulate.filter_rows: filter_offset added),
+    refusing values beyond int8: the firmware kernels take int8 weights."""
+    values = accumulate.filter_rows(op_data)
     if values.size and (values.min() < -128 or values.max() > 127):
         raise UnsupportedOpError(f"{what}: weights with a filter zero point leave int8; the "
                                  f"firmware kernels take int8 weights")
@@ -62,7 +66,7 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
     params, g = step.params, _geometry(graph, step)
     span, inside = _window(g)
     what = f"{graph.ops[step.ops[0]].opcode} (node {step.ops[0]})"
-    weights = int8_weights(params.weights, what).reshape(
+    weights = int8_weights(params, what).reshape(
         g["out_c"], *g["filter_hw"], g["in_c"])
     groups = 4 if step.subsample else 1
     geometry = encode.Geometry(g["in_h"], g["in_w"], g["in_c"], g["filter_hw"], g["dilation"],
@@ -83,9 +87,8 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
         fields.update(nnz=pointers["nnz"], skip=pointers["skip"])
     elif encoding.kind == "bitmap":
         fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
-    stage = params.output_stage
     fields["output"] = _nested(arrays, _output_stage(
-        arrays, "", stage, folded_bias(stage.bias, weights, params.input_offset), step.table))
+        arrays, "", params, folded_bias(params.bias, weights, params.input_offset), step.table))
     if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments
         fields = dict(conv=_nested(arrays, fields), seg_count=pointers["seg_count"],
                       seg_index=pointers["seg_index"])
@@ -145,22 +148,22 @@ def _lut(step) -> bool:
 
 def _fast(step) -> bool:
     """Every shift of the step is <= -2: the kernels' short requantization applies."""
-    shifts = [np.asarray(step.params.output_stage.output_shift).reshape(-1)]
+    shifts = [np.asarray(step.params.output_shift).reshape(-1)]
     if step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D":
-        shifts.append(np.asarray(step.subsample[1].output_stage.output_shift).reshape(-1))
+        shifts.append(np.asarray(step.subsample[1].output_shift).reshape(-1))
     return all(int(s.max(initial=-2)) <= -2 for s in shifts)
 
 
-def _output_stage(arrays: Arrays, name: str, stage, bias: np.ndarray,
+def _output_stage(arrays: Arrays, name: str, op_data, bias: np.ndarray,
                   table: np.ndarray | None) -> dict:
-    """nn_output_t of an OutputStage (TFLM's names) and the table after it."""
+    """nn_output_t of an op data's output stage (TFLM's names) and the table after it."""
     return dict(bias=arrays.add(f"{name}bias", bias, "int32"),
-                output_multiplier=arrays.add(f"{name}multiplier", stage.output_multiplier,
+                output_multiplier=arrays.add(f"{name}multiplier", op_data.output_multiplier,
                                              "int32"),
-                output_shift=arrays.add(f"{name}shift", stage.output_shift, "int8"),
-                output_offset=stage.output_offset,
-                **clamp_and_table(arrays, f"{name}table", stage.quantized_activation_min,
-                                  stage.quantized_activation_max, table))
+                output_shift=arrays.add(f"{name}shift", op_data.output_shift, "int8"),
+                output_offset=op_data.output_offset,
+                **clamp_and_table(arrays, f"{name}table", op_data.quantized_activation_min,
+                                  op_data.quantized_activation_max, table))
 
 
 def by_value(table: np.ndarray) -> np.ndarray:
@@ -185,12 +188,11 @@ def _subsample(arrays: Arrays, step) -> tuple[str, str]:
     """The fused subsampling's struct: its variant suffix and its name."""
     opcode, params = step.subsample
     if opcode == "DEPTHWISE_CONV_2D":
-        stage = params.output_stage
-        weights = int8_weights(params.weights, opcode)
+        weights = int8_weights(params, opcode)
         fields = dict(weights=arrays.add("sub_weights", weights, "int8"),
                       output=_nested(arrays, _output_stage(
-                          arrays, "sub_", stage,
-                          folded_bias(stage.bias, weights, params.input_offset),
+                          arrays, "sub_", params,
+                          folded_bias(params.bias, weights, params.input_offset),
                           step.subsample_table)))
         return "dw", arrays.struct("nn_sub_depthwise_t", fields, "sub", exported=True)
     fields = clamp_and_table(arrays, "sub_table", params.quantized_activation_min,

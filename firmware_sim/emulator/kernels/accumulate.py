@@ -9,8 +9,6 @@ This module is the reference form: integers only, sums in int64 wrapped where TF
 wrap. The speed forms of the same stage (exact float sums, a float64 closed form, tables) are
 derived from the op data in emulator/speed.py.
 """
-from dataclasses import dataclass
-
 import numpy as np
 
 from firmware_sim.emulator.ir import Tensor
@@ -84,21 +82,12 @@ def output_stage(op_data, acc: np.ndarray) -> np.ndarray:
                       op_data.quantized_activation_max)
 
 
-@dataclass(frozen=True)
-class OutputStageView:
-    """The output stage of an op data as (channels, 1) int64 columns, the layout the firmware
-    emitters read (firmware/emit_conv.py, emit_ops.py) until they take the op data itself."""
-
-    bias: np.ndarray
-    output_multiplier: np.ndarray
-    output_shift: np.ndarray
-    output_offset: int
-    quantized_activation_min: int
-    quantized_activation_max: int
-
-
-def output_stage_view(op_data) -> OutputStageView:
-    column = lambda v: np.asarray(v, dtype=np.int64).reshape(-1, 1)  # noqa: E731
-    return OutputStageView(column(op_data.bias), column(op_data.output_multiplier),
-                           column(op_data.output_shift), op_data.output_offset,
-                           op_data.quantized_activation_min, op_data.quantized_activation_max)
+def filter_rows(op_data) -> np.ndarray:
+    """The factors the sums multiply (input + input_offset) by, as int64 rows (one per output
+    channel): a CONV_2D filter's (fy, fx, in) taps, a depthwise filter's (fy, fx) taps, a
+    FULLY_CONNECTED filter with its filter_offset added. Derived, never stored: the speed
+    forms and the firmware emitters start from it."""
+    if getattr(op_data, "depth_multiplier", 0):  # DEPTHWISE_CONV_2D: (1, fh, fw, out)
+        return op_data.filter.reshape(-1, op_data.filter.shape[3]).T.astype(np.int64)
+    rows = op_data.filter.reshape(len(op_data.filter), -1).astype(np.int64)
+    return rows + getattr(op_data, "filter_offset", 0)

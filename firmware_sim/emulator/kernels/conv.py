@@ -40,17 +40,6 @@ class ConvOpData:
     output_shape: tuple[int, int, int]  # per image: height, width, channels
     depth_multiplier: int = 0  # DEPTHWISE_CONV_2D only
 
-    @property
-    def weights(self) -> np.ndarray:
-        """The filter as (out, taps) int64 rows, the layout the firmware emitters read."""
-        if self.depth_multiplier:
-            return self.filter.reshape(-1, self.filter.shape[3]).T.astype(np.int64)
-        return self.filter.reshape(len(self.filter), -1).astype(np.int64)
-
-    @property
-    def output_stage(self) -> accumulate.OutputStageView:
-        return accumulate.output_stage_view(self)
-
 
 ConvParams = ConvOpData  # the name firmware/ imports
 

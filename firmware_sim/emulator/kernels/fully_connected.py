@@ -36,15 +36,6 @@ class FullyConnectedOpData:
     accum_depth: int
     output_shape: tuple[int, ...]  # per image, batch dimension dropped
 
-    @property
-    def weights(self) -> np.ndarray:
-        """filter + filter_offset as int64, the form the firmware emitters read."""
-        return self.filter.astype(np.int64) + self.filter_offset
-
-    @property
-    def output_stage(self) -> accumulate.OutputStageView:
-        return accumulate.output_stage_view(self)
-
 
 def prepare_fully_connected(ctx: OpContext) -> FullyConnectedOpData:
     input_, filter_, bias, output = ctx.input(0), ctx.input(1), ctx.optional_input(2), ctx.output()
