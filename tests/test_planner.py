@@ -19,6 +19,7 @@ LENET5_HEAD = 9_408  # LENET_FACTS: TFLM's head for an int8 LeNet-5 (two 28x28x6
 # RecordingMicroAllocator prints from C++ to the process's stderr: run it in a child.
 _TFLM_REPORT = """
 import sys
+import numpy as np
 from tflite_micro.python.tflite_micro import runtime
 interpreter = runtime.Interpreter.from_file(sys.argv[1], arena_size=1 << 18)
 details = interpreter.get_input_details(0)
