@@ -84,6 +84,39 @@ def test_1989_net_on_the_dsp32c_reads_about_30_digits_a_second(models):
     assert report.fits and report.weight_storage == "float32" and report.arena_tail_bytes == 0
 
 
+@pytest.fixture(scope="module")
+def float1989(tmp_path_factory):
+    """The 1989 net as a float32 .tflite (what `lenet-edge convert` writes without --int8)."""
+    from lenet_edge.models import registry
+    from tests.test_emulator_support import convert_float
+
+    path = tmp_path_factory.mktemp("float") / "lenet1989-float32.tflite"
+    path.write_bytes(convert_float(registry.build("lenet1989")))
+    return path
+
+
+def test_float32_1989_net_on_the_dsp32c_in_floating_point(float1989):
+    """Issue 16: the board computed in floating point; check sizes the float model unemulated."""
+    report = check_model(float1989, "dsp32c")
+    assert report.effective_macs == PAPER_1989_MACS  # no weight rounds to zero in float32
+    assert 27 <= report.digits_per_second <= 33
+    assert report.fits and report.weight_storage == "float32" and report.arena_tail_bytes == 0
+    graph = firmware_sim.load_model(float1989)
+    assert report.weight_bytes == 4 * sum(graph.tensors[t].size for t in {
+        t for op in graph.ops for t in op.inputs if t >= 0 and graph.tensors[t].is_constant})
+    assert report.firmware_arena_bytes is None and report.arena_head_bytes == planner.tflm_plan(
+        graph, element_bytes=4).arena_bytes
+    result = invoke("check", float1989, "--device", "dsp32c")
+    assert result.exit_code == 0, result.output
+    assert "digits per second: 30" in result.output and "generated firmware" not in result.output
+
+
+def test_float32_model_on_an_int8_device_is_refused_in_one_line(float1989):
+    assert_one_error_line(invoke("check", float1989, "--device", "nrf52840"),
+                          "nrf52840 runs int8 models (weight storage int8); this model is "
+                          "float32: convert it with --int8")
+
+
 def test_check_usage_errors(models, tmp_path):
     assert_one_error_line(invoke("check", models["lenet5"], "--device", "nrf52840",
                                  "--digits-per-second", 0), "must be positive")
