@@ -1,4 +1,7 @@
 # Two entry points for a fresh machine: `make demo` and `make test`.
+# Python 3.11 is required (TensorFlow 2.21 and the pinned packages); point make at it with
+# `make PYTHON=python3.11` when `python3` is another version.
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/lenet-edge
@@ -7,9 +10,12 @@ ARGS ?=
 
 .PHONY: demo test install install-test
 
+# A venv whose creation failed is removed, so that the next make starts over instead of using it.
 $(PY):
-	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		{ echo "lenet-edge needs Python 3.11; $(PYTHON) is missing or another version: run make PYTHON=python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(PY) -m pip install -q --upgrade pip || { rm -rf $(VENV); exit 1; }
 
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e .
@@ -23,11 +29,12 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 # the whole pipeline with its defaults (15 minutes measured on 2 shared cores; ARGS=--quick: under 2);
-# rerunning resumes at the stage that stopped
+# rerunning resumes at the stage that stopped; DEMO=folder for a second demo with other ARGS
 demo: $(VENV)/.installed
 	sh scripts/ensure_toolchain.sh
 	$(CLI) pipeline --model lenet5 --device nrf52840 --sparsity 0.9 --out $(DEMO) $(ARGS)
 
+# one -q (pyproject's addopts): pytest's closing "N passed" line stays
 test: $(VENV)/.installed-test
-	sh scripts/ensure_toolchain.sh
-	$(PY) -m pytest -q --durations=15 tests
+	sh scripts/ensure_toolchain.sh --browser
+	$(PY) -m pytest --durations=15 tests

@@ -14,21 +14,14 @@ from pathlib import Path
 from lenet_edge import markdown
 from lenet_edge.models.facts import FIGURES
 from lenet_edge.run import RunConfig, read_config, read_metrics
-from lenet_edge.train.loop import train
+from lenet_edge.train.loop import recipe_config, train
 
-# One protocol per row: the model, its recipe, and the paper figure it is compared with.
+# One protocol per row: the model and its recipe (the registry's, which `lenet-edge train` defaults to).
 PROTOCOLS = {
-    "lenet1989": RunConfig("lenet1989", epochs=60, optimizer="adam", learning_rate=2e-3, lr_decay=0.94,
-                           batch_size=32, weight_decay=0.02),
-    "lenet1": RunConfig("lenet1", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32),
-    "lenet4": RunConfig("lenet4", epochs=20, optimizer="adam", learning_rate=2e-3, lr_decay=0.85, batch_size=32,
-                        weight_decay=0.05),
-    "lenet5": RunConfig("lenet5", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85, batch_size=32,
-                        weight_decay=0.05),
+    **{name: recipe_config(name) for name in ("lenet1989", "lenet1", "lenet4", "lenet5")},
     "lenet5+distort": RunConfig("lenet5", epochs=30, optimizer="adam", learning_rate=1e-3, lr_decay=0.9,
                                 batch_size=32, distort=True),
-    "lenet5-modern": RunConfig("lenet5-modern", epochs=20, optimizer="adam", learning_rate=1e-3, lr_decay=0.85,
-                               batch_size=32),
+    "lenet5-modern": recipe_config("lenet5-modern"),
 }
 
 

@@ -131,14 +131,14 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
 def train(
     model: str = typer.Option(..., "--model", help="Zoo model name (see `lenet-edge models`)."),
     out_dir: Path = typer.Option(..., "--out", help="Run folder to create (or continue with --resume)."),
-    epochs: int = typer.Option(20, "--epochs", callback=AT_LEAST_1, help="Train until this epoch."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", callback=AT_LEAST_1, help="Train until this epoch (default: the model's recipe)."),
     seed: int = typer.Option(0, "--seed", callback=AT_LEAST_0),
-    optimizer: str = typer.Option("adam", "--optimizer", help="adam, sgd, momentum (SGD, Nesterov 0.9) or rmsprop."),
-    lr: float = typer.Option(1e-3, "--lr", callback=POSITIVE, help="Learning rate of the first epoch."),
-    lr_decay: float = typer.Option(1.0, "--lr-decay", callback=_rule(lambda v: 0 < v <= 1, "in (0, 1]"),
-                                   help="Multiply the learning rate by this every epoch."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", callback=AT_LEAST_0, help="Decoupled weight decay (AdamW-style); 0 for none."),
-    batch_size: int = typer.Option(64, "--batch-size", callback=AT_LEAST_1),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam, sgd, momentum (SGD, Nesterov 0.9) or rmsprop (default: the model's recipe)."),
+    lr: Optional[float] = typer.Option(None, "--lr", callback=POSITIVE, help="Learning rate of the first epoch (default: the model's recipe)."),
+    lr_decay: Optional[float] = typer.Option(None, "--lr-decay", callback=_rule(lambda v: 0 < v <= 1, "in (0, 1]"),
+                                             help="Multiply the learning rate by this every epoch (default: the model's recipe)."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", callback=AT_LEAST_0, help="Decoupled weight decay (AdamW-style), 0 for none (default: the model's recipe)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", callback=AT_LEAST_1, help="Digits per batch (default: the model's recipe)."),
     distort: bool = typer.Option(False, "--distort", help="Random affine distortions each epoch (LeCun 1998)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     train_limit: Optional[int] = typer.Option(None, "--train-limit", callback=AT_LEAST_1, help="Use only the first N training digits."),
@@ -147,21 +147,25 @@ def train(
     qat_epochs: int = typer.Option(1, "--qat-epochs", callback=AT_LEAST_1, help="With --qat: QAT fine-tuning epochs."),
     data_dir: Optional[Path] = DataDir,
 ):
-    """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run."""
-    from lenet_edge.run import RunConfig
+    """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run.
 
-    config = RunConfig(model, epochs, seed, optimizer, lr, lr_decay, batch_size, distort, train_limit, test_limit,
-                       weight_decay=weight_decay)
+    An option left out takes the model's benchmarked recipe (lenet5: 20 epochs, adam lr 1e-3
+    decayed 0.85 an epoch, batch 32, weight decay 0.05; every model's in README.md).
+    """
     with claim_folder(out_dir, "train"):  # first: before the imports and the training it would lose
         from lenet_edge.compress.qat_run import train_then_qat
-        from lenet_edge.train.loop import train as train_run
+        from lenet_edge.train.loop import recipe_config, train as train_run
 
+        config = recipe_config(model, epochs=epochs, seed=seed, optimizer=optimizer, learning_rate=lr,
+                               lr_decay=lr_decay, batch_size=batch_size, distort=distort,
+                               train_limit=train_limit, test_limit=test_limit, weight_decay=weight_decay)
         if qat:
             metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
         else:
             metrics = train_run(out_dir, config, resume=resume, data_dir=data_dir)
     last = metrics[-1]
-    out.print(f"{model}{' QAT' if qat else ''}: epoch {last['epoch']}, train error {100 * last['train_error']:.2f}%, "
+    running = " (running)" if "train_error_kind" in last else ""
+    out.print(f"{model}{' QAT' if qat else ''}: epoch {last['epoch']}, train error{running} {100 * last['train_error']:.2f}%, "
               f"test error {100 * last['test_error']:.2f}% -> {out_dir}")
 
 

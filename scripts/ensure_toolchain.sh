@@ -1,9 +1,13 @@
 #!/bin/sh
-# Make sure the Debian packages the tests drive are installed: the firmware toolchain (the ARM
-# cross compiler, its C library and QEMU: gcc-arm-none-eabi, libnewlib-arm-none-eabi,
-# qemu-system-arm) and the headless browser that renders the pipeline's report.html (chromium).
-# Installs what is missing with apt-get when running as root; otherwise prints the exact command
-# and exits 0, so that the tests that need them are skipped with the same command as the reason.
+# Make sure the Debian packages a make target drives are installed:
+#   sh scripts/ensure_toolchain.sh            the firmware toolchain (the ARM cross compiler, its C
+#                                             library, QEMU), all `make demo` uses
+#   sh scripts/ensure_toolchain.sh --browser  also chromium: only the test that renders the
+#                                             pipeline's report.html needs it (`make test`)
+# As root with apt-get it installs what is missing, first printing the packages and their size.
+# Otherwise, or with LENET_EDGE_NO_APT=1 (to decline), it prints the apt-get command and exits 0:
+# what needs the packages is then skipped with that command as the reason (the pipeline's
+# firmware stage, the tests that drive the toolchain).
 set -eu
 
 missing_toolchain() {
@@ -18,17 +22,19 @@ PACKAGES=""
 if missing_toolchain; then
     PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 fi
-if ! command -v chromium >/dev/null 2>&1; then
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
     PACKAGES="$PACKAGES chromium"
 fi
 if [ -z "$PACKAGES" ]; then
     exit 0
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing:$PACKAGES" | tr -s ' '
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${LENET_EDGE_NO_APT:-}" ]; then
+    echo "installing Debian packages: $PACKAGES (set LENET_EDGE_NO_APT=1 to decline)" | tr -s ' '
     apt-get update -q
+    # --assume-no only prints what the install would do: how many packages, how many MB
+    apt-get install --assume-no $PACKAGES 2>/dev/null | grep -E 'newly installed|^Need to get|^After this operation' || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES
 else
     echo "missing Debian packages; install them with:"
-    echo "  sudo apt-get update && sudo apt-get install -y$PACKAGES" | tr -s ' '
+    echo "  sudo apt-get update && sudo apt-get install -y $PACKAGES" | tr -s ' '
 fi

@@ -323,3 +323,22 @@ def test_float_model_where_int8_is_needed(base_model):
     graph = firmware_sim.load_model(convert_float(model))
     with pytest.raises(firmware_sim.UnsupportedOpError, match="float32"):
         firmware_sim.run(graph, np.zeros((1, 8, 8, 1), dtype=np.float32))
+
+
+def test_truncated_file_says_truncated_with_its_size(base_model):
+    cut = base_model[:len(base_model) // 2]
+    with pytest.raises(firmware_sim.ModelFileError) as caught:
+        firmware_sim.load_model(cut)
+    message = str(caught.value)
+    assert message.startswith(f"truncated .tflite file: {len(cut):,} of at least ")
+    assert "\n" not in message and "unpack_from" not in message
+
+
+def test_an_int8_lstm_is_refused_naming_the_op():
+    keras, _ = keras_and_tf()
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.layers.Input((4, 3), batch_size=1), keras.layers.LSTM(5),
+                              keras.layers.Dense(2)])
+    with pytest.raises(firmware_sim.UnsupportedOpError,
+                       match=r"^unsupported op UNIDIRECTIONAL_SEQUENCE_LSTM \(node \d+\)"):
+        firmware_sim.load_model(convert_int8(model, 0.0, 1.0))

@@ -325,3 +325,18 @@ def test_the_catalog_is_what_building_the_models_gives():
     from lenet_edge.models import catalog
 
     assert [registry.describe(name) for name in registry.MODELS] == list(catalog.MODELS.values())
+
+
+def test_qat_output_ranges_start_at_the_float_outputs():
+    """LeNet-5's RBF scores lie far below tfmot's initial [-6, 6]: uncalibrated, the first QAT
+    batches see one clipped, constant output (loss ln 10)."""
+    model = registry.build("lenet5")
+    x = _inputs(model, 16)
+    scores = keras.Model(model.input, model.get_layer("OUTPUT").output).predict(x, verbose=0)
+    quantized = qat.quantize_aware(model)
+    qat.calibrate_output_ranges(quantized, model, x)
+    ranges = {v.name.split("/")[-1]: float(v.numpy()) for v in quantized.get_layer("quant_OUTPUT").weights
+              if "post_activation" in v.name}
+    assert ranges == {"post_activation_min:0": pytest.approx(min(scores.min(), 0.0)),
+                      "post_activation_max:0": pytest.approx(max(scores.max(), 0.0))}
+    assert scores.min() < -6  # the case the calibration exists for

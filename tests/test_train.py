@@ -78,3 +78,26 @@ def test_corrupt_model_file_is_named(tmp_path):
     assert invoke("train", "--model", "lenet1", "--epochs", 1, "--out", run, *SMALL).exit_code == 0
     (run / "model.keras").write_bytes(b"not a zip archive")
     assert "model.keras" in one_error_line(invoke("evaluate", run))
+
+
+def test_options_left_out_take_the_models_recipe(tmp_path):
+    run = tmp_path / "recipe"
+    result = invoke("train", "--model", "lenet1", "--epochs", 1, "--out", run, "--train-limit", 256,
+                    "--test-limit", 64)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    # lenet1's row of benchmarks/accuracy.py
+    assert (config["optimizer"], config["learning_rate"], config["lr_decay"], config["batch_size"],
+            config["weight_decay"]) == ("adam", 2e-3, 0.85, 32, 0.0)
+    (entry,) = json.loads((run / "metrics.json").read_text())
+    assert entry["train_error_kind"].startswith("running") and entry["epoch_seconds"] >= entry["seconds"]
+    assert "train error (running)" in result.stdout
+
+
+def test_tensorflow_log_lines_are_silenced(tmp_path):
+    """A command that loads TensorFlow and fails prints its one error line and nothing else."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "LENET_EDGE_TF_LOGS")}
+    done = subprocess.run([sys.executable, "-m", "lenet_edge.cli", "evaluate", str(tmp_path / "missing")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [done.stderr.strip()] and done.stderr.startswith("error: "), done.stderr

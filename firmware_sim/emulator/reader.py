@@ -14,7 +14,7 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from firmware_sim.emulator.ir import Graph, Op, QuantParams, Tensor
-from firmware_sim.errors import ModelFileError
+from firmware_sim.errors import ModelFileError, UnsupportedOpError
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
@@ -84,9 +84,18 @@ def read_graph(data: bytes) -> Graph:
     except ModelFileError:
         raise
     except Exception as error:  # the flatbuffer library signals corruption with many types
-        detail = " ".join(str(error).split())[:120]
-        raise ModelFileError(f"corrupt .tflite flatbuffer ({type(error).__name__}: {detail})") \
-            from error
+        raise _unpack_error(error, len(data)) from error
+
+
+def _unpack_error(error: Exception, size: int) -> ModelFileError:
+    """A read past the end of the file means it was cut short (an interrupted copy or download);
+    struct's message says how far the flatbuffer reaches, a lower bound of the whole size."""
+    needed = re.search(r"at least (\d+) bytes", str(error))
+    if needed and int(needed.group(1)) > size:
+        return ModelFileError(f"truncated .tflite file: {size:,} of at least "
+                              f"{int(needed.group(1)):,} bytes")
+    detail = " ".join(str(error).split())[:120]
+    return ModelFileError(f"corrupt .tflite flatbuffer ({type(error).__name__}: {detail})")
 
 
 def _read_model(data: bytes) -> Graph:
@@ -101,6 +110,7 @@ def _read_model(data: bytes) -> Graph:
         _check_index(metadata.buffer, len(buffers), "metadata buffer")
     opcodes = [_opcode_name(code) for code in model.operatorCodes or []]
     subgraph = model.subgraphs[0]
+    _refuse_stateful_ops(subgraph, opcodes)
     tensors = tuple(_read_tensor(tensor, i, buffers)
                     for i, tensor in enumerate(subgraph.tensors or []))
     ops = tuple(_read_op(operator, i, opcodes, len(tensors))
@@ -112,6 +122,18 @@ def _read_model(data: bytes) -> Graph:
         description=(model.description or b"").decode("utf-8", "replace"))
     _check_dataflow(graph)
     return graph
+
+
+def _refuse_stateful_ops(subgraph, opcodes: list[str]) -> None:
+    """Name the op that keeps state (an LSTM's cell, a VAR_HANDLE) rather than its state tensor:
+    the op is what the user chose and can replace."""
+    variables = {i for i, tensor in enumerate(subgraph.tensors or []) if tensor.isVariable}
+    for index, operator in enumerate(subgraph.operators or []):
+        state = variables.intersection(operator.inputs if operator.inputs is not None else [])
+        if state and 0 <= operator.opcodeIndex < len(opcodes):
+            raise UnsupportedOpError(
+                f"unsupported op {opcodes[operator.opcodeIndex]} (node {index}): it keeps state "
+                f"in variable tensor {min(state)}, and firmware_sim runs stateless models only")
 
 
 def _check_index(index: int, size: int, what: str) -> None:

@@ -1,6 +1,6 @@
 """firmware_sim.firmware: an int8 .tflite as a standalone C99 firmware folder.
 
-    firmware = codegen.generate(graph, "out/fw", board="mps2-an386", source="lenet5.tflite")
+    firmware = firmware_sim.firmware.generate(graph, "out/fw", board="mps2-an386", source="lenet5.tflite")
     firmware.arena_bytes, firmware.data_bytes, firmware.steps
 
 The generated C is the hand-written runtime (runtime/*.c, one kernel per emulator kernel), the

@@ -86,6 +86,11 @@ def struct(type_name: str, name: str, fields: dict, exported: bool = False) -> s
     return f"{storage}const {identifier(type_name)} {identifier(name)} = {{\n  {body}\n}};\n"
 
 
+def initializer(fields: dict) -> str:
+    """`{.field = value, ...}`: a nested struct's designated initializer."""
+    return "{" + ", ".join(f".{identifier(k)} = {v}" for k, v in fields.items()) + "}"
+
+
 def pointer(name: str | None) -> str:
     """A reference to an emitted array, or a null pointer."""
     return identifier(name) if name else "0"

@@ -1,14 +1,14 @@
 """Emit the steps that are not convolutions: one function per runtime kernel.
 
-Each takes the emulator's prepared parameters as they are: tables for the ops of one int8
-input, the softmax exp tables, ADD/MUL multipliers, pooling windows.
+Each takes the emulator's prepared parameters as they are (tables reordered by value, as the
+runtime indexes them: nn_arith.h): tables for the ops of one int8 input, the softmax exp tables, ADD/MUL multipliers, pooling windows.
 """
 import numpy as np
 
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import cgen
-from firmware_sim.firmware.emit_conv import int8_weights
+from firmware_sim.firmware.emit_conv import by_value, int8_weights
 from firmware_sim.firmware.emitted import Arrays, Emitted
 
 
@@ -18,14 +18,14 @@ def _size(graph: Graph, tensor: int) -> int:
 
 def emit_lookup(graph: Graph, step, prefix: str) -> Emitted:
     arrays = Arrays(prefix)
-    table = arrays.add("table", step.table, "int8", exported=True)
+    table = arrays.add("table", by_value(step.table), "int8", exported=True)
     call = f"nn_lookup({table}, {{inputs[0]}}, {{output}}, {_size(graph, step.output)}u);"
     return arrays.emitted(call)
 
 
 def emit_dequantize(graph: Graph, step, prefix: str) -> Emitted:
     arrays = Arrays(prefix)
-    table = arrays.add("table", step.params.table, "float32", exported=True)
+    table = arrays.add("table", by_value(step.params.table), "float32", exported=True)
     call = (f"nn_dequantize({table}, {{inputs[0]}}, (float *){{output}}, "
             f"{_size(graph, step.output)}u);")
     return arrays.emitted(call)
@@ -126,8 +126,8 @@ def emit_binary(graph: Graph, step, prefix: str) -> Emitted:
 
 
 def _table(arrays: Arrays, step) -> str:
-    """The table ops fused after the kernel (indexed by byte, as the emulator's), or none."""
-    return arrays.optional("table", step.table, "int8")
+    """The table ops fused after the kernel (by value, see by_value), or none."""
+    return arrays.optional("table", None if step.table is None else by_value(step.table), "int8")
 
 
 def _operand(graph: Graph, arrays: Arrays, step, slot: int) -> str:

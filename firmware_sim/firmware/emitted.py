@@ -41,10 +41,12 @@ class Arrays:
         """A pointer to a new array, or a null pointer when there are no values."""
         return "0" if values is None else self.add(name, values, dtype)
 
-    def struct(self, type_name: str, fields: dict, name: str | None = None) -> str:
-        """A parameter struct, exported under the prefix unless named; about 4 bytes a field."""
-        exported = name is None
-        name = self.prefix if exported else cgen.identifier(f"{self.prefix}_{name}")
+    def struct(self, type_name: str, fields: dict, name: str | None = None,
+               exported: bool | None = None) -> str:
+        """A parameter struct, under the prefix unless named, exported unless named (or told);
+        about 4 bytes a field."""
+        exported = name is None if exported is None else exported
+        name = self.prefix if name is None else cgen.identifier(f"{self.prefix}_{name}")
         self.declarations.append(cgen.struct(type_name, name, fields, exported=exported))
         if exported:
             self.exports.append(f"extern const {type_name} {name};")

@@ -1,4 +1,4 @@
-"""Weight encodings for conv.c: dense, blocked by input channel, or sparse; the smallest wins.
+"""Weight encodings for the conv variants (runtime/conv_*.c): dense, blocked by input channel, or sparse; the smallest wins.
 
 A window's taps are listed in "patch order" (see nn_ops.h): `segments` runs of `seg_len` taps,
 grouped in quads of 4 because SMLAD takes the weights four at a time, zero weights padding the

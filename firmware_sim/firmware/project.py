@@ -10,9 +10,9 @@ from firmware_sim.firmware.boards import BOARDS, Board
 from firmware_sim.firmware.model_c import ModelSources
 
 _HERE = Path(__file__).parent
-RUNTIME_SOURCES = ("conv.c", "depthwise.c", "pool.c", "lut.c", "quantize.c", "softmax.c",
-                   "elementwise.c")
-RUNTIME_HEADERS = ("nn_arith.h", "nn_ops.h")
+RUNTIME_SOURCES = ("conv_dense.c", "conv_blocked.c", "conv_sparse.c", "conv_bitmap.c",
+                   "depthwise.c", "pool.c", "lut.c", "quantize.c", "softmax.c", "elementwise.c")
+RUNTIME_HEADERS = ("nn_arith.h", "nn_ops.h", "nn_conv.h", "nn_patch.h", "nn_index.h")
 HARNESS_SOURCES = ("main.c", "startup.c", "semihost.c")
 MODEL_SOURCES = ("model.c", "model_data.c")
 # a normalize-and-classify firmware: the normalization, its table, and its own harness main
@@ -55,7 +55,7 @@ def write_folder(folder: Path, model: ModelSources, board: Board, source_name: s
 def makefile(board: Board, normalize: bool = False) -> str:
     cases = "".join(f"ifeq ($(BOARD),{b.name})\n  CFLAGS := {' '.join(b.cflags)}\n"
                     f"  QEMU_CPU := {b.core}\nendif\n" for b in BOARDS.values())
-    headers = ("model.h nn_ops.h nn_arith.h harness.h semihost.h"
+    headers = (" ".join(("model.h", *RUNTIME_HEADERS, "harness.h", "semihost.h"))
                + (" normalize.h" if normalize else ""))
     extra_outputs = " inputs.bin digits_stats.bin" if normalize else ""
     files = ("# digits.bin: raw digits (see main_normalize.c); writes outputs.bin, inputs.bin, "
@@ -94,7 +94,7 @@ malloc. Outputs equal firmware_sim's (and so TFLite Micro's reference kernels') 
 |---|---|
 | model.h, model.c | `model_input()`, `model_invoke()`, `model_output()`; the static arena |
 | model_data.c | weights, biases, requantization multipliers and tables, all `const` (flash) |
-| nn_ops.h, nn_arith.h, *.c kernels | the hand-written int8 runtime (conv.c does the heavy work) |
+| nn_*.h, *.c kernels | the hand-written int8 runtime (the conv_*.c variants do the heavy work) |
 | main.c, harness.h, semihost.c/h | test harness: reads images.bin, writes outputs.bin and stats.bin |
 | startup.c, link.ld | vector table, reset, memory map of the MPS2 boards |
 

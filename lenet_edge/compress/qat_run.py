@@ -25,6 +25,7 @@ from lenet_edge.train.batches import load_run_data
 from lenet_edge.train.loop import train
 from lenet_edge.train.progress import make_progress
 
+CALIBRATION_DIGITS = 1000  # training digits whose float outputs set QAT's initial output ranges
 FLOAT_RUN = "float"  # where train_then_qat trains the float model, inside its QAT run folder
 
 
@@ -47,11 +48,15 @@ def _fine_tune(source, out, epochs, learning_rate, data_dir, progress) -> list[d
     config = runs.read_config(source)
     if config.stage == "qat":
         raise RunError(f"{source} is already a quantization-aware (qat) run")
-    model = qat.quantize_aware(runs.load_model(source), prune_preserve=config.stage == "prune")
+    float_model = runs.load_model(source)
+    model = qat.quantize_aware(float_model, prune_preserve=config.stage == "prune")
     config = dataclasses.replace(config, stage="qat", source=str(source), epochs=epochs,
                                  learning_rate=learning_rate or final_learning_rate(config), lr_decay=1.0)
+    data = load_run_data(config, data_dir)
+    # without it the first QAT epoch is spent at chance (loss ln 10): see qat.calibrate_output_ranges
+    qat.calibrate_output_ranges(model, float_model, data.x_train[:CALIBRATION_DIGITS])
     bar = make_progress() if progress else None
-    retrain = Retrainer(config, load_run_data(config, data_dir), epochs, bar)
+    retrain = Retrainer(config, data, epochs, bar)
     with bar or contextlib.nullcontext():
         retrain(model)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""MNIST: find, download, verify and parse the four original IDX files.
+"""MNIST: find, download (with pooch), verify and parse the four original IDX files.
 
 The folder holding a dataset is looked up in this order: the explicit `data_dir`
 argument (--data-dir), then `$LENET_EDGE_DATA`, then the user cache folder; each of
@@ -15,15 +15,12 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import http.client
 import math
 import os
-import tempfile
 import time
-import urllib.request
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import Sequence
 
 import numpy as np
 from rich.console import Console
@@ -187,55 +184,59 @@ def _progress_bar(show: bool) -> Progress:
                     TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=not show)
 
 
-def _copy_hashing(response, out: BinaryIO, label: str, progress: bool) -> str:
-    """Copy the response body to `out` and return its SHA-256."""
-    digest = hashlib.sha256()
-    total = int(response.headers.get("Content-Length") or 0) or None
-    with _progress_bar(progress) as bar:
-        task = bar.add_task(label, total=total)
-        while chunk := response.read(1 << 16):
-            out.write(chunk)
-            digest.update(chunk)
-            bar.advance(task, len(chunk))
-    return digest.hexdigest()
+class _PoochBar:
+    """The progress-bar object pooch's HTTPDownloader drives (total, update, reset, close), drawn by rich."""
+
+    def __init__(self, bar: Progress, label: str):
+        self.bar, self.task = bar, bar.add_task(label, total=None)
+
+    def _set_total(self, value) -> None:
+        self.bar.update(self.task, total=value or None)  # pooch says 0 when the size is not sent
+
+    total = property(fset=_set_total)
+
+    def update(self, size: int) -> None:
+        self.bar.advance(self.task, size)
+
+    def reset(self) -> None:
+        self.bar.reset(self.task)
+
+    def close(self) -> None:
+        pass  # _fetch stops the bar, also when the download fails half-way
 
 
 def _fetch(url: str, target: Path, sha256: str, timeout: float, progress: bool) -> None:
-    """Download into a temporary file beside `target`, verify it, then rename it into place.
+    """pooch downloads into a temporary file beside `target`, checks its SHA-256 and only then
+    renames it into place: `target` is either absent or canonical, even if the process dies."""
+    import pooch
 
-    The rename is atomic, so `target` is either absent or complete and canonical, even if
-    the process dies mid-download; the temporary file is removed on any failure.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            actual = _copy_hashing(response, out, target.name, progress)
-            out.flush()
-            os.fsync(out.fileno())
-        if actual != sha256:
-            raise DataError(f"served a corrupt or non-canonical file (SHA-256 {actual[:16]}...)")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading file ..." lines: the bar says it
+    with _progress_bar(progress) as bar:
+        downloader = pooch.HTTPDownloader(progressbar=_PoochBar(bar, target.name) if progress else False,
+                                          timeout=timeout)
+        pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=target.name, path=target.parent,
+                       downloader=downloader)
 
 
 def download_file(name: str, dest_dir: Path, mirrors: Sequence[str], sha256: str, *,
                   attempts: int = DOWNLOAD_ATTEMPTS, timeout: float = DOWNLOAD_TIMEOUT,
                   progress: bool = True) -> Path:
     """Fetch `name` from the first mirror that serves the canonical file; DataError if none does."""
+    import requests
+
     failures: dict[str, str] = {}
     for attempt in range(attempts):
         if attempt:
             time.sleep(RETRY_DELAY * 2 ** (attempt - 1))
         for mirror in mirrors:
-            url = mirror if mirror.endswith("/") else mirror + "/"
+            url = (mirror if mirror.endswith("/") else mirror + "/") + name
             try:
-                _fetch(url + name, dest_dir / name, sha256, timeout, progress)
+                _fetch(url, dest_dir / name, sha256, timeout, progress)
                 return dest_dir / name
-            except (OSError, http.client.HTTPException, ValueError, DataError) as e:
-                failures[url + name] = one_line(e)
+            except (requests.RequestException, OSError) as e:
+                failures[url] = one_line(e)
+            except ValueError:  # pooch: the file's SHA-256 is not the known one
+                failures[url] = f"served a corrupt or non-canonical file (SHA-256 not {sha256[:16]}...)"
     details = "; ".join(f"{url}: {why}" for url, why in failures.items()) or "no mirrors configured"
     raise DataError(f"could not download {name} ({details})")
 

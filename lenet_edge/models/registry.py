@@ -17,6 +17,23 @@ from lenet_edge.models.catalog import ModelInfo
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """The training recipe benchmarked for a model (benchmarks/accuracy.py, BENCHMARKS.md): what
+    `lenet-edge train` uses for every option not given."""
+    epochs: int = 20
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.85  # the learning rate of epoch e is learning_rate * lr_decay**e
+    batch_size: int = 32
+    weight_decay: float = 0.0
+
+    def describe(self) -> str:
+        wd = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        return (f"{self.epochs} epochs, {self.optimizer} lr {self.learning_rate:g} decayed {self.lr_decay:g} "
+                f"an epoch, batch {self.batch_size}{wd}")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     builder: Callable[[], keras.Model]
@@ -27,21 +44,25 @@ class ModelSpec:
     # "mse": the model returns tanh outputs, trained against +-1 targets.
     loss: str
     description: str
+    recipe: Recipe = Recipe()
 
 
-def _spec(name, builder, input_convention, loss):
+def _spec(name, builder, input_convention, loss, recipe=Recipe()):
     """The dataset, input shape and description come from the catalog (the TF-free listing)."""
     info = catalog.MODELS[name]
-    return ModelSpec(name, builder, info.input_shape, info.dataset, input_convention, loss, info.description)
+    return ModelSpec(name, builder, info.input_shape, info.dataset, input_convention, loss,
+                     info.description, recipe)
 
 
 MODELS = {
     spec.name: spec
     for spec in (
-        _spec("lenet1989", lenet1989.build_lenet1989, "usps_20", "mse"),
-        _spec("lenet1", lenet1.build_lenet1, "mnist_28", "crossentropy"),
-        _spec("lenet4", lenet4.build_lenet4, "mnist_28", "crossentropy"),
-        _spec("lenet5", lenet5.build_lenet5, "lenet5_32", "crossentropy"),
+        _spec("lenet1989", lenet1989.build_lenet1989, "usps_20", "mse",
+              Recipe(epochs=60, learning_rate=2e-3, lr_decay=0.94, weight_decay=0.02)),
+        _spec("lenet1", lenet1.build_lenet1, "mnist_28", "crossentropy", Recipe(learning_rate=2e-3)),
+        _spec("lenet4", lenet4.build_lenet4, "mnist_28", "crossentropy",
+              Recipe(learning_rate=2e-3, weight_decay=0.05)),
+        _spec("lenet5", lenet5.build_lenet5, "lenet5_32", "crossentropy", Recipe(weight_decay=0.05)),
         _spec("lenet5-modern", lenet5.build_lenet5_modern, "lenet5_32", "crossentropy"),
     )
 }

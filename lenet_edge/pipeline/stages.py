@@ -50,8 +50,8 @@ class Budget:
 
     @classmethod
     def quick(cls) -> "Budget":
-        # QAT of a pruned lenet5 on a 10,000-digit slice ends its first epoch at a constant output
-        # (loss ln 10, 91.5% error) and recovers in the second and third: 3 QAT epochs, not 1
+        # 3 QAT epochs: chosen when QAT's first epoch sat at a constant output (loss ln 10), before
+        # qat.calibrate_output_ranges started its output ranges at the float model's
         return cls(epochs=2, train_limit=10000, test_limit=1000, prune_rounds=2, prune_epochs=1,
                    hessian_sample=500, qat_epochs=3, calibration=100, convert_limit=1000,
                    evaluate_limit=1000, firmware_images=100)

@@ -55,3 +55,8 @@ def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
         np.maximum(region, digit, out=region)  # overlapping strokes stay ink, like pen on paper
         left += digit.shape[1] + gap
     return 1.0 - canvas, "".join(str(int(labels[i])) for i in picks)
+
+
+def save_png(gray: np.ndarray, path) -> None:
+    """A generate() image as an 8-bit grayscale PNG, the kind `lenet-edge read` takes."""
+    Image.fromarray(np.round(255 * gray).astype(np.uint8)).save(path)

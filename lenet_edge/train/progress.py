@@ -1,6 +1,8 @@
 """A rich progress bar for Keras training, on stderr so that --json output stays clean."""
 from __future__ import annotations
 
+import time
+
 import tf_keras as keras
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,14 +21,28 @@ def make_progress() -> Progress:
 
 
 class BatchProgress(keras.callbacks.Callback):
-    """Advances one task per batch and shows the running loss and training error."""
+    """Advances one task as batches end (redrawn at most every REFRESH seconds) and shows the running loss and training error (Keras' running
+    means over the epoch's batches so far, labelled so: not the error of the current weights)."""
+
+    REFRESH = 0.1  # seconds between updates: rich redraws 10 times a second anyway
 
     def __init__(self, progress: Progress, description: str, steps: int):
         super().__init__()
+        # Keras then passes the logs as tensors instead of copying them to numpy after every
+        # batch (a wait for the device each step); they are read only when the bar is redrawn.
+        self._supports_tf_logs = True
         self.progress = progress
+        self.steps = steps
         self.task = progress.add_task(description, total=steps, status="")
+        self.shown = 0  # batches the bar shows
+        self.last = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        status = f"loss {logs.get('loss', float('nan')):.4f}  error {100 * (1 - logs.get('accuracy', 1.0)):.2f}%"
-        self.progress.update(self.task, advance=1, status=status)
+        now = time.monotonic()
+        if batch + 1 < self.steps and now - self.last < self.REFRESH:
+            return
+        self.last = now
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        status = f"running loss {logs.get('loss', float('nan')):.4f}  error {100 * (1 - logs.get('accuracy', 1.0)):.2f}%"
+        self.progress.update(self.task, advance=batch + 1 - self.shown, status=status)
+        self.shown = batch + 1

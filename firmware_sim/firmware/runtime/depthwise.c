@@ -2,7 +2,7 @@
  * depthwise_conv_per_channel, i.e. TFLM's DepthwiseConvPerChannel. Output channel c reads input
  * channel c / depth_multiplier; taps in the padding are skipped, so the input offset is added
  * tap by tap here rather than folded into the bias. (The 2x2 stride-2 depthwise that follows a
- * convolution in LeNet runs fused inside conv.c instead.)
+ * convolution in LeNet runs fused inside the conv_*.c variants instead.)
  */
 #include "nn_arith.h"
 #include "nn_ops.h"
@@ -26,6 +26,7 @@ static int32_t depthwise_sum(const nn_depthwise_t *p, const int8_t *input, int32
 }
 
 void nn_depthwise(const nn_depthwise_t *p, const int8_t *input, int8_t *output) {
+  const int8_t *table = nn_table_origin(p->table);
   for (uint32_t oy = 0; oy < p->out_h; oy++) {
     for (uint32_t ox = 0; ox < p->out_w; ox++) {
       int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_h;
@@ -34,7 +35,7 @@ void nn_depthwise(const nn_depthwise_t *p, const int8_t *input, int8_t *output) 
         int32_t acc = depthwise_sum(p, input, y0, x0, c);
         int32_t v = nn_requantize(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
         v = nn_clamp(v, p->act_min, p->act_max);
-        *output++ = (int8_t)(p->table ? p->table[nn_byte(v)] : v);
+        *output++ = (int8_t)(table ? table[v] : v);
       }
     }
   }

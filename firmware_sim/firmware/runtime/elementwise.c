@@ -8,7 +8,7 @@
 
 #define ADD_LEFT_SHIFT 20
 
-static int32_t binary_value(const nn_binary_t *p, int32_t a, int32_t b) {
+static int32_t binary_value(const nn_binary_t *p, const int8_t *table, int32_t a, int32_t b) {
   int32_t input1_val = a + p->input1_offset, input2_val = b + p->input2_offset;
   int32_t raw;
   if (p->is_mul) {
@@ -21,10 +21,11 @@ static int32_t binary_value(const nn_binary_t *p, int32_t a, int32_t b) {
     raw = nn_requantize(scaled1 + scaled2, p->output_multiplier, p->output_shift);
   }
   int32_t v = nn_clamp(raw + p->output_offset, p->act_min, p->act_max);
-  return p->table ? p->table[nn_byte(v)] : v;
+  return table ? table[v] : v;
 }
 
 void nn_binary(const nn_binary_t *p, const int8_t *input1, const int8_t *input2, int8_t *output) {
+  const int8_t *table = nn_table_origin(p->table);
   for (uint32_t i0 = 0; i0 < p->shape[0]; i0++)
     for (uint32_t i1 = 0; i1 < p->shape[1]; i1++)
       for (uint32_t i2 = 0; i2 < p->shape[2]; i2++)
@@ -33,6 +34,6 @@ void nn_binary(const nn_binary_t *p, const int8_t *input1, const int8_t *input2,
                        i3 * p->stride1[3];
           uint32_t b = i0 * p->stride2[0] + i1 * p->stride2[1] + i2 * p->stride2[2] +
                        i3 * p->stride2[3];
-          *output++ = (int8_t)binary_value(p, input1[a], input2[b]);
+          *output++ = (int8_t)binary_value(p, table, input1[a], input2[b]);
         }
 }

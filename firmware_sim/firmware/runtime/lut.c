@@ -7,9 +7,11 @@
 #include "nn_ops.h"
 
 void nn_lookup(const int8_t *table, const int8_t *input, int8_t *output, uint32_t size) {
-  for (uint32_t i = 0; i < size; i++) output[i] = table[nn_byte(input[i])];
+  table = nn_table_origin(table);  /* indexed by value + 128, see nn_arith.h */
+  for (uint32_t i = 0; i < size; i++) output[i] = table[input[i]];
 }
 
 void nn_dequantize(const float *table, const int8_t *input, float *output, uint32_t size) {
-  for (uint32_t i = 0; i < size; i++) output[i] = table[nn_byte(input[i])];
+  table += 128;  /* indexed by value + 128, as the int8 tables */
+  for (uint32_t i = 0; i < size; i++) output[i] = table[input[i]];
 }

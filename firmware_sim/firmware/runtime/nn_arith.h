@@ -139,7 +139,24 @@ NN_INLINE int32_t nn_sat8(int32_t x) {
 #endif
 }
 
-/* An int8 value as a table index: its byte, 0..255 (tables are indexed like the emulator's). */
-NN_INLINE uint32_t nn_byte(int32_t v) { return (uint32_t)v & 0xFFu; }
+/* ---- tables -----------------------------------------------------------------------------------
+ * One convention for every table over an 8-bit input (activations, QUANTIZE/DEQUANTIZE, the
+ * tables fused after a kernel): entries in increasing order of the input, lowest first. An int8
+ * input's table thus starts at -128 and value v is entry v + 128; the kernels take the pointer
+ * to entry 128 once (nn_table_origin) and index it with the signed value, which costs no masking
+ * or offset per lookup. (normalize.c's table is over a uint8 field value: entry v, 0 first.)
+ * The emitters reorder the emulator's tables, which are indexed by the input's raw byte. */
+NN_INLINE const int8_t *nn_table_origin(const int8_t *table) { return table ? table + 128 : 0; }
+
+/* nn_rqf_apply, the output offset, int8 saturation and a table (origin as above) in one: about
+ * ten instructions. The rounding constant's words come from the sign without a branch. */
+NN_INLINE int32_t nn_rqf_lookup(int32_t x, int32_t multiplier, int32_t high,
+                                int32_t right_minus_1, int32_t output_offset,
+                                const int8_t *table) {
+  int32_t sign = x >> 31;
+  int64_t t = nn_words(high + sign, 0x40000000u | ((uint32_t)sign & 0x80000000u));
+  t += (int64_t)x * multiplier;
+  return table[nn_sat8(((int32_t)(t >> 32) >> right_minus_1) + output_offset)];
+}
 
 #endif

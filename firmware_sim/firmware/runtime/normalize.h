@@ -17,7 +17,8 @@ enum { NN_NORM_OK = 0, NN_NORM_BAD_SIZE = 1, NN_NORM_EMPTY = 2 };
 
 typedef struct {
   uint16_t side;        /* the model's input side: the field is padded to it (28 or 32) */
-  const int8_t *table;  /* 256 entries: field value -> int8 model input (convention + quantization) */
+  const int8_t *table;  /* 256 entries: field value (0 first) -> int8 model input (convention +
+                           quantization); indexed by the value, see nn_arith.h */
 } nn_normalize_t;
 
 /* A normalize-and-classify firmware's normalize_data.c defines it for its model. */

@@ -2,7 +2,8 @@
  * reference/integer_ops/pooling.h. Windows are clipped to the image; an average divides the
  * int32 sum by the pixels inside, rounding half away from zero; a max starts from int8's lowest
  * value. Input and output share scale and zero point (the emulator's prepare checks it), so
- * there is no rescale. (2x2 stride-2 pooling after a convolution runs fused inside conv.c.)
+ * there is no rescale. (2x2 stride-2 pooling after a convolution runs fused inside the conv_*.c
+ * variants.)
  */
 #include "nn_arith.h"
 #include "nn_ops.h"
@@ -25,13 +26,14 @@ static int32_t pool_window(const nn_pool_t *p, const int8_t *input, int32_t y0, 
 }
 
 void nn_pool(const nn_pool_t *p, const int8_t *input, int8_t *output) {
+  const int8_t *table = nn_table_origin(p->table);
   for (uint32_t oy = 0; oy < p->out_h; oy++) {
     for (uint32_t ox = 0; ox < p->out_w; ox++) {
       int32_t y0 = (int32_t)(oy * p->stride_h) - p->pad_h;
       int32_t x0 = (int32_t)(ox * p->stride_w) - p->pad_w;
       for (uint32_t c = 0; c < p->channels; c++) {
         int32_t v = nn_clamp(pool_window(p, input, y0, x0, c), p->act_min, p->act_max);
-        *output++ = (int8_t)(p->table ? p->table[nn_byte(v)] : v);
+        *output++ = (int8_t)(table ? table[v] : v);
       }
     }
   }

@@ -1,0 +1,115 @@
+/* What every CONV_2D / FULLY_CONNECTED variant shares (conv_*.c): window geometry, the output
+ * stage per channel and the fused 2x2 subsamplings. Static inline only: each variant compiles
+ * its own straight copy, with its choices (table or clamp, subsampling kind) as constants.
+ *
+ * TFLM sums filter * (input + input_offset) and adds the bias. The emitter folds
+ * input_offset * sum(filter) into the bias, so the loops multiply raw int8 inputs; a tap in the
+ * padding then holds the input zero point, whose term cancels the folded one exactly as TFLM's
+ * skipped tap adds nothing. All sums wrap modulo 2**32 like TFLM's int32 accumulator.
+ */
+#ifndef NN_CONV_H
+#define NN_CONV_H
+
+#include "nn_arith.h"
+#include "nn_ops.h"
+
+/* ---- window geometry */
+
+/* Index of the input byte at the window origin of conv output pixel (oy, ox); negative or past
+ * the image only for border windows, which are then read tap by tap. */
+NN_INLINE int32_t nn_window_origin(const nn_window_t *g, int32_t oy, int32_t ox) {
+  int32_t y = oy * g->stride_h - g->pad_h, x = ox * g->stride_w - g->pad_w;
+  return y * (int32_t)g->y_step + x * (int32_t)g->x_step;
+}
+
+NN_INLINE int nn_window_inside(const nn_window_t *g, int32_t oy, int32_t ox) {
+  int32_t y = oy * g->stride_h - g->pad_h, x = ox * g->stride_w - g->pad_w;
+  return g->all_inside || (y >= 0 && x >= 0 && y + g->win_h <= g->in_h && x + g->win_w <= g->in_w);
+}
+
+/* ---- output stage (accumulate.OutputStage): requantize, add output_offset, clamp, table.
+ * When a table follows, the emitter has folded the activation clamp into it, so saturating to
+ * int8 is all the clamping left. Two forms, chosen by the emitter through the variant's name:
+ *   nn_output_any: any shift, table or not (TFLM's MultiplyByQuantizedMultiplier, nn_rq);
+ *   the _lut variants: a table follows and every shift is <= -2 (nn_rqf_lookup), LeNet's case. */
+NN_INLINE int32_t nn_output_any(const nn_output_t *o, const int8_t *table, uint32_t c,
+                                int32_t acc) {
+  nn_rq_t r = nn_rq(o->output_multiplier[c], o->output_shift[c]);
+  int32_t v = nn_sat8(nn_rq_apply(&r, acc) + o->output_offset);
+  v = nn_clamp(v, o->quantized_activation_min, o->quantized_activation_max);
+  return table ? table[v] : v;
+}
+
+/* The constants nn_rqf_lookup needs for channel c (shift <= -2). */
+typedef struct {
+  int32_t multiplier, high, right_minus_1;
+} nn_lut_rq_t;
+
+NN_INLINE nn_lut_rq_t nn_lut_rq(const nn_output_t *o, uint32_t c) {
+  int32_t right_minus_1 = -o->output_shift[c] - 1;
+  nn_lut_rq_t r = {o->output_multiplier[c], 1 << (right_minus_1 - 1), right_minus_1};
+  return r;
+}
+
+NN_INLINE int32_t nn_output_lut(const nn_lut_rq_t *r, int32_t output_offset,
+                                const int8_t *table, int32_t acc) {
+  return nn_rqf_lookup(acc, r->multiplier, r->high, r->right_minus_1, output_offset, table);
+}
+
+/* The output of channel c in the variant's form. */
+NN_INLINE int32_t nn_output(const nn_output_t *o, const int8_t *table, uint32_t c, int32_t acc,
+                            int lut) {
+  if (lut) {
+    nn_lut_rq_t r = nn_lut_rq(o, c);
+    return nn_output_lut(&r, o->output_offset, table, acc);
+  }
+  return nn_output_any(o, table, c, acc);
+}
+
+/* ---- fused 2x2 stride-2 subsampling of the four conv outputs v[0..3] of channel c, in the
+ * order (0,0) (0,1) (1,0) (1,1). `lut`: the depthwise's stage takes nn_rqf_lookup. */
+enum { NN_SUB_DEPTHWISE = 1, NN_SUB_AVERAGE = 2, NN_SUB_MAX = 3 };
+
+NN_INLINE int32_t nn_sub_depthwise(const nn_sub_depthwise_t *s, const int8_t *table, uint32_t c,
+                                   const int32_t *v, int lut) {
+  /* SXTB16 pairs tap 0 with tap 2 and tap 1 with tap 3 */
+  uint32_t w = ((const nn_word_t *)s->weights)[c];
+  int32_t acc = nn_smlad(nn_sxtb16(w), nn_pack(v[0], v[2]), s->output.bias[c]);
+  acc = nn_smlad(nn_sxtb16_ror8(w), nn_pack(v[1], v[3]), acc);
+  if (lut) {
+    nn_lut_rq_t r = nn_lut_rq(&s->output, c);
+    return nn_output_lut(&r, s->output.output_offset, table, acc);
+  }
+  return nn_output_any(&s->output, table, c, acc);
+}
+
+/* AVERAGE_POOL_2D / MAX_POOL_2D: input and output share their quantization, no rescale. */
+NN_INLINE int32_t nn_sub_pool(const nn_sub_pool_t *s, const int8_t *table, const int32_t *v,
+                              int kind) {
+  int32_t r;
+  if (kind == NN_SUB_AVERAGE) {
+    int32_t sum = v[0] + v[1] + v[2] + v[3];
+    r = (sum > 0 ? sum + 2 : sum - 2) / 4;  /* TFLM: rounding half away from zero */
+  } else {
+    int32_t m01 = v[0] > v[1] ? v[0] : v[1], m23 = v[2] > v[3] ? v[2] : v[3];
+    r = m01 > m23 ? m01 : m23;
+  }
+  r = nn_clamp(r, s->quantized_activation_min, s->quantized_activation_max);
+  return table ? table[r] : r;
+}
+
+/* The subsampling `kind` of channel c: sub is an nn_sub_depthwise_t or an nn_sub_pool_t. */
+NN_INLINE int32_t nn_subsample(const void *sub, const int8_t *table, uint32_t c,
+                               const int32_t *v, int kind, int lut) {
+  if (kind == NN_SUB_DEPTHWISE)
+    return nn_sub_depthwise((const nn_sub_depthwise_t *)sub, table, c, v, lut);
+  return nn_sub_pool((const nn_sub_pool_t *)sub, table, v, kind);
+}
+
+/* The table after the subsampling (origin as in nn_arith.h), or 0. */
+NN_INLINE const int8_t *nn_sub_table(const void *sub, int kind) {
+  return nn_table_origin(kind == NN_SUB_DEPTHWISE ? ((const nn_sub_depthwise_t *)sub)->output.table
+                                                  : ((const nn_sub_pool_t *)sub)->table);
+}
+
+#endif
