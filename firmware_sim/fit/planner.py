@@ -50,15 +50,12 @@ def align_up(size: int, alignment: int = ALIGNMENT) -> int:
     return -(-size // alignment) * alignment
 
 
-def lifetimes(graph: Graph, steps: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
-              element_bytes: int | None = None) -> list[Buffer]:
-    """One Buffer per activation tensor, in tensor order (the order TFLM adds them).
-
-    `steps` lists (inputs, outputs) per time step; by default one step per node.
-    `element_bytes` sizes every activation as if its elements had that width (4: a float
-    runtime), instead of the tensors' own types.
+def lifetimes(graph: Graph, element_bytes: int | None = None) -> list[Buffer]:
+    """One Buffer per activation tensor, in tensor order (the order TFLM adds them), one time
+    step per node. `element_bytes` sizes every activation as if its elements had that width
+    (4: a float runtime), instead of the tensors' own types.
     """
-    steps = [(op.inputs, op.outputs) for op in graph.ops] if steps is None else steps
+    steps = [(op.inputs, op.outputs) for op in graph.ops]
     first, last = {}, {}
     for t in graph.inputs:
         first.setdefault(t, 0)
