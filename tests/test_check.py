@@ -74,6 +74,8 @@ def test_json_report(models):
     report = json.loads(result.stdout)
     assert report["fits"] and report["meets_rate"] and report["device"] == "stm32f746"
     assert len(report["layers"]) == 15 and report["layers"][0]["opcode"] == "CONV_2D"
+    assert report["firmware_arena_bytes"] == check_model(models["lenet5"],
+                                                         "stm32f746").firmware_arena_bytes
 
 
 def test_1989_net_on_the_dsp32c_reads_about_30_digits_a_second(models):
