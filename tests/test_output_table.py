@@ -64,8 +64,7 @@ def test_tables_too_large_or_wrapping_are_refused():
 def test_lenet5_runs_c1_and_its_tanh_as_one_tabled_kernel():
     graph = firmware_sim.load_model(lenet_tflite())
     assert [graph.ops[i].opcode for i in (0, 1)] == ["CONV_2D", "TANH"]
-    fast = [speed.fast_op(prepare_op(graph, i)) for i in range(len(graph.ops))]
-    fused = tables.fuse(graph, fast)
+    fused = tables.fuse(graph, [prepare_op(graph, i) for i in range(len(graph.ops))])
     assert fused[0].outputs == graph.ops[1].outputs
     assert fused[0].params.table is not None
     assert fused[1].index == 2  # the tanh is gone

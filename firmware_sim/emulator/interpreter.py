@@ -13,7 +13,7 @@ matrices stay in cache and memory stays bounded, and the chunks run on worker th
 """
 import numpy as np
 
-from firmware_sim.emulator import parallel, speed, tables
+from firmware_sim.emulator import parallel, tables
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.kernels.quantize import AffineQuantizeParams, affine_quantize
 from firmware_sim.emulator.ops import PreparedOp, prepare_op
@@ -36,7 +36,7 @@ class Interpreter:
         self.graph = graph
         self.reference = reference
         ops = prepared_ops(graph)
-        self._ops = ops if reference else tables.fuse(graph, [speed.fast_op(op) for op in ops])
+        self._ops = ops if reference else tables.fuse(graph, ops)
         self._last_reader = _last_readers(graph)
         self._chunk_images = _chunk_images(graph)
 

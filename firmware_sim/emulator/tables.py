@@ -3,29 +3,33 @@
 TFLM runs every node on its own; so may the emulator, but a multiply-accumulate op followed by
 the activation that alone reads its output (C1 -> tanh in every LeNet) can run as one kernel
 whose output stage is a table (output_table.py) that already holds the activation. The bytes are
-the same: the table is filled by the reference arithmetic of both ops, from their op data. Stages too big
-for a table, and activations that feed more than one op or are graph outputs, stay as they are.
+the same: the table is filled by the reference arithmetic of both ops, from their op data. Which
+activation goes into which op is the step planner's decision (steps.py, which the firmware's
+kernels follow too): the table op a step absorbs right after a conv, depthwise or FC. Stages
+too big for a table, and activations no step absorbs, stay as they are.
 """
 import dataclasses
-from collections import Counter
 
 from firmware_sim.emulator import speed
+from firmware_sim.emulator import steps as step_planner
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.ops import PreparedOp
 
 
 def fuse(graph: Graph, ops: list[PreparedOp]) -> list[PreparedOp]:
-    """`ops` (fast ops, speed.fast_op) with tabled output stages, each fusable activation
-    merged into its producer."""
-    readers = Counter(t for op in ops for t in op.data_inputs)
+    """The fast ops (speed.fast_op) of `ops` (the graph's prepared ops, in order) with tabled
+    output stages, each activation the step planner absorbs after a multiply-accumulate op
+    merged into it."""
+    fast = [speed.fast_op(op) for op in ops]
+    folds = folded_activations(graph, ops)
     fused, merged = [], set()
-    for position, op in enumerate(ops):
+    for op in fast:
         if op.index in merged:
             continue
         if not isinstance(op.params, speed.MacParams):
             fused.append(op)
             continue
-        activation = _sole_activation(graph, op, ops[position + 1:], readers)
+        activation = ops[folds[op.index]] if op.index in folds else None
         table = speed.mac_output_table(op.params,
                                        activation.params.table if activation else None)
         if table is None:
@@ -40,13 +44,7 @@ def fuse(graph: Graph, ops: list[PreparedOp]) -> list[PreparedOp]:
     return fused
 
 
-def _sole_activation(graph: Graph, op: PreparedOp, later: list[PreparedOp],
-                     readers: Counter) -> PreparedOp | None:
-    """The int8 table activation that is the only reader of op's output, if it comes next."""
-    output = op.outputs[0]
-    if not later or readers[output] != 1 or output in graph.outputs:
-        return None
-    candidate = later[0]
-    if candidate.kernel is not speed.lookup or candidate.data_inputs != (output,):
-        return None
-    return candidate if candidate.params.table.dtype == "int8" else None
+def folded_activations(graph: Graph, ops: list[PreparedOp]) -> dict[int, int]:
+    """Op index of each op with an output stage -> the activation op its step absorbs next."""
+    absorbed = step_planner.absorbed_tables(step_planner.plan_steps(graph, ops), ops)
+    return {a: b for a, b in absorbed.items() if speed.has_output_stage(ops[a])}
