@@ -359,7 +359,7 @@ def test_random_models_match_tflm(spec):
     assert np.array_equal(firmware_sim.run(graph, x), tflm_run(tflite, x))
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(model_specs(), st.integers(0, 2**16))
 def test_fast_path_equals_the_reference_kernels_on_random_models(spec, seed):
