@@ -13,7 +13,7 @@ This package imports the emulator only; every error is a FirmwareSimError.
 from firmware_sim.emulator.cost import LayerCost, layer_costs
 from firmware_sim.emulator.interpreter import Interpreter, quantize_input, run
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import (ArgumentError, FirmwareSimError, InputError, ModelFileError,
                                  UnsupportedOpError)
 

@@ -398,7 +398,7 @@ def flash(
     """Compile the model to C firmware, run it on an emulated Cortex-M board, compare with the emulator.
 
     Exit code 1 unless every output byte equals firmware_sim's (with --normalize: and every
-    normalized input equals firmware_sim.emulator.normalize's).
+    normalized input equals firmware_sim.emulator.integer_normalize's).
     """
     from lenet_edge.board.flash import flash as flash_model
     from lenet_edge.errors import UsageError

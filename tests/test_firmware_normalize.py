@@ -1,7 +1,7 @@
 """Normalization on the board equals its numpy twin, bit for bit, and stays close to the host's.
 
 runtime/normalize.c, built with arm-none-eabi-gcc and run under QEMU, must give
-firmware_sim.emulator.normalize's int8 model inputs for random and MNIST bitmaps of every shape the board
+firmware_sim.emulator.integer_normalize's int8 model inputs for random and MNIST bitmaps of every shape the board
 takes (1x1, one row or column of 64, 64x64, dark ink), for a 32x32 and a 28x28 model; and the
 classification after it equals the emulator's. Bad bitmaps (empty, too large) fail in one line,
 on the host before building and on the board through its status. Weights are random: exactness
@@ -17,7 +17,7 @@ import pytest
 import firmware_sim
 from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.digit_files import load_raw_digits, save_raw_digits
-from firmware_sim.emulator.normalize import (FIELD, MAX_SIDE, RawDigit, box_weights, field_inputs,
+from firmware_sim.emulator.integer_normalize import (FIELD, MAX_SIDE, RawDigit, box_weights, field_inputs,
                                              fitted_size, ink_of, normalize_digit,
                                              normalized_inputs)
 from firmware_sim.errors import InputError

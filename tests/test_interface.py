@@ -17,7 +17,7 @@ from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.conventions import CONVENTIONS, Convention
 from firmware_sim.emulator.interface import (METADATA_NAME, ModelInterface, read_interface,
                                              scores_tensor)
-from firmware_sim.emulator.normalize import input_table
+from firmware_sim.emulator.integer_normalize import input_table
 from firmware_sim.errors import InputError, ModelFileError
 from lenet_edge.board.simulate import simulate_dataset
 from lenet_edge.data.transforms import load_dataset

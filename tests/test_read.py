@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from firmware_sim.emulator.digit_files import load_raw_digits
-from firmware_sim.emulator.normalize import MAX_SIDE, normalize_digit
+from firmware_sim.emulator.integer_normalize import MAX_SIDE, normalize_digit
 from lenet_edge.board.raw_digits import raw_digit_of
 from lenet_edge.data.mnist import load_mnist
 from lenet_edge.read import lattice

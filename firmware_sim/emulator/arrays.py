@@ -12,7 +12,7 @@ import numpy as np
 from firmware_sim.emulator.files import load_npy, save_npy
 from firmware_sim.emulator.interpreter import Interpreter, quantize_input
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError, InputError
 
 

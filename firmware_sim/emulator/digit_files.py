@@ -5,7 +5,7 @@
 """
 import numpy as np
 
-from firmware_sim.emulator.normalize import RawDigit
+from firmware_sim.emulator.integer_normalize import RawDigit
 from firmware_sim.errors import InputError
 
 

@@ -20,7 +20,7 @@ from firmware_sim.emulator.cost import layer_costs
 from firmware_sim.emulator.files import load_npy, save_npy
 from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.firmware import boards, generate, qemu
 from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile

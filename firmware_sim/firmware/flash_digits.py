@@ -6,7 +6,7 @@
 The firmware (generate with normalize=True) reads raw segmented digits through semihosting, runs
 runtime/normalize.c into the model's input and then the model, timing the two apart (SysTick
 under -icount: exact instruction counts). Every normalized input must equal the numpy twin's
-(firmware_sim.emulator.normalize) and every output the emulator's on those inputs, byte for
+(firmware_sim.emulator.integer_normalize) and every output the emulator's on those inputs, byte for
 byte. `lenet-edge flash --normalize` runs it on MNIST test digits made raw, and compares with
 the host's float normalization (the `compare` callback, whose HostComparison the report holds).
 """
@@ -21,8 +21,8 @@ from firmware_sim.emulator.cost import layer_costs
 from firmware_sim.emulator.digit_files import load_raw_digits
 from firmware_sim.emulator.files import save_npy
 from firmware_sim.emulator.interpreter import Interpreter
-from firmware_sim.emulator.normalize import MAX_SIDE, check_digit, normalized_inputs
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.integer_normalize import MAX_SIDE, check_digit, normalized_inputs
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError, InputError
 from firmware_sim.firmware import boards, generate, qemu
 from firmware_sim.firmware.errors import FirmwareError
@@ -89,7 +89,7 @@ class NormalizeReport:
                  f"{sizes['height'][0]}-{sizes['height'][1]} x {sizes['width'][0]}-"
                  f"{sizes['width'][1]} pixels, {sizes['dark_ink']:,} dark on white), normalized "
                  f"and classified on the board",
-                 f"  normalized inputs identical to firmware_sim.emulator.normalize: "
+                 f"  normalized inputs identical to firmware_sim.emulator.integer_normalize: "
                  f"{'yes' if self.inputs_identical else 'NO'} ({self.mismatched_inputs:,} differ);"
                  f" outputs identical to the emulator: {'yes' if c.identical else 'NO'} "
                  f"({c.mismatched_images:,} differ)"]

@@ -26,7 +26,7 @@ import numpy as np
 from firmware_sim.emulator.cost import LayerCost, layer_costs
 from firmware_sim.emulator.interpreter import prepared_ops
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError, UnsupportedOpError
 from firmware_sim.fit.arena import firmware_arena
 from firmware_sim.fit.arena_tail import ARM32

@@ -9,7 +9,7 @@ runs it under QEMU and compares every output byte with the emulator's.
 """
 from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.interface import read_interface
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.firmware import boards, qemu
 from firmware_sim.firmware.flash_arrays import FlashReport, flash_arrays
 from lenet_edge.board.simulate import DATASETS

@@ -13,8 +13,8 @@ import numpy as np
 from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.interface import read_interface
 from firmware_sim.emulator.interpreter import Interpreter
-from firmware_sim.emulator.normalize import MAX_SIDE, ink_of
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.integer_normalize import MAX_SIDE, ink_of
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.firmware import boards, qemu
 from firmware_sim.firmware.flash_digits import HostComparison, NormalizeReport, flash_digits
 from lenet_edge.board.raw_digits import raw_test_digits

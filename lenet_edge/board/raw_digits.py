@@ -5,7 +5,7 @@ firmware_sim.emulator.digit_files).
     digits = raw_test_digits(images)     # RawDigit list, deterministic
     save_segmented("d.npz", reading.inks)  # the digits `lenet-edge read` cut out
 
-The board's normalization (firmware_sim.emulator.normalize) is measured on these: it must undo the
+The board's normalization (firmware_sim.emulator.integer_normalize) is measured on these: it must undo the
 cropping, scaling and polarity below, and lenet_edge/read/normalize.py (float) does the same.
 """
 from pathlib import Path
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from firmware_sim.emulator.digit_files import save_raw_digits
-from firmware_sim.emulator.normalize import MAX_SIDE, RawDigit
+from firmware_sim.emulator.integer_normalize import MAX_SIDE, RawDigit
 from firmware_sim.errors import InputError
 from lenet_edge.run import atomic_write
 

@@ -17,7 +17,7 @@ import numpy as np
 from firmware_sim.emulator.arrays import model_input
 from firmware_sim.emulator.interface import read_interface
 from firmware_sim.emulator.interpreter import Interpreter
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from lenet_edge.data.transforms import load_dataset
 from lenet_edge.errors import UsageError
 

@@ -59,7 +59,7 @@ def _outputs(tflite: Path, dataset: str, limit: int | None, data_dir: Path | Non
     from firmware_sim.emulator.arrays import model_input
     from firmware_sim.emulator.interface import read_interface, scores_tensor
     from firmware_sim.emulator.interpreter import Interpreter
-    from firmware_sim.emulator.reader import load_model
+    from firmware_sim.emulator.model_file import load_model
     from lenet_edge.data.transforms import load_dataset
 
     graph = load_model(tflite)

@@ -1,4 +1,4 @@
-/* Digit normalization: firmware_sim/emulator/normalize.py (the numpy twin) in C, bit for bit.
+/* Digit normalization: firmware_sim/emulator/integer_normalize.py (the numpy twin) in C, bit for bit.
  *
  * Bounding box of the ink, area-weighted resampling into the 20x20 box keeping the aspect ratio
  * (exact integer sums: along an axis of n source and m output pixels, weights are overlaps in

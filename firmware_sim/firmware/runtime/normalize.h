@@ -1,6 +1,6 @@
 /* Digit normalization on the board: a raw segmented digit -> the model's int8 input.
  *
- * Mirrors firmware_sim/emulator/normalize.py (the numpy twin) bit for bit; the steps and their rounding
+ * Mirrors firmware_sim/emulator/integer_normalize.py (the numpy twin) bit for bit; the steps and their rounding
  * are written down there. Integer arithmetic only; static scratch of about 2 KB.
  */
 #ifndef NORMALIZE_H
