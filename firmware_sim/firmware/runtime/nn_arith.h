@@ -128,9 +128,10 @@ NN_INLINE int32_t nn_clamp(int32_t x, int32_t lo, int32_t hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/* Saturate to int8 (one SSAT on ARMv7-M). */
+/* Saturate to int8 (one SSAT on ARMv7-M and ARMv8-M Mainline; ARMv6-M, the Cortex-M0, has
+ * none and compares). */
 NN_INLINE int32_t nn_sat8(int32_t x) {
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
   int32_t r;
   __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
   return r;
