@@ -11,6 +11,18 @@
 
 #include "nn_conv.h"
 
+NN_INLINE uint32_t nn_tap_at(const uint16_t *tap, uint32_t t) { return tap ? tap[t] : t; }
+
+/* Two layouts of the patch. The int16 one below serves SXTB16/SMLAD (Cortex-M4, M7, M33) and
+ * the Cortex-M3's MLA. The byte patch of nn_bytepatch.h (each pixel's window bytes in tap
+ * order) serves Helium's 16-lane int8 multiply-adds (Cortex-M55) and ARMv6-M (Cortex-M0, M0+:
+ * no DSP, few registers, sign-extending loads with a register offset only). */
+#if (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || defined(__ARM_ARCH_6M__)
+#define NN_BYTE_PATCH 1
+#include "nn_bytepatch.h"
+#else
+#define NN_BYTE_PATCH 0
+
 NN_INLINE uint32_t nn_read32(const int8_t *p) {
   uint32_t v;
   memcpy(&v, p, 4);  /* one LDR: ARMv7-M loads unaligned words */
@@ -21,8 +33,6 @@ NN_INLINE uint32_t nn_read32(const int8_t *p) {
  * halfword LANE[t%4] (pair order (x0, x2), (x1, x3)), so that one quad of weights meets the same
  * quad of every pixel in consecutive words. */
 static const uint8_t NN_LANE[4] = {0, 2, 1, 3};
-
-NN_INLINE uint32_t nn_tap_at(const uint16_t *tap, uint32_t t) { return tap ? tap[t] : t; }
 
 /* The 4 pixels of a 2x2 block, windows inside the image: x0 is the first window's origin, d1..d3
  * the offsets of the others. */
@@ -246,6 +256,12 @@ NN_INLINE const nn_word_t *nn_patch_sums(const nn_patch_conv_t *p, const nn_conv
   return w;
 }
 
+/* Where pixel j of a 2x2 group starts, for nn_gather_border. */
+NN_INLINE int16_t *nn_pixel_patch(const nn_taps_t *p, int16_t *patch, int j) {
+  return patch + 4 * j;
+}
+#endif /* NN_BYTE_PATCH */
+
 /* ---- one pixel per patch: dense weights four channels at a time (mac1x4), the out_c % 4 last
  * channels (and blocked ones, b not 0) one after another. */
 NN_INLINE void nn_pixel_channels(const nn_patch_conv_t *p, const nn_conv_blocked_t *b,
@@ -332,7 +348,8 @@ NN_INLINE void nn_patch_blocks(const nn_patch_conv_t *p, const nn_conv_blocked_t
         nn_gather4(&p->taps, input + nn_window_origin(g, oy, ox), d1, d2, d1 + d2, words);
       } else {
         for (int j = 0; j < 4; j++)
-          nn_gather_border(g, &p->taps, input, oy + (j >> 1), ox + (j & 1), 4, patch + 4 * j);
+          nn_gather_border(g, &p->taps, input, oy + (j >> 1), ox + (j & 1), 4,
+                           nn_pixel_patch(&p->taps, patch, j));
       }
       nn_block_channels(p, b, sub, words, out, kind, lut);
     }
