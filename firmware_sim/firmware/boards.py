@@ -111,3 +111,10 @@ SECTIONS
   .stack (NOLOAD) : {{ . = ALIGN(8); _sstack = .; . += STACK_SIZE; _estack = .; }} > RAM
 }}
 """
+
+
+# The QEMU board whose build runs each core a device profile may name (fit/devices CORES):
+# the Cortex-M0+ (SAMD21, RP2040) has ARMv6-M's instructions, as the micro:bit's Cortex-M0.
+BOARD_OF_CORE = {"cortex-m0": "microbit", "cortex-m0plus": "microbit",
+                 "cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500",
+                 "cortex-m33": "mps2-an505", "cortex-m55": "mps3-an547"}
