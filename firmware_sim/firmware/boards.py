@@ -42,6 +42,7 @@ class Board:
     description: str
     qemu_cpu: str = ""  # QEMU's -cpu, when it differs from the core
     stack_bytes: int = STACK_RESERVE
+    qemu_machine: str = ""  # QEMU's -M, when it differs from the name (a build variant)
 
     @property
     def cflags(self) -> tuple[str, ...]:
@@ -51,6 +52,11 @@ class Board:
     def cpu(self) -> str:
         """QEMU's -cpu."""
         return self.qemu_cpu or self.core.split("+")[0]
+
+    @property
+    def machine(self) -> str:
+        """QEMU's -M."""
+        return self.qemu_machine or self.name
 
 
 _KB, _MB = 1 << 10, 1 << 20

@@ -78,7 +78,7 @@ firmware.elf: $(SOURCES) {headers} link.ld
 
 {files}
 run: firmware.elf
-\tqemu-system-arm -M $(BOARD) -cpu $(QEMU_CPU) -nographic -icount shift=6 \\
+\tqemu-system-arm -M {board.machine} -cpu $(QEMU_CPU) -nographic -icount shift=6 \\
 \t  -semihosting-config enable=on,target=native -kernel firmware.elf
 
 clean:

@@ -123,7 +123,7 @@ def emulate(folder: Path, board: str, timeout: float, writes: tuple[str, ...], w
     qemu = tool("qemu-system-arm")
     for name in writes:
         (folder / name).unlink(missing_ok=True)
-    command = [qemu, "-M", target.name, "-cpu", target.cpu, "-nographic",
+    command = [qemu, "-M", target.machine, "-cpu", target.cpu, "-nographic",
                "-icount", f"shift={ICOUNT_SHIFT}", "-semihosting-config",
                "enable=on,target=native", "-kernel", "firmware.elf"]
     try:
