@@ -57,7 +57,7 @@ def mac_path(board: str) -> str:
     if core == "cortex-m0":
         return "byte patch, LDRSB/MULS"
     if core == "cortex-m3":
-        return "int16 patch, C (MLA)"
+        return "byte patch, C (LDRSB/MLA)"
     if core == "cortex-m55":
         return "byte patch, Helium VMLADAVA"
     return "int16 patch, SXTB16/SMLAD"

@@ -4,16 +4,18 @@ Each board's memory map (checked with QEMU 7.2's `info mtree`) becomes its link.
 (`link_script`): code and constants in the memory that plays the role of flash, data, bss and
 the stack in RAM. The cores:
 
-* mps2-an385 (Cortex-M3, ARMv7-M): no DSP instructions, the portable C MAC loops of nn_patch.h.
+* mps2-an385 (Cortex-M3, ARMv7-M): no DSP instructions, the byte patch's C MAC loops
+  (nn_bytepatch.h).
 * mps2-an386 (M4F) and mps2-an500 (M7): ARMv7E-M, the SXTB16/SMLAD assembly loops.
 * mps2-an505 (M33, ARMv8-M Mainline with the DSP extension): the same DSP loops. QEMU boots
   the AN505 in the secure world with its vector table at 0x10000000, so the code sits in the
   secure alias of SSRAM1 (0x10000000) and the data in that of SSRAM2/3 (0x38000000).
-* mps3-an547 (M55, Armv8.1-M with Helium): the MVE MAC loops (nn_mve.h) where
+* mps3-an547 (M55, Armv8.1-M with Helium): the MVE MAC loops (nn_bytepatch.h) where
   `__ARM_FEATURE_MVE` is set. Code in the 512 KB ITCM at 0x0 (where the secure vector table
   is), data in the 512 KB DTCM at 0x20000000.
 * microbit (Cortex-M0, ARMv6-M: Thumb-1, no DSP, no SSAT, no unaligned word loads): the nRF51's
-  real 256 KB of flash at 0x0 and 16 KB of RAM at 0x20000000; the portable C path. The
+  real 256 KB of flash at 0x0 and 16 KB of RAM at 0x20000000; the byte patch with an
+  LDRSB/MULS assembly loop, and nn_smull for the requantization's 64-bit product. The
   Cortex-M0+ device profiles (samd21, rp2040) map to this build.
 
 `systick_hz` is the clock SysTick counts in QEMU (CSR clock source bit set): it turns ticks into

@@ -1,5 +1,6 @@
-/* The byte patch of the dense and blocked conv variants, for Helium (Cortex-M55) and ARMv6-M
- * (Cortex-M0/M0+); included by nn_patch.h, which picks it, in place of its int16 patch.
+/* The byte patch of the dense and blocked conv variants, for Helium (Cortex-M55), ARMv6-M
+ * (Cortex-M0/M0+) and ARMv7-M without DSP (Cortex-M3); included by nn_patch.h, which picks it,
+ * in place of its int16 patch.
  *
  * Pixel j's window is the K = segments * seg_len bytes at patch + j * K, tap after tap in patch
  * order: exactly the order of the weights of one channel (nn_ops.h), so a channel's sum is a
@@ -8,8 +9,9 @@
  * scratch the emitter reserves. Sums wrap modulo 2**32, as TFLM's int32 accumulator.
  *
  * Helium: VMLADAVA.S8 multiplies 16 int8 pairs and adds them to a 32-bit sum in one
- * instruction; the last vector of a run is predicated (tail-predicated loops, VCTP), so runs
- * need not be multiples of 16. ARMv6-M: plain C over bytes, one MULS and one ADDS a product.
+ * instruction; the last vector of a run is predicated (a tail-predicated loop), so runs need
+ * not be multiples of 16. ARMv6-M: an LDRSB/MULS loop in assembly. Cortex-M3: plain C, an
+ * LDRSB and an MLA a product.
  */
 #ifndef NN_BYTEPATCH_H
 #define NN_BYTEPATCH_H
@@ -153,7 +155,7 @@ NN_INLINE void nn_mac1x4(const nn_word_t *w, const nn_word_t *x, uint32_t quads,
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
-#else
+#elif defined(__ARM_ARCH_6M__)
 /* ARMv6-M: LDRSB takes a register offset only, and the eight low registers hold the index,
  * the weight and 4 pixel pointers, the weight and the product, so the four sums live in high
  * registers (ADD reaches them). The index runs from -n up to 0 against pointers to the ends:
@@ -195,6 +197,22 @@ NN_INLINE void nn_dot4(const int8_t *w, const int8_t *x, uint32_t stride, uint32
 }
 #undef NN_DOT4_TAP
 
+#else /* ARMv7-M (Cortex-M3): GCC's loop, LDRSB with an immediate offset and MLA */
+NN_INLINE void nn_dot4(const int8_t *w, const int8_t *x, uint32_t stride, uint32_t n,
+                       int32_t *acc) {
+  const int8_t *x1 = x + stride, *x2 = x1 + stride, *x3 = x2 + stride;
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  for (uint32_t i = 0; i < n; i++) {
+    const int32_t wv = w[i];
+    a0 += (uint32_t)(wv * x[i]);
+    a1 += (uint32_t)(wv * x1[i]);
+    a2 += (uint32_t)(wv * x2[i]);
+    a3 += (uint32_t)(wv * x3[i]);
+  }
+  acc[0] = (int32_t)a0, acc[1] = (int32_t)a1, acc[2] = (int32_t)a2, acc[3] = (int32_t)a3;
+}
+#endif
+#if !NN_MVE
 NN_INLINE void nn_dot1(const int8_t *w, const int8_t *x, uint32_t n, int32_t *acc) {
   uint32_t a = *acc;
   for (uint32_t i = 0; i < n; i++) a += (uint32_t)(w[i] * x[i]);
