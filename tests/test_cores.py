@@ -181,3 +181,15 @@ def test_a_profile_with_an_unknown_core_is_refused():
         parse_profile(values, "x.toml")
     values["core"] = "cortex-m33"
     assert parse_profile(values).core == "cortex-m33"
+
+
+@needs_toolchain
+def test_normalization_on_the_microbit(lenet5, runs):
+    """main_normalize.c and normalize.c on ARMv6-M: the board's int8 inputs and outputs equal
+    the host's, and its classification count (flash_digits, 16 MHz SysTick) matches main.c's."""
+    from lenet_edge.board.flash_normalize import flash_normalized
+
+    report = flash_normalized(lenet5, "microbit", 30)
+    assert report.inputs_identical and report.classification.identical
+    plain = runs["microbit"][0].instructions_per_inference
+    assert report.classify_instructions == pytest.approx(plain, rel=0.01)
