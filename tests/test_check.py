@@ -45,7 +45,8 @@ def test_lenet5_fits_an_nrf52840(models):
     assert report.effective_macs == sum(c.effective_macs for c in costs)
     assert report.latency_s == pytest.approx(report.effective_macs / (64e6 * 2 * 0.35))
     assert report.digits_per_second == pytest.approx(1 / report.latency_s)
-    assert report.fused_arena_bytes < report.arena_head_bytes
+    assert report.firmware_arena_bytes < report.arena_head_bytes
+    assert f"the generated firmware's arena is {report.firmware_arena_bytes:,}" in result.output
     for number in (f"{report.flash_needed:,}", f"{report.ram_needed:,}", "1,048,576"):
         assert number in result.output
 
@@ -73,6 +74,8 @@ def test_json_report(models):
     report = json.loads(result.stdout)
     assert report["fits"] and report["meets_rate"] and report["device"] == "stm32f746"
     assert len(report["layers"]) == 15 and report["layers"][0]["opcode"] == "CONV_2D"
+    assert report["firmware_arena_bytes"] == check_model(models["lenet5"],
+                                                         "stm32f746").firmware_arena_bytes
 
 
 def test_1989_net_on_the_dsp32c_reads_about_30_digits_a_second(models):
@@ -81,6 +84,39 @@ def test_1989_net_on_the_dsp32c_reads_about_30_digits_a_second(models):
     assert 0.97 * PAPER_1989_MACS <= report.effective_macs <= PAPER_1989_MACS
     assert 27 <= report.digits_per_second <= 33
     assert report.fits and report.weight_storage == "float32" and report.arena_tail_bytes == 0
+
+
+@pytest.fixture(scope="module")
+def float1989(tmp_path_factory):
+    """The 1989 net as a float32 .tflite (what `lenet-edge convert` writes without --int8)."""
+    from lenet_edge.models import registry
+    from tests.test_emulator_support import convert_float
+
+    path = tmp_path_factory.mktemp("float") / "lenet1989-float32.tflite"
+    path.write_bytes(convert_float(registry.build("lenet1989")))
+    return path
+
+
+def test_float32_1989_net_on_the_dsp32c_in_floating_point(float1989):
+    """Issue 16: the board computed in floating point; check sizes the float model unemulated."""
+    report = check_model(float1989, "dsp32c")
+    assert report.effective_macs == PAPER_1989_MACS  # no weight rounds to zero in float32
+    assert 27 <= report.digits_per_second <= 33
+    assert report.fits and report.weight_storage == "float32" and report.arena_tail_bytes == 0
+    graph = firmware_sim.load_model(float1989)
+    assert report.weight_bytes == 4 * sum(graph.tensors[t].size for t in {
+        t for op in graph.ops for t in op.inputs if t >= 0 and graph.tensors[t].is_constant})
+    assert report.firmware_arena_bytes is None and report.arena_head_bytes == planner.tflm_plan(
+        graph, element_bytes=4).arena_bytes
+    result = invoke("check", float1989, "--device", "dsp32c")
+    assert result.exit_code == 0, result.output
+    assert "digits per second: 30" in result.output and "generated firmware" not in result.output
+
+
+def test_float32_model_on_an_int8_device_is_refused_in_one_line(float1989):
+    assert_one_error_line(invoke("check", float1989, "--device", "nrf52840"),
+                          "nrf52840 runs int8 models (weight storage int8); this model is "
+                          "float32: convert it with --int8")
 
 
 def test_check_usage_errors(models, tmp_path):

@@ -10,17 +10,18 @@ import sys
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import firmware_sim
 from firmware_sim import InputError, ModelFileError, UnsupportedOpError
+from firmware_sim.emulator import speed
 from firmware_sim.emulator.kernels import accumulate, requantize
 from firmware_sim.errors import FirmwareSimError
-from tests.test_emulator_support import (convert_float, convert_int8, keras_and_tf,
-                                         lenet_tflite, multi_op_tflite, pack_model,
-                                         randomize_weights, structured_int8_images, tflm_run,
-                                         unpack_model)
+from tests.test_emulator_support import (both_paths, convert_float, convert_int8,
+                                         keras_and_tf, lenet_tflite, multi_op_tflite,
+                                         output_stage_data, pack_model, randomize_weights,
+                                         structured_int8_images, tflm_run, unpack_model)
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -92,20 +93,21 @@ def test_float_output_stage_equals_the_integer_path():
     for _ in range(40):
         channels = int(rng.integers(1, 9))
         real = 10.0 ** rng.uniform(-4, -0.01, channels)  # right shifts of 1 to 14
-        multiplier, shift = zip(*(requantize.quantize_multiplier(r) for r in real))
-        bias = rng.integers(-30000, 30000, channels)
+        multiplier, shift = accumulate.multipliers_and_shifts(
+            [requantize.quantize_multiplier(r) for r in real])
+        bias = rng.integers(-30000, 30000, channels).astype(np.int32)
         bounds = np.full(channels, 1 << 21)
         zero_point = int(rng.integers(-128, 128))
-        stage = accumulate.output_stage(bounds, bias, list(multiplier), list(shift), zero_point,
-                                        (-128, 127))
-        assert stage.real_multiplier is not None
-        integer_stage = accumulate.OutputStage(**{**vars(stage), "real_multiplier": None})
+        op_data = output_stage_data(bias, multiplier, shift, zero_point, (-128, 127))
+        stage = speed.float_stage(op_data, bounds)
+        assert stage is not None
+        fast = speed.MacParams(op_data, np.zeros((channels, 1)), bounds, stage)
         acc = rng.integers(-(1 << 21), 1 << 21, (channels, 3000)).astype(np.float64)
         # accumulators sitting on the ties of both roundings
         ties = np.round((np.arange(-130, 130)[None, :] - 0.5 - zero_point) / real[:, None])
         acc = np.concatenate([acc, ties - bias[:, None], ties - bias[:, None] + 1], axis=1)
-        assert np.array_equal(accumulate.requantize(stage, acc),
-                              accumulate.requantize(integer_stage, acc))
+        assert np.array_equal(speed.requantize(fast, acc),
+                              accumulate.output_stage(op_data, acc.astype(np.int64).T).T)
 
 
 # -- whole models against TFLM ----------------------------------------------------------------
@@ -116,7 +118,7 @@ def test_lenet5_like_model_matches_tflm_byte_for_byte(per_channel):
     graph = firmware_sim.load_model(model)
     assert [op.opcode for op in graph.ops].count("TANH") == 4
     x = structured_int8_images((32, 32, 1), n_random=300)
-    assert np.array_equal(firmware_sim.run(graph, x), tflm_run(model, x))
+    assert np.array_equal(both_paths(graph, x), tflm_run(model, x))
 
 
 def test_tflm_rounds_twice(monkeypatch):
@@ -125,15 +127,15 @@ def test_tflm_rounds_twice(monkeypatch):
     x = structured_int8_images((32, 32, 1), n_random=300)
     expected = tflm_run(model, x)
 
-    def single_rounding(stage, acc):
-        acc = acc.astype(np.int64) + stage.bias
-        total_shift = 31 - stage.output_shift
-        scaled = (acc * stage.output_multiplier + (1 << (total_shift - 1))) >> total_shift
-        return np.clip(scaled + stage.output_offset, stage.quantized_activation_min,
-                       stage.quantized_activation_max).astype(np.int8)
+    def single_rounding(x, output_multiplier, output_shift):
+        total_shift = 31 - np.asarray(output_shift, dtype=np.int64)
+        return (x * np.asarray(output_multiplier, dtype=np.int64)
+                + (np.int64(1) << (total_shift - 1))) >> total_shift
 
-    monkeypatch.setattr(accumulate, "requantize", single_rounding)
-    single = firmware_sim.run(firmware_sim.load_model(model), x)
+    graph = firmware_sim.load_model(model)
+    assert np.array_equal(firmware_sim.run(graph, x, reference=True), expected)
+    monkeypatch.setattr(accumulate, "multiply_by_quantized_multiplier", single_rounding)
+    single = firmware_sim.run(graph, x, reference=True)
     assert not np.array_equal(single, expected)
 
 
@@ -147,7 +149,7 @@ def test_multi_op_model_matches_tflm_byte_for_byte(per_channel):
     activations = {op.options.get("fused_activation_function") for op in graph.ops}
     assert {1, 2, 3} <= activations  # RELU, RELU_N1_TO_1, RELU6 fused into convolutions
     x = structured_int8_images((12, 12, 2), n_random=300)
-    assert np.array_equal(firmware_sim.run(graph, x), tflm_run(model, x))
+    assert np.array_equal(both_paths(graph, x), tflm_run(model, x))
 
 
 def test_padding_and_strides_match_tflm():
@@ -166,8 +168,7 @@ def test_padding_and_strides_match_tflm():
     randomize_weights(model, seed=11)
     tflite = convert_int8(model, -2.0, 3.0)
     x = structured_int8_images((11, 9, 3), n_random=200)
-    assert np.array_equal(firmware_sim.run(firmware_sim.load_model(tflite), x),
-                          tflm_run(tflite, x))
+    assert np.array_equal(both_paths(firmware_sim.load_model(tflite), x), tflm_run(tflite, x))
 
 
 @pytest.mark.parametrize("layer", ["Conv2D", "DepthwiseConv2D"])
@@ -192,8 +193,7 @@ def test_dilated_convolutions_match_tflm(layer, padding, strides):
                                  output.shape[3]], dtype=np.int32)
     tflite = pack_model(edited)
     x = structured_int8_images((13, 12, 2), n_random=100)
-    assert np.array_equal(firmware_sim.run(firmware_sim.load_model(tflite), x),
-                          tflm_run(tflite, x))
+    assert np.array_equal(both_paths(firmware_sim.load_model(tflite), x), tflm_run(tflite, x))
 
 
 def _activation_model(name: str, width: int):
@@ -212,7 +212,7 @@ def test_activations_match_tflm_on_every_int8_input(name, opcode, low, high):
     graph = firmware_sim.load_model(tflite)
     assert [op.opcode for op in graph.ops] == [opcode]
     x = np.arange(-128, 128, dtype=np.int8)[None]
-    assert np.array_equal(firmware_sim.run(graph, x), tflm_run(tflite, x))
+    assert np.array_equal(both_paths(graph, x), tflm_run(tflite, x))
 
 
 @pytest.mark.parametrize("low,high", [(-1.0, 1.0), (-10.0, 4.0), (-60.0, 60.0)])
@@ -221,8 +221,7 @@ def test_softmax_matches_tflm(low, high):
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.integers(-128, 128, (300, 10)), np.full((1, 10), 127),
                         np.eye(10) * 255 - 128]).astype(np.int8)
-    assert np.array_equal(firmware_sim.run(firmware_sim.load_model(tflite), x),
-                          tflm_run(tflite, x))
+    assert np.array_equal(both_paths(firmware_sim.load_model(tflite), x), tflm_run(tflite, x))
 
 
 def test_float_io_model_quantizes_and_dequantizes_like_tflm():
@@ -237,7 +236,7 @@ def test_float_io_model_quantizes_and_dequantizes_like_tflm():
     x = np.concatenate([rng.uniform(-1.5, 1.5, (200, 6, 6, 1)),
                         np.full((1, 6, 6, 1), 1e9), np.full((1, 6, 6, 1), -1e9)])
     x = x.astype(np.float32)
-    got = firmware_sim.run(graph, x)
+    got = both_paths(graph, x)
     assert got.dtype == np.float32
     assert np.array_equal(got, tflm_run(tflite, x))
 
@@ -259,8 +258,28 @@ def test_int8_requantizing_quantize_matches_tflm(scale, zero_point):
     graph_input.quantization.zeroPoint = np.array([zero_point], dtype=np.int64)
     tflite = pack_model(edited)
     x = np.arange(-128, 128, dtype=np.int8).reshape(16, 16)
-    assert np.array_equal(firmware_sim.run(firmware_sim.load_model(tflite), x),
-                          tflm_run(tflite, x))
+    assert np.array_equal(both_paths(firmware_sim.load_model(tflite), x), tflm_run(tflite, x))
+
+
+@pytest.mark.parametrize("filter_zero_point", [0, 3, -7])
+def test_per_tensor_fully_connected_applies_the_filter_zero_point_like_tflm(filter_zero_point):
+    """TFLM's per-tensor FullyConnected adds filter_offset = -filter_zero_point to each weight."""
+    keras, _ = keras_and_tf()
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.layers.Input((24,)), keras.layers.Dense(7)])
+    randomize_weights(model, seed=9)
+    edited = unpack_model(convert_int8(model, -1.0, 1.0, per_channel=False))
+    subgraph = edited.subgraphs[0]
+    (operator,) = [op for op in subgraph.operators if edited.operatorCodes[op.opcodeIndex]
+                   .builtinCode == schema.BuiltinOperator.FULLY_CONNECTED]
+    subgraph.tensors[operator.inputs[1]].quantization.zeroPoint = np.array(
+        [filter_zero_point], dtype=np.int64)
+    tflite = pack_model(edited)
+    graph = firmware_sim.load_model(tflite)
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.integers(-128, 128, (200, 24)), np.full((1, 24), -128),
+                        np.full((1, 24), 127)]).astype(np.int8)
+    assert np.array_equal(both_paths(graph, x), tflm_run(tflite, x))
 
 
 # -- random models ----------------------------------------------------------------------------
@@ -337,6 +356,36 @@ def test_random_models_match_tflm(spec):
     graph = firmware_sim.load_model(tflite)
     x = structured_int8_images(graph.tensors[graph.inputs[0]].shape[1:], n_random=40,
                                seed=spec[6])
+    assert np.array_equal(firmware_sim.run(graph, x), tflm_run(tflite, x))
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(model_specs(), st.integers(0, 2**16))
+def test_fast_path_equals_the_reference_kernels_on_random_models(spec, seed):
+    """The speed forms (float sums, closed-form stage, tables, fusion, window sums) against the
+    literal integer kernels, on random models and random images, wide-range ones included."""
+    graph = firmware_sim.load_model(_random_tflite(spec))
+    try:
+        reference_interpreter = firmware_sim.Interpreter(graph, reference=True)
+    except ModelFileError:  # a model TFLM's prepare refuses too (an ADD rescale above 1)
+        assume(False)
+    shape = graph.tensors[graph.inputs[0]].shape[1:]
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([structured_int8_images(shape, n_random=30, seed=seed),
+                        rng.choice(np.array([-128, 127], dtype=np.int8), (10, *shape))])
+    fast = firmware_sim.Interpreter(graph).run(x)
+    reference = reference_interpreter.run(x)
+    assert fast.dtype == reference.dtype and np.array_equal(fast, reference)
+
+
+@pytest.mark.parametrize("name", ["lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-modern"])
+def test_reference_kernels_match_tflm_on_zoo_models(name):
+    from tests.test_planner import zoo_int8_tflite
+    tflite = zoo_int8_tflite(name)
+    graph = firmware_sim.load_model(tflite)
+    x = structured_int8_images(graph.tensors[graph.inputs[0]].shape[1:], n_random=60)
+    assert np.array_equal(firmware_sim.run(graph, x, reference=True), tflm_run(tflite, x))
     assert np.array_equal(firmware_sim.run(graph, x), tflm_run(tflite, x))
 
 

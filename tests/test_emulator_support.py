@@ -143,3 +143,25 @@ def pack_model(model: "schema.ModelT") -> bytes:
 
 def unpack_model(data: bytes) -> "schema.ModelT":
     return schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+
+
+def both_paths(graph, *inputs) -> np.ndarray:
+    """The interpreter's fast outputs, after checking them equal to the reference kernels'."""
+    import firmware_sim
+    fast = firmware_sim.Interpreter(graph).run(*inputs)
+    reference = firmware_sim.Interpreter(graph, reference=True).run(*inputs)
+    assert fast.dtype == reference.dtype and np.array_equal(fast, reference)
+    return fast
+
+
+def output_stage_data(bias, output_multiplier, output_shift, output_offset: int,
+                      activation_range: tuple[int, int]):
+    """A stand-in op data holding just an output stage (bias, multipliers, shifts, offset,
+    clamp), for the output-stage tests."""
+    from types import SimpleNamespace
+    return SimpleNamespace(bias=np.asarray(bias, dtype=np.int32),
+                           output_multiplier=np.asarray(output_multiplier, dtype=np.int32),
+                           output_shift=np.asarray(output_shift, dtype=np.int32),
+                           output_offset=output_offset,
+                           quantized_activation_min=int(activation_range[0]),
+                           quantized_activation_max=int(activation_range[1]))

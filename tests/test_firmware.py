@@ -23,7 +23,8 @@ from firmware_sim.firmware.errors import (BoardTooSmallError, FirmwareTimeoutErr
                                           ToolchainMissingError)
 from lenet_edge.board.flash import flash
 from tests.test_emulator_support import (convert_int8, keras_and_tf, lenet_tflite,
-                                         multi_op_tflite, structured_int8_images)
+                                         multi_op_tflite, randomize_weights,
+                                         structured_int8_images)
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in qemu.TOOLS),
@@ -126,6 +127,20 @@ def _padded_tflite() -> bytes:
     return convert_int8(model, -1.0, 1.0)
 
 
+def _per_tensor_fully_connected_tflite() -> bytes:
+    """FULLY_CONNECTED quantized per tensor: one output_multiplier and shift for all outputs."""
+    keras, _ = keras_and_tf()
+    keras.utils.set_random_seed(13)
+    model = keras.Sequential([keras.layers.Input((6, 6, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(16, activation="relu"), keras.layers.Dense(5)])
+    randomize_weights(model, seed=13)
+    tflite = convert_int8(model, -1.0, 1.0, per_channel=False)
+    graph = firmware_sim.load_model(tflite)
+    filters = [graph.tensors[op.inputs[1]] for op in graph.ops if op.opcode == "FULLY_CONNECTED"]
+    assert len(filters) == 2 and not any(f.quant.per_channel for f in filters)
+    return tflite
+
+
 def _float_inputs() -> np.ndarray:
     rng = np.random.default_rng(4)
     x = np.concatenate([rng.uniform(-1.5, 1.5, (100, 6, 6, 1)), np.full((1, 6, 6, 1), 1e9),
@@ -134,14 +149,17 @@ def _float_inputs() -> np.ndarray:
 
 
 @pytest.mark.parametrize("board", ["mps2-an386", "microbit", "mps3-an547"])
-@pytest.mark.parametrize("case", ["multi_op", "per_tensor_lenet", "float_io", "padding"])
+@pytest.mark.parametrize("case", ["multi_op", "per_tensor_lenet", "float_io", "padding",
+                                  "per_tensor_fully_connected"])
 def test_every_op_kind_equals_the_emulator(case, board, tmp_path):
     """ADD, MUL, depthwise (multiplier 2), max/average pools, LOGISTIC, RELU/RELU6, SOFTMAX,
     per-tensor quantization, float QUANTIZE/DEQUANTIZE, SAME padding with strides."""
     tflite, x = {"multi_op": lambda: (multi_op_tflite(True), _random_ints((12, 12, 2))),
                  "per_tensor_lenet": lambda: (lenet_tflite(False), _random_ints((32, 32, 1))),
                  "float_io": lambda: (_float_io_tflite(), _float_inputs()),
-                 "padding": lambda: (_padded_tflite(), _random_ints((11, 9, 3)))}[case]()
+                 "padding": lambda: (_padded_tflite(), _random_ints((11, 9, 3))),
+                 "per_tensor_fully_connected": lambda: (_per_tensor_fully_connected_tflite(),
+                                                        _random_ints((6, 6, 1)))}[case]()
     model, inputs = tmp_path / "model.tflite", tmp_path / "x.npy"
     model.write_bytes(tflite)
     np.save(inputs, x)

@@ -73,6 +73,9 @@ def test_the_layers_import_one_way():
             assert _loaded(modules, "firmware_sim.firmware") == [], name
         if name.startswith("firmware_sim.fit."):
             assert _loaded(modules, "firmware_sim.firmware") == [], name
+        if name.startswith("firmware_sim.emulator.kernels."):  # the reference arithmetic
+            for speed_module in ("speed", "tables", "output_table"):
+                assert _loaded(modules, f"firmware_sim.emulator.{speed_module}") == [], name
 
 
 def test_the_package_surface_is_the_emulator_alone():

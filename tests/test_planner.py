@@ -1,18 +1,16 @@
 """The memory planner against TFLM: greedy head and persistent tail equal to what TFLM's
-RecordingMicroAllocator reports, TFLM's own planner unit tests, and the fused plan's invariants."""
+RecordingMicroAllocator reports, and TFLM's own planner unit tests. (The generated firmware's
+arena is tests/test_arena.py's.)"""
 import functools
-import json
 import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_sim
-from firmware_sim.emulator.ir import Graph, Op, Tensor
 from firmware_sim.fit import arena_tail, planner
 from tests.test_emulator_support import convert_int8, keras_and_tf, lenet5_like, multi_op_tflite
 
@@ -132,69 +130,3 @@ def test_greedy_plan_never_overlaps_live_buffers(requirements):
     times = range(max(b.last for b in plan.buffers) + 1)
     live = max(sum(b.size for b in plan.buffers if b.first <= t <= b.last) for t in times)
     assert live <= plan.arena_bytes <= sum(b.size for b in plan.buffers)
-
-
-def test_fused_lenet5_plan_never_holds_the_pre_pool_map(lenet5):
-    graph = firmware_sim.load_model(lenet5)
-    fused = planner.fused_plan(graph)
-    assert [g.opcodes for g in fused.groups][:2] == [
-        ("CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH")] * 2
-    c1_output = graph.ops[0].outputs[0]  # 28x28x6: the largest map, never whole in the arena
-    assert c1_output not in {b.tensor for b in fused.plan.buffers}
-    assert fused.arena_bytes < planner.tflm_plan(graph).arena_bytes
-    assert_no_overlap(fused.plan)
-    plan = json.loads(json.dumps(fused.as_dict()))
-    assert plan["arena_bytes"] == fused.arena_bytes
-    assert plan["groups"][0]["inputs"][0]["tensor"] == graph.inputs[0]
-
-
-# ---- random LeNet-like chains, built directly as IR graphs ------------------------------------
-
-def _chain(layers: list[tuple[str, int]], side: int, channels: int) -> Graph:
-    """input -> layers; each layer ("conv", out channels), ("act", 0), ("pool", 0), ("fc", n)."""
-    tensors = [Tensor("input", (1, side, side, channels), "int8", None)]
-    ops = []
-
-    def add(opcode, shape, constant_shapes, options):
-        inputs = [len(tensors) - 1]
-        for constant_shape in constant_shapes:
-            tensors.append(Tensor("w", constant_shape, "int8", None, np.ones(constant_shape, np.int8)))
-            inputs.append(len(tensors) - 1)
-        tensors.append(Tensor(opcode, shape, "int8", None))
-        ops.append(Op(opcode, tuple(inputs), (len(tensors) - 1,), options))
-
-    for kind, n in layers:
-        shape = tensors[-1].shape
-        if kind == "conv" and len(shape) == 4 and shape[1] >= 3:
-            add("CONV_2D", (1, shape[1] - 2, shape[2] - 2, n), [(n, 3, 3, shape[3])],
-                {"padding": 1, "stride_w": 1, "stride_h": 1})
-        elif kind == "pool" and len(shape) == 4 and shape[1] >= 2:
-            add("AVERAGE_POOL_2D", (1, shape[1] // 2, shape[2] // 2, shape[3]), [],
-                {"padding": 1, "stride_w": 2, "stride_h": 2, "filter_width": 2,
-                 "filter_height": 2})
-        elif kind == "act":
-            add("TANH", shape, [], {})
-        elif kind == "fc":
-            if len(shape) == 4:
-                add("RESHAPE", (1, int(np.prod(shape))), [(2,)], {})
-            add("FULLY_CONNECTED", (1, n), [(n, tensors[-1].shape[1])], {})
-    return Graph(tuple(tensors), tuple(ops), (0,), (len(tensors) - 1,))
-
-
-LAYERS = st.lists(st.tuples(st.sampled_from(["conv", "act", "pool", "fc"]), st.integers(1, 24)),
-                  min_size=1, max_size=10)
-
-
-@settings(max_examples=150, deadline=None)
-@given(LAYERS, st.integers(4, 32), st.integers(1, 3))
-def test_fused_plan_is_valid_and_no_larger(layers, side, channels):
-    graph = _chain(layers, side, channels)
-    fused = planner.fused_plan(graph)
-    assert [i for group in fused.groups for i in group.ops] == list(range(len(graph.ops)))
-    assert_no_overlap(fused.plan)
-    for group in fused.groups:  # a group never writes over what it reads
-        size = {b.tensor: b.size for b in fused.plan.buffers}
-        for tensor, offset in zip(group.inputs, group.input_offsets):
-            assert (offset + size[tensor] <= group.output_offset
-                    or group.output_offset + size[group.output] <= offset)
-    assert fused.arena_bytes <= planner.tflm_plan(graph).arena_bytes

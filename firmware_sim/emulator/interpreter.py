@@ -1,7 +1,10 @@
 """Run a Graph over a batch of images: every op prepared once, every kernel vectorised over N.
 
-After prepare, tables.py merges each activation into the op before it where a table of the
-pair's output stage is small enough; the bytes are those of the unfused ops.
+Prepare gives each op its integer op data and reference kernel (ops.py, kernels/). By default
+the interpreter runs the fast forms derived from them (speed.py), and tables.py merges each
+activation into the op before it where a table of the pair's output stage is small enough; the
+bytes are those of the reference kernels. `Interpreter(graph, reference=True)` runs the
+reference kernels alone: TFLM's arithmetic, literally, in numpy integers.
 
 TFLM invokes a model on one image at a time; the ops firmware_sim runs never mix images, so a
 batch of N gives, image for image, the bytes of N invocations. The model's batch dimension must
@@ -23,11 +26,17 @@ SCRATCH_BYTES = 32 << 20
 
 
 class Interpreter:
-    """A prepared graph. `run(x)` maps int8 images (N, ...) to the int8 outputs (N, ...)."""
+    """A prepared graph. `run(x)` maps int8 images (N, ...) to the int8 outputs (N, ...).
 
-    def __init__(self, graph: Graph):
+    reference=True runs TFLM's reference kernels on the op data alone: no float sums, no
+    tables, no fusion. The default fast path gives the same bytes.
+    """
+
+    def __init__(self, graph: Graph, reference: bool = False):
         self.graph = graph
-        self._ops = tables.fuse(graph, prepared_ops(graph))
+        self.reference = reference
+        ops = prepared_ops(graph)
+        self._ops = ops if reference else tables.fuse(graph, ops)
         self._last_reader = _last_readers(graph)
         self._chunk_images = _chunk_images(graph)
 
@@ -77,9 +86,10 @@ def prepared_ops(graph: Graph) -> list[PreparedOp]:
     return ops
 
 
-def run(graph: Graph, *inputs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+def run(graph: Graph, *inputs: np.ndarray,
+        reference: bool = False) -> np.ndarray | tuple[np.ndarray, ...]:
     """Prepare `graph` and run it on a batch: run(graph, x_int8) -> y_int8."""
-    return Interpreter(graph).run(*inputs)
+    return Interpreter(graph, reference=reference).run(*inputs)
 
 
 def quantize_input(graph: Graph, float_x: np.ndarray, input_index: int = 0) -> np.ndarray:

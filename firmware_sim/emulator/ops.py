@@ -27,18 +27,18 @@ OPS = {
     "AVERAGE_POOL_2D": OpKernel(pooling.prepare_pool, pooling.average_pool),
     "CONV_2D": OpKernel(conv.prepare_conv, conv.conv_per_channel),
     "DEPTHWISE_CONV_2D": OpKernel(conv.prepare_depthwise_conv, conv.depthwise_conv_per_channel),
-    "DEQUANTIZE": OpKernel(quantize.prepare_dequantize, activations.lookup),
+    "DEQUANTIZE": OpKernel(quantize.prepare_dequantize, activations.evaluate),
     "FULLY_CONNECTED": OpKernel(fully_connected.prepare_fully_connected,
                                 fully_connected.fully_connected),
-    "LOGISTIC": OpKernel(activations.prepare_logistic, activations.lookup),
+    "LOGISTIC": OpKernel(activations.prepare_logistic, activations.evaluate),
     "MAX_POOL_2D": OpKernel(pooling.prepare_pool, pooling.max_pool),
     "MUL": OpKernel(elementwise.prepare_mul, elementwise.mul, (0, 1)),
     "QUANTIZE": OpKernel(quantize.prepare_quantize, quantize.quantize),
-    "RELU": OpKernel(activations.prepare_relu, activations.lookup),
-    "RELU6": OpKernel(activations.prepare_relu6, activations.lookup),
+    "RELU": OpKernel(activations.prepare_relu, activations.evaluate),
+    "RELU6": OpKernel(activations.prepare_relu6, activations.evaluate),
     "RESHAPE": OpKernel(reshape.prepare_reshape, reshape.reshape),
     "SOFTMAX": OpKernel(softmax.prepare_softmax, softmax.softmax),
-    "TANH": OpKernel(activations.prepare_tanh, activations.lookup),
+    "TANH": OpKernel(activations.prepare_tanh, activations.evaluate),
 }
 
 

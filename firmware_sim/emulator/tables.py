@@ -2,38 +2,40 @@
 
 TFLM runs every node on its own; so may the emulator, but a multiply-accumulate op followed by
 the activation that alone reads its output (C1 -> tanh in every LeNet) can run as one kernel
-whose output stage is a table (kernels/output_table.py) that already holds the activation. The
-bytes are the same: the table is filled by the reference arithmetic of both ops. Stages too big
-for a table, and activations that feed more than one op or are graph outputs, stay as they are.
+whose output stage is a table (output_table.py) that already holds the activation. The bytes are
+the same: the table is filled by the reference arithmetic of both ops, from their op data. Which
+activation goes into which op is the step planner's decision (steps.py, which the firmware's
+kernels follow too): the table op a step absorbs right after a conv, depthwise or FC. Stages
+too big for a table, and activations no step absorbs, stay as they are.
 """
 import dataclasses
-from collections import Counter
 
-import numpy as np
-
+from firmware_sim.emulator import speed
+from firmware_sim.emulator import steps as step_planner
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.kernels import accumulate, activations, output_table
 from firmware_sim.emulator.ops import PreparedOp
 
 
 def fuse(graph: Graph, ops: list[PreparedOp]) -> list[PreparedOp]:
-    """`ops` with tabled output stages, each fusable activation merged into its producer."""
-    readers = Counter(t for op in ops for t in op.data_inputs)
+    """The fast ops (speed.fast_op) of `ops` (the graph's prepared ops, in order) with tabled
+    output stages, each activation the step planner absorbs after a multiply-accumulate op
+    merged into it."""
+    fast = [speed.fast_op(op) for op in ops]
+    folds = folded_activations(graph, ops)
     fused, merged = [], set()
-    for position, op in enumerate(ops):
+    for op in fast:
         if op.index in merged:
             continue
-        stage = getattr(op.params, "output_stage", None)
-        if stage is None:
+        if not isinstance(op.params, speed.MacParams):
             fused.append(op)
             continue
-        activation = _sole_activation(graph, op, ops[position + 1:], readers)
-        table = _output_table(op.params, activation.params.table if activation else None)
+        activation = ops[folds[op.index]] if op.index in folds else None
+        table = speed.mac_output_table(op.params,
+                                       activation.params.table if activation else None)
         if table is None:
             fused.append(op)
             continue
-        params = dataclasses.replace(op.params,
-                                     output_stage=dataclasses.replace(stage, table=table))
+        params = speed.with_table(op.params, table)
         outputs = op.outputs
         if activation is not None:
             merged.add(activation.index)
@@ -42,25 +44,7 @@ def fuse(graph: Graph, ops: list[PreparedOp]) -> list[PreparedOp]:
     return fused
 
 
-def _output_table(params, activation) -> output_table.OutputTable | None:
-    """The table of a MAC op's output stage; over window sums for tied depthwise taps."""
-    tap_weights = getattr(params, "tap_weights", None)
-    if tap_weights is None:
-        bounds = accumulate.accumulation_bounds(params.weights, params.input_offset)
-        return output_table.build(params.output_stage, bounds, params.weights.dtype, activation)
-    window = np.ones((len(tap_weights), params.weights.shape[1]), dtype=np.int64)
-    bounds = accumulate.accumulation_bounds(window, params.input_offset)
-    return output_table.build(params.output_stage, bounds, params.weights.dtype, activation,
-                              step=tap_weights)
-
-
-def _sole_activation(graph: Graph, op: PreparedOp, later: list[PreparedOp],
-                     readers: Counter) -> PreparedOp | None:
-    """The int8 table activation that is the only reader of op's output, if it comes next."""
-    output = op.outputs[0]
-    if not later or readers[output] != 1 or output in graph.outputs:
-        return None
-    candidate = later[0]
-    if candidate.kernel is not activations.lookup or candidate.data_inputs != (output,):
-        return None
-    return candidate if candidate.params.table.dtype == "int8" else None
+def folded_activations(graph: Graph, ops: list[PreparedOp]) -> dict[int, int]:
+    """Op index of each op with an output stage -> the activation op its step absorbs next."""
+    absorbed = step_planner.absorbed_tables(step_planner.plan_steps(graph, ops), ops)
+    return {a: b for a, b in absorbed.items() if speed.has_output_stage(ops[a])}

@@ -1,29 +1,22 @@
 """Emit a conv step (CONV_2D or FULLY_CONNECTED, with what steps.py fused into it): the variant
 of runtime/conv_*.c its weights, subsampling and output stage call for (nn_ops.h), and its struct.
 
-The struct carries the emulator's prepared parameters (conv.py / fully_connected.py and the
-OutputStage of accumulate.py) unchanged, except the bias: input_offset * sum(weights) is folded
-into it, modulo 2**32 as the int32 accumulator wraps, so the kernel multiplies raw inputs.
+The struct carries the emulator's integer op data (ConvOpData, FullyConnectedOpData: int8 filter,
+int32 bias, output_multiplier, output_shift, offsets) unchanged, except for two folds that are
+the firmware's own: input_offset * sum(weights) goes into the bias, modulo 2**32 as the int32
+accumulator wraps, so the kernel multiplies raw inputs; and a per-tensor FULLY_CONNECTED's
+filter_offset goes into its weights while they stay int8 (fit/conv_layout.int8_weights).
 """
 import numpy as np
 
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.kernels.conv import ConvParams
-from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import cgen, encode
 from firmware_sim.firmware.emitted import Arrays, Emitted
+from firmware_sim.fit.conv_layout import (conv_weights, int8_weights, patch_scratch_bytes,
+                                          step_geometry, window)
 
 def wrap_int32(values) -> np.ndarray:
     return ((np.asarray(values, dtype=np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def int8_weights(weights: np.ndarray, what: str) -> np.ndarray:
-    """The emulator's weights (floats holding integers) as int64, refusing values beyond int8."""
-    values = np.asarray(weights, dtype=np.float64).astype(np.int64)
-    if values.size and (values.min() < -128 or values.max() > 127):
-        raise UnsupportedOpError(f"{what}: weights with a filter zero point leave int8; the "
-                                 f"firmware kernels take int8 weights")
-    return values
 
 
 def folded_bias(bias: np.ndarray, weights: np.ndarray, input_offset: int) -> np.ndarray:
@@ -32,41 +25,14 @@ def folded_bias(bias: np.ndarray, weights: np.ndarray, input_offset: int) -> np.
     return wrap_int32(np.asarray(bias).reshape(-1) + input_offset * sums)
 
 
-def _geometry(graph: Graph, step) -> dict:
-    """Input/output sizes, strides, padding and filter of the step, FC read as a 1x1 conv."""
-    params = step.params
-    if isinstance(params, ConvParams):
-        _, in_h, in_w, in_c = graph.tensors[step.inputs[0]].shape
-        out_h, out_w, out_c = params.output_shape
-        return dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-                    stride=params.stride, padding=params.padding, dilation=params.dilation,
-                    filter_hw=params.filter_hw)
-    out_c = params.output_shape[-1]
-    rows = int(np.prod(params.output_shape)) // out_c
-    return dict(in_h=1, in_w=rows, in_c=params.accum_depth, out_h=1, out_w=rows, out_c=out_c,
-                stride=(1, 1), padding=(0, 0), dilation=(1, 1), filter_hw=(1, 1))
-
-
-def _window(g: dict) -> tuple[tuple[int, int], bool]:
-    span = tuple((f - 1) * d + 1 for f, d in zip(g["filter_hw"], g["dilation"]))
-    inside = g["padding"] == (0, 0) and all(
-        (o - 1) * s + w <= size for o, s, w, size in
-        zip((g["out_h"], g["out_w"]), g["stride"], span, (g["in_h"], g["in_w"])))
-    return span, inside
-
-
 def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
               planar_output: bool = False) -> Emitted:
     """The struct and the call of the conv variant for a step (nn_ops.h: nn_conv_<weights>
     [_<subsampling>][_lut]); planar_* say which activations are stored channel-major."""
-    params, g = step.params, _geometry(graph, step)
-    span, inside = _window(g)
-    what = f"{graph.ops[step.ops[0]].opcode} (node {step.ops[0]})"
-    weights = int8_weights(params.weights, what).reshape(
-        g["out_c"], *g["filter_hw"], g["in_c"])
-    groups = 4 if step.subsample else 1
-    geometry = encode.Geometry(g["in_h"], g["in_w"], g["in_c"], g["filter_hw"], g["dilation"],
-                               inside, planar_input, groups)
+    params, g = step.params, step_geometry(graph, step)
+    span, inside = window(g)
+    weights, geometry = conv_weights(graph, step, planar_input)
+    groups = geometry.groups
     encoding = encode.choose(weights, geometry)
     arrays = Arrays(prefix)
     pointers = {name: arrays.add(name, values, dtype)
@@ -83,14 +49,13 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
         fields.update(nnz=pointers["nnz"], skip=pointers["skip"])
     elif encoding.kind == "bitmap":
         fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
-    stage = params.output_stage
     fields["output"] = _nested(arrays, _output_stage(
-        arrays, "", stage, folded_bias(stage.bias, weights, params.input_offset), step.table))
+        arrays, "", params, folded_bias(params.bias, weights, params.input_offset), step.table))
     if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments
         fields = dict(conv=_nested(arrays, fields), seg_count=pointers["seg_count"],
                       seg_index=pointers["seg_index"])
     arrays.struct(f"nn_conv_{encoding.kind}_t", fields)
-    scratch = 2 * groups * encoding.segments * encoding.seg_len if patched else 0
+    scratch = patch_scratch_bytes(encoding.kind, encoding.segments, encoding.seg_len, groups)
     notes = dict(encoding=encoding.kind, weight_bytes=encoding.nbytes,
                  executed_macs=groups * out_pixels * encoding.slots)
     return arrays.emitted(_call(arrays, step, encoding.kind, patched), scratch, notes)
@@ -145,22 +110,22 @@ def _lut(step) -> bool:
 
 def _fast(step) -> bool:
     """Every shift of the step is <= -2: the kernels' short requantization applies."""
-    shifts = [np.asarray(step.params.output_stage.output_shift).reshape(-1)]
+    shifts = [np.asarray(step.params.output_shift).reshape(-1)]
     if step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D":
-        shifts.append(np.asarray(step.subsample[1].output_stage.output_shift).reshape(-1))
+        shifts.append(np.asarray(step.subsample[1].output_shift).reshape(-1))
     return all(int(s.max(initial=-2)) <= -2 for s in shifts)
 
 
-def _output_stage(arrays: Arrays, name: str, stage, bias: np.ndarray,
+def _output_stage(arrays: Arrays, name: str, op_data, bias: np.ndarray,
                   table: np.ndarray | None) -> dict:
-    """nn_output_t of an OutputStage (TFLM's names) and the table after it."""
+    """nn_output_t of an op data's output stage (TFLM's names) and the table after it."""
     return dict(bias=arrays.add(f"{name}bias", bias, "int32"),
-                output_multiplier=arrays.add(f"{name}multiplier", stage.output_multiplier,
+                output_multiplier=arrays.add(f"{name}multiplier", op_data.output_multiplier,
                                              "int32"),
-                output_shift=arrays.add(f"{name}shift", stage.output_shift, "int8"),
-                output_offset=stage.output_offset,
-                **clamp_and_table(arrays, f"{name}table", stage.quantized_activation_min,
-                                  stage.quantized_activation_max, table))
+                output_shift=arrays.add(f"{name}shift", op_data.output_shift, "int8"),
+                output_offset=op_data.output_offset,
+                **clamp_and_table(arrays, f"{name}table", op_data.quantized_activation_min,
+                                  op_data.quantized_activation_max, table))
 
 
 def by_value(table: np.ndarray) -> np.ndarray:
@@ -185,12 +150,11 @@ def _subsample(arrays: Arrays, step) -> tuple[str, str]:
     """The fused subsampling's struct: its variant suffix and its name."""
     opcode, params = step.subsample
     if opcode == "DEPTHWISE_CONV_2D":
-        stage = params.output_stage
-        weights = int8_weights(params.weights, opcode)
+        weights = int8_weights(params, opcode)
         fields = dict(weights=arrays.add("sub_weights", weights, "int8"),
                       output=_nested(arrays, _output_stage(
-                          arrays, "sub_", stage,
-                          folded_bias(stage.bias, weights, params.input_offset),
+                          arrays, "sub_", params,
+                          folded_bias(params.bias, weights, params.input_offset),
                           step.subsample_table)))
         return "dw", arrays.struct("nn_sub_depthwise_t", fields, "sub", exported=True)
     fields = clamp_and_table(arrays, "sub_table", params.quantized_activation_min,

@@ -8,7 +8,7 @@ import numpy as np
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import cgen
-from firmware_sim.firmware.emit_conv import by_value, int8_weights
+from firmware_sim.firmware.emit_conv import by_value
 from firmware_sim.firmware.emitted import Arrays, Emitted
 
 
@@ -47,22 +47,20 @@ def emit_depthwise(graph: Graph, step, prefix: str) -> Emitted:
     params = step.params
     _, in_h, in_w, in_c = graph.tensors[step.inputs[0]].shape
     out_h, out_w, out_c = params.output_shape
-    stage = params.output_stage
     arrays = Arrays(prefix)
-    # the emulator keeps (out_c, fh * fw); the kernel reads the .tflite's (fh, fw, out_c)
-    weights = int8_weights(params.weights, f"DEPTHWISE_CONV_2D (node {step.ops[0]})")
     fields = dict(
         in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
         depth_multiplier=params.depth_multiplier, filter_h=params.filter_hw[0],
         filter_w=params.filter_hw[1], stride_h=params.stride[0], stride_w=params.stride[1],
         dil_h=params.dilation[0], dil_w=params.dilation[1], pad_h=params.padding[0],
         pad_w=params.padding[1], input_offset=params.input_offset,
-        weights=arrays.add("weights", weights.T, "int8"),
-        bias=arrays.add("bias", stage.bias, "int32"),
-        multiplier=arrays.add("multiplier", stage.output_multiplier, "int32"),
-        shift=arrays.add("shift", stage.output_shift, "int8"),
-        output_offset=stage.output_offset, act_min=stage.quantized_activation_min,
-        act_max=stage.quantized_activation_max, table=_table(arrays, step))
+        # the kernel reads the .tflite's (fh, fw, out_c) int8 filter, as the op data keeps it
+        weights=arrays.add("weights", params.filter[0].reshape(-1, out_c), "int8"),
+        bias=arrays.add("bias", params.bias, "int32"),
+        multiplier=arrays.add("multiplier", params.output_multiplier, "int32"),
+        shift=arrays.add("shift", params.output_shift, "int8"),
+        output_offset=params.output_offset, act_min=params.quantized_activation_min,
+        act_max=params.quantized_activation_max, table=_table(arrays, step))
     arrays.struct("nn_depthwise_t", fields)
     return arrays.emitted(f"nn_depthwise(&{prefix}, {{inputs[0]}}, {{output}});")
 

@@ -18,41 +18,17 @@ order, so the same SXTB16 split pairs them up.
 Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
 index encodings spend about 3 times the instructions per weight of the patch encodings (no
 SMLAD, a load per tap), so they are chosen only when they save more than a fifth of the bytes.
+The choice, the geometry and the patch order are fit/conv_layout.py's (check needs them too).
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from firmware_sim.errors import UnsupportedOpError
+from firmware_sim.fit import conv_layout
+from firmware_sim.fit.conv_layout import Geometry, patch_order
 
 _MAX_SKIP = 255
-# an index encoding must be this much smaller than the best patch encoding to be chosen
-_INDEX_SAVING = 1.25
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """What the tap offsets depend on: input layout, filter size, dilation."""
-
-    in_h: int
-    in_w: int
-    in_c: int
-    filter_hw: tuple[int, int]
-    dilation: tuple[int, int]
-    all_inside: bool  # no window crosses the image border
-    planar: bool = False  # input stored channel after channel (CHW) instead of NHWC
-    groups: int = 1  # pixels per patch: 4 with a fused 2x2 subsampling, else 1
-
-    @property
-    def steps(self) -> tuple[int, int, int]:
-        """Input byte steps of one row, one column and one channel."""
-        if self.planar:
-            return self.in_w, 1, self.in_h * self.in_w
-        return self.in_w * self.in_c, self.in_c, 1
-
-    def offset(self, fy: int, fx: int, ci: int) -> int:
-        row, column, channel = self.steps
-        return fy * self.dilation[0] * row + fx * self.dilation[1] * column + ci * channel
 
 
 @dataclass(frozen=True)
@@ -72,34 +48,10 @@ class Encoding:
 
 
 def choose(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    """The encoding of int weights (out, fh, fw, in) to use: the smallest patch encoding, unless
-    an index encoding (windows inside the image only) is clearly smaller."""
-    patch = [dense(weights, geometry)]
-    if 1 < geometry.in_c <= 255:
-        patch.append(blocked(weights, geometry))
-    best = min(patch, key=lambda e: e.nbytes)
-    if geometry.all_inside:
-        index = min(sparse(weights, geometry), bitmap(weights, geometry), key=lambda e: e.nbytes)
-        if index.nbytes * _INDEX_SAVING < best.nbytes:
-            return index
-    return best
-
-
-def patch_order(offsets: list[int]) -> tuple[list, int]:
-    """Taps (indices into offsets) in quads, contiguous quads first; None pads the last quad."""
-    order = sorted(range(len(offsets)), key=lambda i: offsets[i])
-    runs, run = [], []
-    for i in order:
-        if run and offsets[i] != offsets[run[-1]] + 1:
-            runs.append(run)
-            run = []
-        run.append(i)
-    runs += [run] if run else []
-    contiguous = [r[k:k + 4] for r in runs for k in range(0, len(r) - 3, 4)]
-    rest = [i for r in runs for i in r[len(r) // 4 * 4:]]
-    rest += [None] * (-len(rest) % 4)
-    scattered = [rest[k:k + 4] for k in range(0, len(rest), 4)]
-    return [tap for quad in contiguous + scattered for tap in quad], len(contiguous)
+    """The encoding fit/conv_layout.py chooses for int weights (out, fh, fw, in), packed."""
+    kind = conv_layout.choose(weights, geometry).kind
+    return {"dense": dense, "blocked": blocked, "sparse": sparse, "bitmap": bitmap}[kind](
+        weights, geometry)
 
 
 def _segment(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple[list, int, dict]:

@@ -1,19 +1,20 @@
-"""generate(): graph -> fused steps -> emitted C -> arena plan -> size check -> firmware folder."""
+"""generate(): graph -> fused steps (emulator/steps.py) -> emitted C -> arena plan (fit/arena.py)
+-> size check -> firmware folder."""
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from firmware_sim.emulator.ir import Graph
+from firmware_sim.emulator.steps import planar_tensors, plan_steps
 from firmware_sim.errors import UnsupportedOpError
 from firmware_sim.firmware import boards, project
-from firmware_sim.firmware.arena import plan_arena
 from firmware_sim.firmware.emit_conv import emit_conv
 from firmware_sim.firmware.emit_ops import EMITTERS
 from firmware_sim.firmware.errors import BoardTooSmallError
 from firmware_sim.firmware.model_c import model_sources
 from firmware_sim.firmware.normalize_c import normalize_data_c
-from firmware_sim.firmware.steps import planar_tensors, plan_steps
+from firmware_sim.fit.arena import plan_arena, step_scratch_bytes
 
 # Flash the runtime kernels and the harness take besides the model's data (measured: ~10 KB),
 # counted before building so that a model too large for the board fails early.
@@ -55,7 +56,7 @@ def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
     emitted = [_emit(graph, step, f"step{i}", planar) for i, step in enumerate(steps)]
-    plan = plan_arena(graph, steps, [item.scratch_bytes for item in emitted])
+    plan = plan_arena(graph, steps, step_scratch_bytes(graph, steps))  # what `check` reports
     data_bytes = sum(item.data_bytes for item in emitted)
     _check_fits(target, data_bytes, plan.size)
     folder = Path(folder)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.firmware import cgen
-from firmware_sim.firmware.arena import ArenaPlan
+from firmware_sim.fit.arena import ArenaPlan
 
 @dataclass(frozen=True)
 class ModelSources:
@@ -32,7 +32,7 @@ def model_sources(graph: Graph, steps, emitted, plan: ArenaPlan, source: str) ->
     calls = [_call(graph, steps[i], emitted[i], plan, i) for i in range(len(steps))]
     externs = [f"{line}\n" for item in emitted for line in item.exports]
     model_c = (banner + '#include "model.h"\n#include "nn_ops.h"\n\n' + "".join(externs) +
-               f"\n/* every activation and scratch buffer, placed by firmware_sim.firmware.arena */"
+               f"\n/* every activation and scratch buffer, placed by firmware_sim.fit.arena */"
                f"\nstatic int32_t arena[{max(plan.size // 4, 1)}];\n"
                "#define AT(offset) ((int8_t *)arena + (offset))\n\n"
                f"void *model_input(void) {{ return AT({plan.tensor_offsets[graph.inputs[0]]}); }}\n"

@@ -8,8 +8,15 @@ code. The .tflite flatbuffer TFLM keeps in flash adds its graph structure to the
 KB for a LeNet); `model_file_bytes` reports it. RAM: for int8 storage, TFLM's arena, the greedy
 head plus the persistent tail counted with Cortex-M struct sizes (planner, arena_tail), plus the
 runtime's RAM; for float32 storage (a float DSP running its own code, not TFLM) the greedy plan of
-float32 activations. A unified-memory device (one memory for both) must hold the sum. Latency:
-effective (nonzero-weight) MACs over the profile's achieved MAC rate; other ops are not timed.
+float32 activations. A unified-memory device (one memory for both) must hold the sum. Beside
+TFLM's arena, the arena the generated firmware allocates (`lenet-edge flash`: fused kernels over
+emulator/steps.py's steps, placed by fit/arena.py, the very plan the code generator uses).
+Latency: effective (nonzero-weight) MACs over the profile's achieved MAC rate; other ops are not
+timed.
+
+A float32 model (no int8 tensor) is checked on a float32-storage device only (the DSP-32C of
+1989 computed in floating point): memory and rate from its shapes, without emulating it, for
+the float ops in FLOAT_OPS; an int8 device refuses it in one line.
 """
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,12 +27,16 @@ from firmware_sim.emulator.cost import LayerCost, layer_costs
 from firmware_sim.emulator.interpreter import prepared_ops
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.reader import load_model
-from firmware_sim.errors import ArgumentError
+from firmware_sim.errors import ArgumentError, UnsupportedOpError
+from firmware_sim.fit.arena import firmware_arena
 from firmware_sim.fit.arena_tail import ARM32
 from firmware_sim.fit.devices.profile import DeviceProfile, load_profile
-from firmware_sim.fit.planner import fused_plan, tflm_arena, tflm_plan
+from firmware_sim.fit.planner import tflm_arena, tflm_plan
 
 FLOAT32_BYTES = 4
+# ops a float32 model may hold for `check` on a float device (sized, not emulated)
+FLOAT_OPS = ("ADD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+             "LOGISTIC", "MAX_POOL_2D", "MUL", "RELU", "RELU6", "RESHAPE", "SOFTMAX", "TANH")
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class CheckReport:
     flash_bytes: int
     arena_head_bytes: int  # greedy plan of the activations
     arena_tail_bytes: int  # TFLM's persistent structs (0 when TFLM is not the runtime)
-    fused_arena_bytes: int  # what fused conv+activation+pool kernels would need instead
+    firmware_arena_bytes: int | None  # the generated firmware's arena; None: no firmware for it
     runtime_ram_bytes: int
     ram_needed: int
     ram_bytes: int
@@ -84,8 +95,8 @@ class CheckReport:
         flash = (f"{self.flash_needed:,} bytes (weights {self.weight_bytes:,} as "
                  f"{self.weight_storage} + runtime {self.runtime_flash_bytes:,})")
         ram = (f"{self.ram_needed:,} bytes (arena {self.arena_head_bytes:,} + tail "
-               f"{self.arena_tail_bytes:,} + runtime {self.runtime_ram_bytes:,}; "
-               f"fused kernels would need an arena of {self.fused_arena_bytes:,})")
+               f"{self.arena_tail_bytes:,} + runtime {self.runtime_ram_bytes:,}"
+               f"{self._firmware_arena_text()})")
         if self.unified_memory:
             memory = [f"memory (unified): flash {flash} + RAM {ram} = "
                       f"{self.flash_needed + self.ram_needed:,} of {self.ram_bytes:,}: "
@@ -96,6 +107,11 @@ class CheckReport:
         return memory + [f"latency: {1e3 * self.latency_s:.2f} ms per digit "
                          f"({self.effective_macs:,} effective MACs at "
                          f"{self.macs_per_second / 1e6:.2f} M MAC/s)", self._rate_line()]
+
+    def _firmware_arena_text(self) -> str:
+        if self.firmware_arena_bytes is None:
+            return ""
+        return f"; the generated firmware's arena is {self.firmware_arena_bytes:,}"
 
     def _rate_line(self) -> str:
         rate = "-" if self.digits_per_second is None else f"{self.digits_per_second:,.1f}"
@@ -120,7 +136,10 @@ def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
         raise ArgumentError(f"required digits per second must be positive, got {digits_per_second}")
     graph = model if isinstance(model, Graph) else load_model(model)
     profile = device if isinstance(device, DeviceProfile) else load_profile(device)
-    prepared_ops(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
+    if is_float_model(graph):
+        _check_float_model(graph, profile)
+    else:
+        prepared_ops(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
     layers = _layer_rows(graph, profile.weight_storage)
     from_file = isinstance(model, (str, Path))
     return CheckReport(
@@ -136,14 +155,41 @@ def _memory(graph: Graph, profile: DeviceProfile) -> dict:
     weight_bytes = sum(_stored_bytes(graph.tensors[t].data, storage)
                        for t in _constant_tensors(graph))
     head, tail = _arena(graph, storage)
-    width = FLOAT32_BYTES if storage == "float32" else None
     return dict(weight_bytes=weight_bytes, runtime_flash_bytes=profile.runtime_flash_bytes,
                 flash_needed=weight_bytes + profile.runtime_flash_bytes,
                 flash_bytes=profile.flash_bytes, arena_head_bytes=head, arena_tail_bytes=tail,
-                fused_arena_bytes=fused_plan(graph, width).arena_bytes,
+                firmware_arena_bytes=_firmware_arena(graph),
                 runtime_ram_bytes=profile.runtime_ram_bytes,
                 ram_needed=head + tail + profile.runtime_ram_bytes, ram_bytes=profile.ram_bytes,
                 unified_memory=profile.unified_memory)
+
+
+def _firmware_arena(graph: Graph) -> int | None:
+    """The arena `lenet-edge flash` allocates; None for a model it does not take (float32, not
+    one input and one output, weights beyond int8)."""
+    if is_float_model(graph) or len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        return None
+    try:
+        return firmware_arena(graph).size
+    except UnsupportedOpError:
+        return None
+
+
+def is_float_model(graph: Graph) -> bool:
+    """No int8 tensor: a float32 model, as `lenet-edge convert` writes without --int8."""
+    return all(tensor.dtype != "int8" for tensor in graph.tensors)
+
+
+def _check_float_model(graph: Graph, profile: DeviceProfile) -> None:
+    """A float32 model needs a float32-storage device and ops whose float cost is known."""
+    if profile.weight_storage != "float32":
+        raise UnsupportedOpError(
+            f"{profile.name} runs int8 models (weight storage {profile.weight_storage}); this "
+            f"model is float32: convert it with --int8")
+    for index, op in enumerate(graph.ops):
+        if op.opcode not in FLOAT_OPS:
+            raise UnsupportedOpError(f"unsupported op {op.opcode} (node {index}) in a float32 "
+                                     f"model; check sizes float models of: {', '.join(FLOAT_OPS)}")
 
 
 def _speed(layers: list[LayerCost], profile: DeviceProfile) -> dict:

@@ -3,8 +3,9 @@
 TFLM's int8 path is gemmlowp fixed point, not a lookup table (its LUTs serve int16 only): each
 input's distance below the row maximum is rescaled by beta * input_scale into Q5.26, exp() is
 gemmlowp's exp_on_negative_values, the exps are summed in Q12.19, and the reciprocal of the sum
-comes from one_over_one_plus_x_for_x_in_0_1. The distance is one of 256 values, so prepare
-tabulates exp() for each; the kernel gathers, sums and normalises.
+comes from one_over_one_plus_x_for_x_in_0_1. The reference kernel computes exp() of every
+element; the distance is one of 256 values, so the fast path (speed.py) gathers it from
+SoftmaxParams.exp_table instead.
 """
 import math
 from dataclasses import dataclass
@@ -25,9 +26,29 @@ MAX_DEPTH = 4095
 
 @dataclass(frozen=True)
 class SoftmaxParams:
-    exp_table: np.ndarray  # Q0.31 exp of -d (index d = max - input), 0 where d < diff_min
-    accumulation_table: np.ndarray  # exp_table rescaled to Q12.19
-    in_range: np.ndarray  # bool: input_diff >= diff_min
+    """TFLM's SoftmaxParams for int8: beta * input_scale in Q5.26 and the cut-off distance."""
+
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int  # <= 0: inputs further below the row maximum contribute nothing
+
+    def exps(self, input_diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(exp of input_diff <= 0 in Q0.31, 0 where input_diff < diff_min; the in-range mask)."""
+        in_range = input_diff >= self.diff_min
+        input_diff_rescaled = multiply_by_quantized_multiplier_greater_than_one(
+            np.where(in_range, input_diff, 0), self.input_multiplier, self.input_left_shift)
+        exp_in_0 = np.where(in_range, fixedpoint.exp_on_negative_values(
+            input_diff_rescaled, _SCALED_DIFF_INTEGER_BITS), 0)
+        return exp_in_0, in_range
+
+    @property
+    def exp_table(self) -> np.ndarray:
+        """exps of the 256 distances d = max - input (index d), as the firmware reads them."""
+        return self.exps(-np.arange(256, dtype=np.int64))[0]
+
+    @property
+    def in_range(self) -> np.ndarray:
+        return self.exps(-np.arange(256, dtype=np.int64))[1]
 
 
 def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
@@ -47,14 +68,7 @@ def prepare_softmax(ctx: OpContext) -> SoftmaxParams:
     diff_min = -math.floor(((1 << _SCALED_DIFF_INTEGER_BITS) - 1)
                            * (1 << (31 - _SCALED_DIFF_INTEGER_BITS))
                            / (1 << input_beta_left_shift))
-    input_diff = -np.arange(256, dtype=np.int64)
-    in_range = input_diff >= diff_min
-    input_diff_rescaled = multiply_by_quantized_multiplier_greater_than_one(
-        np.where(in_range, input_diff, 0), input_beta_multiplier, input_beta_left_shift)
-    exp_table = np.where(in_range, fixedpoint.exp_on_negative_values(
-        input_diff_rescaled, _SCALED_DIFF_INTEGER_BITS), 0)
-    accumulation_table = fixedpoint.rescale(exp_table, 0, _ACCUMULATION_INTEGER_BITS)
-    return SoftmaxParams(exp_table, accumulation_table, in_range)
+    return SoftmaxParams(input_beta_multiplier, input_beta_left_shift, diff_min)
 
 
 def _preprocess_softmax_scaling(ctx: OpContext, beta: float, input_scale: float):
@@ -66,19 +80,28 @@ def _preprocess_softmax_scaling(ctx: OpContext, beta: float, input_scale: float)
     return quantize_multiplier(input_beta_real_multiplier)
 
 
-def softmax(params: SoftmaxParams, input_data: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis of a batch."""
-    rows = input_data.reshape(-1, input_data.shape[-1])
-    input_diff_index = rows.max(axis=1, keepdims=True).astype(np.int64) - rows
-    sum_of_exps = params.accumulation_table[input_diff_index].sum(axis=1, keepdims=True)
+def softmax(op_data: SoftmaxParams, input_data: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of a batch, exp() computed on every element."""
+    rows = input_data.reshape(-1, input_data.shape[-1]).astype(np.int64)
+    input_diff = rows - rows.max(axis=1, keepdims=True)
+    exp_in_0, in_range = op_data.exps(input_diff)
+    return normalise(exp_in_0, accumulation_exps(exp_in_0), in_range).reshape(input_data.shape)
+
+
+def accumulation_exps(exp_in_0: np.ndarray) -> np.ndarray:
+    """exps from Q0.31 to the Q12.19 they are summed in."""
+    return fixedpoint.rescale(exp_in_0, 0, _ACCUMULATION_INTEGER_BITS)
+
+
+def normalise(exp_in_0: np.ndarray, exp_in_q12: np.ndarray, in_range: np.ndarray) -> np.ndarray:
+    """Rows of exps (Q0.31) and the same in Q12.19 -> int8 outputs: exp / sum of exps."""
+    sum_of_exps = exp_in_q12.sum(axis=1, keepdims=True)
     shifted_scale, num_bits_over_unit = get_reciprocal(sum_of_exps, _ACCUMULATION_INTEGER_BITS)
     exponent = num_bits_over_unit + 31 - 8
-    exp_in_0 = params.exp_table[input_diff_index]
     unsat_output = rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(shifted_scale, exp_in_0), exponent)
     output = np.clip(unsat_output + INT8_MIN, INT8_MIN, INT8_MAX)
-    output = np.where(params.in_range[input_diff_index], output, INT8_MIN)
-    return output.astype(np.int8).reshape(input_data.shape)
+    return np.where(in_range, output, INT8_MIN).astype(np.int8)
 
 
 def get_reciprocal(x: np.ndarray, x_integer_digits: int):

@@ -1,7 +1,10 @@
-"""Graph -> steps: the emulator's prepared ops, grouped into what one runtime kernel call does.
+"""Graph -> steps: the emulator's prepared ops, grouped into what one fused kernel call does.
 
-Every op is prepared by firmware_sim's own resolver (ops.prepare_op), so the device runs on the
-parameters the emulator runs on. Fusion rules, each exact because it only reorders integer
+The one step planner: the code generator emits one kernel call per step (firmware/generate.py),
+fit/arena.py plans the firmware's arena over the steps (what `check` reports), and the
+emulator's fast path (tables.py) folds into a multiply-accumulate op's output table exactly the
+activation its step absorbs after it. Every op is prepared by firmware_sim's own resolver
+(ops.prepare_op), so the device runs on the parameters the emulator runs on. Fusion rules, each exact because it only reorders integer
 steps that do not depend on each other:
 - CONV_2D / FULLY_CONNECTED absorb the table ops (TANH, LOGISTIC, RELU, RELU6, int8 QUANTIZE)
   that follow them, composed into one table;
@@ -40,9 +43,12 @@ class Step:
     constants: dict = field(default_factory=dict)  # input slot -> constant tensor index
 
 
-def plan_steps(graph: Graph) -> list[Step]:
-    """The graph as a list of steps in execution order; raises what prepare raises."""
-    prepared = [prepare_op(graph, index) for index in range(len(graph.ops))]
+def plan_steps(graph: Graph, prepared: list[PreparedOp] | None = None) -> list[Step]:
+    """The graph as a list of steps in execution order; raises what prepare raises.
+
+    `prepared` are the graph's ops already prepared, in order (prepared here otherwise)."""
+    if prepared is None:
+        prepared = [prepare_op(graph, index) for index in range(len(graph.ops))]
     readers = _readers(graph)
     steps, index = [], 0
     while index < len(prepared):
@@ -66,14 +72,22 @@ def _absorbable(graph, prepared, readers, index: int, tensor: int) -> bool:
             and readers.get(tensor) == [index] and prepared[index].data_inputs == (tensor,))
 
 
-def _is_table(op: PreparedOp) -> bool:
+def is_table(op: PreparedOp) -> bool:
+    """An int8 -> int8 lookup (TANH, LOGISTIC, RELU, RELU6, int8 QUANTIZE): absorbable."""
     return isinstance(op.params, LookupParams) and op.params.table.dtype == np.int8
+
+
+def absorbed_tables(steps: list[Step], prepared: list[PreparedOp]) -> dict[int, int]:
+    """Op index -> the table op right after it in the same step (the activation a fused kernel
+    applies to that op's output before anything else reads it)."""
+    return {a: b for step in steps for a, b in zip(step.ops, step.ops[1:])
+            if is_table(prepared[b])}
 
 
 def _tables(graph, prepared, readers, index: int, tensor: int):
     """Compose the table ops from `index` on that read `tensor` in a chain."""
     table = None
-    while _absorbable(graph, prepared, readers, index, tensor) and _is_table(prepared[index]):
+    while _absorbable(graph, prepared, readers, index, tensor) and is_table(prepared[index]):
         step_table = prepared[index].params.table
         table = step_table if table is None else step_table[table.view(np.uint8)]
         tensor = prepared[index].outputs[0]
@@ -123,7 +137,7 @@ def _next_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
     op, opcode = prepared[index], graph.ops[index].opcode
     if opcode in _CONVOLUTIONS:
         return _conv_step(graph, prepared, readers, index)
-    if _is_table(op):
+    if is_table(op):
         table = op.params.table
         more, end, tensor = _tables(graph, prepared, readers, index + 1, op.outputs[0])
         if more is not None:

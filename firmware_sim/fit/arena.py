@@ -1,4 +1,10 @@
-"""One static arena for the activations: TFLM's greedy placement over the fused steps.
+"""The firmware's one static arena: TFLM's greedy placement over the fused steps.
+
+    plan = firmware_arena(graph)   # what the generated firmware allocates (and `check` reports)
+    plan.size                      # 2,920 for an int8 LeNet-5, TFLM's head being 9,408
+
+The steps are emulator/steps.py's (the code generator's kernel calls); each conv step's scratch
+is conv_layout.py's patch for the weight encoding the generator will choose.
 
 Buffers are the graph input, each step's output and each step's scratch (conv patches). A
 buffer lives from the step that writes it to the last step that reads it (graph outputs to the
@@ -10,6 +16,8 @@ subsampling, is never a buffer.
 from dataclasses import dataclass
 
 from firmware_sim.emulator.ir import Graph
+from firmware_sim.emulator.steps import Step, planar_tensors, plan_steps
+from firmware_sim.fit import conv_layout
 
 _ALIGN = 4
 
@@ -29,7 +37,29 @@ class _Buffer:
     last: int
 
 
-def plan_arena(graph: Graph, steps, scratch_bytes: list[int]) -> ArenaPlan:
+def firmware_arena(graph: Graph) -> ArenaPlan:
+    """The arena the code generator plans for `graph`; raises what prepare raises, or
+    UnsupportedOpError for weights the firmware's kernels cannot take."""
+    steps = plan_steps(graph)
+    return plan_arena(graph, steps, step_scratch_bytes(graph, steps))
+
+
+def step_scratch_bytes(graph: Graph, steps: list[Step]) -> list[int]:
+    """Each step's scratch: a conv step's patch buffers for its weight encoding, else 0."""
+    planar = planar_tensors(graph, steps)
+    scratch = []
+    for step in steps:
+        if step.kind != "conv":
+            scratch.append(0)
+            continue
+        weights, geometry = conv_layout.conv_weights(graph, step, step.inputs[0] in planar)
+        choice = conv_layout.choose(weights, geometry)
+        scratch.append(conv_layout.patch_scratch_bytes(choice.kind, choice.segments,
+                                                       choice.seg_len, geometry.groups))
+    return scratch
+
+
+def plan_arena(graph: Graph, steps: list[Step], scratch_bytes: list[int]) -> ArenaPlan:
     owner = _owners(graph, steps)
     buffers = _buffers(graph, steps, scratch_bytes, owner)
     placed: list[tuple[_Buffer, int]] = []

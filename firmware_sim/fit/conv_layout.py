@@ -1,0 +1,175 @@
+"""A conv step's weights as the firmware's conv kernel reads them: geometry, patch order, which
+encoding (dense, blocked, sparse, bitmap; firmware/encode.py packs the bytes) and its sizes, and
+the patch scratch the kernel needs in the arena.
+
+`check` (through fit/arena.py) and the code generator both take the encoding and the scratch
+from here, so the arena `check` reports is the one the generated firmware allocates. The sizes
+are those of the packed arrays (encode.py's Encoding.nbytes), computed without packing them.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.emulator.kernels import accumulate
+from firmware_sim.emulator.kernels.conv import ConvParams
+from firmware_sim.errors import UnsupportedOpError
+
+_MAX_SKIP = 255  # a sparse entry's input step is one byte
+# an index encoding must be this much smaller than the best patch encoding to be chosen
+_INDEX_SAVING = 1.25
+PATCH_KINDS = ("dense", "blocked")  # the encodings whose kernel copies windows into a patch
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What the tap offsets depend on: input layout, filter size, dilation."""
+
+    in_h: int
+    in_w: int
+    in_c: int
+    filter_hw: tuple[int, int]
+    dilation: tuple[int, int]
+    all_inside: bool  # no window crosses the image border
+    planar: bool = False  # input stored channel after channel (CHW) instead of NHWC
+    groups: int = 1  # pixels per patch: 4 with a fused 2x2 subsampling, else 1
+
+    @property
+    def steps(self) -> tuple[int, int, int]:
+        """Input byte steps of one row, one column and one channel."""
+        if self.planar:
+            return self.in_w, 1, self.in_h * self.in_w
+        return self.in_w * self.in_c, self.in_c, 1
+
+    def offset(self, fy: int, fx: int, ci: int) -> int:
+        row, column, channel = self.steps
+        return fy * self.dilation[0] * row + fx * self.dilation[1] * column + ci * channel
+
+
+@dataclass(frozen=True)
+class EncodingSize:
+    """An encoding of a conv step's weights, by its sizes only."""
+
+    kind: str  # dense, blocked, sparse or bitmap
+    nbytes: int  # flash of its arrays (weights, taps, indices)
+    segments: int = 1
+    seg_len: int = 0
+
+
+def int8_weights(op_data, what: str) -> np.ndarray:
+    """The op data's filter as int64 rows (accumulate.filter_rows: a per-tensor FC's
+    filter_offset added, the firmware's own fold), refusing values beyond int8: the firmware
+    kernels take int8 weights."""
+    values = accumulate.filter_rows(op_data)
+    if values.size and (values.min() < -128 or values.max() > 127):
+        raise UnsupportedOpError(f"{what}: weights with a filter zero point leave int8; the "
+                                 f"firmware kernels take int8 weights")
+    return values
+
+
+def step_geometry(graph: Graph, step) -> dict:
+    """Input/output sizes, strides, padding and filter of a conv step, FC read as a 1x1 conv."""
+    params = step.params
+    if isinstance(params, ConvParams):
+        _, in_h, in_w, in_c = graph.tensors[step.inputs[0]].shape
+        out_h, out_w, out_c = params.output_shape
+        return dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+                    stride=params.stride, padding=params.padding, dilation=params.dilation,
+                    filter_hw=params.filter_hw)
+    out_c = params.output_shape[-1]
+    rows = int(np.prod(params.output_shape)) // out_c
+    return dict(in_h=1, in_w=rows, in_c=params.accum_depth, out_h=1, out_w=rows, out_c=out_c,
+                stride=(1, 1), padding=(0, 0), dilation=(1, 1), filter_hw=(1, 1))
+
+
+def window(g: dict) -> tuple[tuple[int, int], bool]:
+    """The window's span (dilation included) and whether every window lies inside the input."""
+    span = tuple((f - 1) * d + 1 for f, d in zip(g["filter_hw"], g["dilation"]))
+    inside = g["padding"] == (0, 0) and all(
+        (o - 1) * s + w <= size for o, s, w, size in
+        zip((g["out_h"], g["out_w"]), g["stride"], span, (g["in_h"], g["in_w"])))
+    return span, inside
+
+
+def conv_weights(graph: Graph, step, planar_input: bool = False) -> tuple[np.ndarray, Geometry]:
+    """A conv step's int weights (out, fh, fw, in) and the geometry its encoding depends on."""
+    g = step_geometry(graph, step)
+    _, inside = window(g)
+    what = f"{graph.ops[step.ops[0]].opcode} (node {step.ops[0]})"
+    weights = int8_weights(step.params, what).reshape(g["out_c"], *g["filter_hw"],
+                                                              g["in_c"])
+    groups = 4 if step.subsample else 1
+    return weights, Geometry(g["in_h"], g["in_w"], g["in_c"], g["filter_hw"], g["dilation"],
+                             inside, planar_input, groups)
+
+
+def patch_order(offsets: list[int]) -> tuple[list, int]:
+    """Taps (indices into offsets) in quads, contiguous quads first; None pads the last quad."""
+    order = sorted(range(len(offsets)), key=lambda i: offsets[i])
+    runs, run = [], []
+    for i in order:
+        if run and offsets[i] != offsets[run[-1]] + 1:
+            runs.append(run)
+            run = []
+        run.append(i)
+    runs += [run] if run else []
+    contiguous = [r[k:k + 4] for r in runs for k in range(0, len(r) - 3, 4)]
+    rest = [i for r in runs for i in r[len(r) // 4 * 4:]]
+    rest += [None] * (-len(rest) % 4)
+    scattered = [rest[k:k + 4] for k in range(0, len(rest), 4)]
+    return [tap for quad in contiguous + scattered for tap in quad], len(contiguous)
+
+
+def choose(weights: np.ndarray, geometry: Geometry) -> EncodingSize:
+    """The encoding of int weights (out, fh, fw, in) to use: the smallest patch encoding, unless
+    an index encoding (windows inside the image only) is clearly smaller."""
+    options = sizes(weights, geometry)
+    patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options else [])
+    best = min(patch, key=lambda e: e.nbytes)
+    if geometry.all_inside:
+        index = min(options["sparse"], options["bitmap"], key=lambda e: e.nbytes)
+        if index.nbytes * _INDEX_SAVING < best.nbytes:
+            return index
+    return best
+
+
+def patch_scratch_bytes(kind: str, segments: int, seg_len: int, groups: int) -> int:
+    """The int16 patch a patch-encoded conv kernel fills: two buffers of a patch per group."""
+    return 2 * groups * segments * seg_len if kind in PATCH_KINDS else 0
+
+
+def sizes(weights: np.ndarray, geometry: Geometry) -> dict[str, EncodingSize]:
+    """Every encoding that applies, by kind: blocked only for 2 to 255 input channels."""
+    out_c, fh, fw, in_c = weights.shape
+    all_taps = [(fy, fx, ci) for fy in range(fh) for fx in range(fw) for ci in range(in_c)]
+    dense_len, dense_taps = _segment_size(all_taps, geometry)
+    result = {"dense": EncodingSize("dense", out_c * dense_len + dense_taps, 1, dense_len)}
+    if 1 < in_c <= 255:
+        seg_len, seg_taps = _segment_size([(fy, fx, 0) for fy in range(fh) for fx in range(fw)],
+                                          geometry)
+        connected = np.abs(weights).sum(axis=(1, 2)) > 0  # (out, in)
+        starts = connected & ~np.pad(connected, ((0, 0), (1, 0)))[:, :-1]
+        nbytes = int(connected.sum()) * seg_len + out_c + 2 * int(starts.sum()) + seg_taps
+        result["blocked"] = EncodingSize("blocked", nbytes, in_c, seg_len)
+    offsets = np.array([geometry.offset(*tap) for tap in all_taps])
+    flat = weights.reshape(out_c, -1)
+    nonzero = int(np.count_nonzero(flat))
+    entries = nonzero
+    for c in range(out_c):
+        steps = np.diff(np.sort(offsets[np.flatnonzero(flat[c])]), prepend=0)
+        entries += int(np.maximum(0, (steps - 1) // _MAX_SKIP).sum())
+    result["sparse"] = EncodingSize("sparse", 2 * entries + 2 * out_c, 1, 0)
+    words = -(-(int(offsets.max()) + 1) // 32)
+    result["bitmap"] = EncodingSize("bitmap", nonzero + 4 * out_c * words, 1, 0)
+    return result
+
+
+def _segment_size(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple[int, int]:
+    """Slots of one segment in patch order, and the bytes of its tap arrays."""
+    offsets = [geometry.offset(*tap) for tap in taps]
+    order, _ = patch_order(offsets)
+    slot_offsets = np.array([offsets[i] if i is not None else 0 for i in order])
+    tap_bytes = 0 if np.array_equal(slot_offsets, np.arange(len(order))) else 2 * len(order)
+    if not geometry.all_inside:
+        tap_bytes += 2 * len(order)  # tap_y and tap_x, a byte each
+    return len(order), tap_bytes
