@@ -384,7 +384,7 @@ def simulate(
 @one_line_errors
 def flash(
     model: Path = typer.Argument(..., callback=EXISTING, help="An int8 .tflite model."),
-    board: str = typer.Option("mps2-an386", "--board", help="QEMU board: mps2-an386 (Cortex-M4), mps2-an385 (M3) or mps2-an500 (M7)."),
+    board: str = typer.Option("mps2-an386", "--board", help="QEMU board: mps2-an386 (Cortex-M4), mps2-an385 (M3), mps2-an500 (M7), mps2-an505 (M33), mps3-an547 (M55, Helium) or microbit (M0; also the build for Cortex-M0+ parts)."),
     images: int = typer.Option(1000, "--images", callback=AT_LEAST_1, help="Test digits to run on the board."),
     dataset: str = typer.Option("mnist", "--dataset", help="Test set: mnist or usps (must suit the model's input size)."),
     inputs: Optional[Path] = typer.Option(None, "--inputs", callback=EXISTING, help="Run this .npy on the board instead (with --normalize: an .npz of raw digits, see firmware_sim.emulator.digit_files)..."),
@@ -436,7 +436,7 @@ def pipeline(
                                    help="OBD: the deleted fraction of the prunable weights (0: no pruning)."),
     out_dir: Path = typer.Option(..., "--out", help="Pipeline folder (rerun to resume at the unfinished stage)."),
     quick: bool = typer.Option(False, "--quick", help="Tiny budgets for a first look (minutes, not the benchmarked recipe)."),
-    board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage."),
+    board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage (as for `flash --board`: mps2-an386, mps2-an385, mps2-an500, mps2-an505, mps3-an547, microbit)."),
     train_run: Optional[Path] = typer.Option(None, "--train-run", callback=EXISTING, help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
 ):

@@ -2,8 +2,8 @@
 
 The generated C (firmware_sim.firmware), built with arm-none-eabi-gcc and run under
 qemu-system-arm, must give firmware_sim.run's outputs -- which equal TFLM's reference kernels' --
-for LeNet-1 and LeNet-5 (dense, and 90% pruned), for every op kind the emulator runs, and on the
-three boards. Bad input fails in one line: a model too large for the board (before building), a
+for LeNet-1 and LeNet-5 (dense, and 90% pruned), for every op kind the emulator runs (on the M4,
+the M0 and the M55), and on the MPS2 boards (the M0, M33 and M55 boards: tests/test_cores.py). Bad input fails in one line: a model too large for the board (before building), a
 firmware that hangs (timeout), an op without a kernel (named), a missing toolchain (the apt
 command). Weights need not be trained for exactness; the test digits are MNIST's.
 """
@@ -148,9 +148,10 @@ def _float_inputs() -> np.ndarray:
     return x.astype(np.float32)
 
 
+@pytest.mark.parametrize("board", ["mps2-an386", "microbit", "mps3-an547"])
 @pytest.mark.parametrize("case", ["multi_op", "per_tensor_lenet", "float_io", "padding",
                                   "per_tensor_fully_connected"])
-def test_every_op_kind_equals_the_emulator(case, tmp_path):
+def test_every_op_kind_equals_the_emulator(case, board, tmp_path):
     """ADD, MUL, depthwise (multiplier 2), max/average pools, LOGISTIC, RELU/RELU6, SOFTMAX,
     per-tensor quantization, float QUANTIZE/DEQUANTIZE, SAME padding with strides."""
     tflite, x = {"multi_op": lambda: (multi_op_tflite(True), _random_ints((12, 12, 2))),
@@ -162,7 +163,7 @@ def test_every_op_kind_equals_the_emulator(case, tmp_path):
     model, inputs = tmp_path / "model.tflite", tmp_path / "x.npy"
     model.write_bytes(tflite)
     np.save(inputs, x)
-    report = flash(model, inputs=inputs, outputs=tmp_path / "y.npy")
+    report = flash(model, board=board, inputs=inputs, outputs=tmp_path / "y.npy")
     expected = firmware_sim.run(firmware_sim.load_model(tflite), x)
     got = np.load(tmp_path / "y.npy")
     assert report.identical and got.dtype == expected.dtype
@@ -222,8 +223,10 @@ def test_generated_identifiers_are_checked():
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
-def test_c_requantization_equals_the_emulators(tmp_path):
-    """nn_arith.h's one-multiply form of TFLM's double rounding, on ties, signs and extremes."""
+@pytest.mark.parametrize("defines", [(), ("-D__ARM_ARCH_6M__",)], ids=["native", "armv6m"])
+def test_c_requantization_equals_the_emulators(tmp_path, defines):
+    """nn_arith.h's one-multiply form of TFLM's double rounding, on ties, signs and extremes;
+    also with ARMv6-M's 32x32 -> 64 product from four 16x16 ones (nn_smull)."""
     runtime = Path(firmware.__file__).parent / "runtime"
     source = tmp_path / "rq.c"
     source.write_text('#include <stdio.h>\n#include "nn_arith.h"\nint main(void) {\n'
@@ -231,7 +234,7 @@ def test_c_requantization_equals_the_emulators(tmp_path):
                       '    nn_rqf_t f = nn_rqf((int32_t)m, (int32_t)s);\n'
                       '    printf("%d %d\\n", nn_requantize((int32_t)x, (int32_t)m, (int32_t)s),\n'
                       '           s <= -2 ? nn_rqf_apply(&f, (int32_t)x) : 0);\n  }\n}\n')
-    subprocess.run(["cc", "-O2", "-std=c99", f"-I{runtime}", str(source), "-o",
+    subprocess.run(["cc", "-O2", "-std=c99", *defines, f"-I{runtime}", str(source), "-o",
                     str(tmp_path / "rq")], check=True)
     rng = np.random.default_rng(0)
     shift = rng.integers(-31, 8, 4000)

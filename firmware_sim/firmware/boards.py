@@ -1,9 +1,25 @@
-"""The boards firmware is built for: compiler flags, the QEMU machine, and memory sizes.
+"""The boards firmware is built for: compiler flags, the QEMU machine, the memory map.
 
-All three are ARM MPS2 FPGA images that QEMU emulates with the same memory map (4 MB of code
-SSRAM at 0x0 standing in for flash, 4 MB of SSRAM at 0x20000000; see harness/link.ld). The DSP
-instructions the conv kernels use (SXTB16, SMLAD) exist on the M4 and M7; the M3 takes the
-portable C path of nn_arith.h.
+Each board's memory map (checked with QEMU 7.2's `info mtree`) becomes its link.ld
+(`link_script`): code and constants in the memory that plays the role of flash, data, bss and
+the stack in RAM. The cores:
+
+* mps2-an385 (Cortex-M3, ARMv7-M): no DSP instructions, the byte patch's C MAC loops
+  (nn_bytepatch.h).
+* mps2-an386 (M4F) and mps2-an500 (M7): ARMv7E-M, the SXTB16/SMLAD assembly loops.
+* mps2-an505 (M33, ARMv8-M Mainline with the DSP extension): the same DSP loops. QEMU boots
+  the AN505 in the secure world with its vector table at 0x10000000, so the code sits in the
+  secure alias of SSRAM1 (0x10000000) and the data in that of SSRAM2/3 (0x38000000).
+* mps3-an547 (M55, Armv8.1-M with Helium): the MVE MAC loops (nn_bytepatch.h) where
+  `__ARM_FEATURE_MVE` is set. Code in the 512 KB ITCM at 0x0 (where the secure vector table
+  is), data in the 512 KB DTCM at 0x20000000.
+* microbit (Cortex-M0, ARMv6-M: Thumb-1, no DSP, no SSAT, no unaligned word loads): the nRF51's
+  real 256 KB of flash at 0x0 and 16 KB of RAM at 0x20000000; the byte patch with an
+  LDRSB/MULS assembly loop, and nn_smull for the requantization's 64-bit product. The
+  Cortex-M0+ device profiles (samd21, rp2040) map to this build.
+
+`systick_hz` is the clock SysTick counts in QEMU (CSR clock source bit set): it turns ticks into
+instructions under -icount (qemu.py).
 """
 from dataclasses import dataclass
 
@@ -11,37 +27,102 @@ from firmware_sim.errors import InputError
 
 _COMMON_FLAGS = ("-mthumb", "-O2", "-std=c99", "-ffunction-sections", "-fdata-sections",
                  "-Wall", "-Wextra", "-Wno-unused-parameter")
+# the harness's stack reserve (link.ld STACK_SIZE)
+STACK_RESERVE = 8 * 1024
 
 
 @dataclass(frozen=True)
 class Board:
     name: str
-    core: str  # QEMU's -cpu and GCC's -mcpu
+    core: str  # GCC's -mcpu (with +feature modifiers, if any)
     float_flags: tuple[str, ...]
+    flash_origin: int
     flash_bytes: int
+    ram_origin: int
     ram_bytes: int
+    systick_hz: int
     description: str
+    qemu_cpu: str = ""  # QEMU's -cpu, when it differs from the core
+    stack_bytes: int = STACK_RESERVE
+    qemu_machine: str = ""  # QEMU's -M, when it differs from the name (a build variant)
 
     @property
     def cflags(self) -> tuple[str, ...]:
         return (f"-mcpu={self.core}", *self.float_flags, *_COMMON_FLAGS)
 
+    @property
+    def cpu(self) -> str:
+        """QEMU's -cpu."""
+        return self.qemu_cpu or self.core.split("+")[0]
 
-_MB = 1 << 20
+    @property
+    def machine(self) -> str:
+        """QEMU's -M."""
+        return self.qemu_machine or self.name
+
+
+_KB, _MB = 1 << 10, 1 << 20
 BOARDS = {board.name: board for board in (
-    Board("mps2-an385", "cortex-m3", ("-mfloat-abi=soft",), 4 * _MB, 4 * _MB,
-          "ARM MPS2 AN385: Cortex-M3, no FPU, no DSP instructions"),
-    Board("mps2-an386", "cortex-m4", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 4 * _MB, 4 * _MB,
-          "ARM MPS2 AN386: Cortex-M4F with the DSP extension"),
-    Board("mps2-an500", "cortex-m7", ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), 4 * _MB, 4 * _MB,
+    Board("mps2-an385", "cortex-m3", ("-mfloat-abi=soft",), 0x0, 4 * _MB, 0x20000000, 4 * _MB,
+          25_000_000, "ARM MPS2 AN385: Cortex-M3, no FPU, no DSP instructions"),
+    Board("mps2-an386", "cortex-m4", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 0x0, 4 * _MB,
+          0x20000000, 4 * _MB, 25_000_000, "ARM MPS2 AN386: Cortex-M4F with the DSP extension"),
+    Board("mps2-an500", "cortex-m7", ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), 0x0, 4 * _MB,
+          0x20000000, 4 * _MB, 25_000_000,
           "ARM MPS2 AN500: Cortex-M7 with double-precision FPU"),
+    Board("mps2-an505", "cortex-m33", ("-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), 0x10000000,
+          4 * _MB, 0x38000000, 2 * _MB, 20_000_000,
+          "ARM MPS2 AN505 (IoTKit): Cortex-M33 with the DSP extension, run in the secure world"),
+    Board("mps3-an547", "cortex-m55", ("-mfloat-abi=hard",), 0x0, 512 * _KB, 0x20000000,
+          512 * _KB, 32_000_000,
+          "ARM MPS3 AN547 (SSE-300): Cortex-M55 with Helium (MVE) and the DSP extension"),
+    Board("microbit", "cortex-m0", ("-mfloat-abi=soft",), 0x0, 256 * _KB, 0x20000000, 16 * _KB,
+          16_000_000, "BBC micro:bit (nRF51822): Cortex-M0, 256 KB flash, 16 KB RAM, no DSP",
+          stack_bytes=2 * _KB),
 )}
 DEFAULT_BOARD = "mps2-an386"
-# the harness's stack reserve (harness/link.ld STACK_SIZE)
-STACK_RESERVE = 8 * 1024
 
 
 def board(name: str) -> Board:
     if name not in BOARDS:
         raise InputError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}")
     return BOARDS[name]
+
+
+def board_names() -> str:
+    """The boards and their cores, for help texts: 'mps2-an386 (cortex-m4), ...'."""
+    return ", ".join(f"{b.name} ({b.cpu})" for b in BOARDS.values())
+
+
+def link_script(target: Board) -> str:
+    """link.ld for `target`: its two memories, the harness's sections and stack reserve."""
+    return f"""/* Memory map of {target.description}.
+ * Code and constants go to FLASH, data, bss and the stack to RAM. Generated by lenet-edge
+ * (firmware_sim/firmware/boards.py); for another board change the two MEMORY lines. */
+MEMORY
+{{
+  FLASH (rx) : ORIGIN = 0x{target.flash_origin:08X}, LENGTH = {target.flash_bytes}
+  RAM (rwx)  : ORIGIN = 0x{target.ram_origin:08X}, LENGTH = {target.ram_bytes}
+}}
+
+STACK_SIZE = {target.stack_bytes};
+ENTRY(Reset_Handler)
+
+SECTIONS
+{{
+  .isr_vector : {{ KEEP(*(.isr_vector)) }} > FLASH
+  .text : {{ *(.text .text.*) *(.rodata .rodata.*) . = ALIGN(4); }} > FLASH
+  .ARM.exidx : {{ *(.ARM.exidx .ARM.exidx.*) }} > FLASH
+  _sidata = LOADADDR(.data);
+  .data : {{ . = ALIGN(4); _sdata = .; *(.data .data.*) . = ALIGN(4); _edata = .; }} > RAM AT > FLASH
+  .bss (NOLOAD) : {{ . = ALIGN(4); _sbss = .; *(.bss .bss.* COMMON) . = ALIGN(4); _ebss = .; }} > RAM
+  .stack (NOLOAD) : {{ . = ALIGN(8); _sstack = .; . += STACK_SIZE; _estack = .; }} > RAM
+}}
+"""
+
+
+# The QEMU board whose build runs each core a device profile may name (fit/devices CORES):
+# the Cortex-M0+ (SAMD21, RP2040) has ARMv6-M's instructions, as the micro:bit's Cortex-M0.
+BOARD_OF_CORE = {"cortex-m0": "microbit", "cortex-m0plus": "microbit",
+                 "cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500",
+                 "cortex-m33": "mps2-an505", "cortex-m55": "mps3-an547"}

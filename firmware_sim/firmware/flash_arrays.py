@@ -27,7 +27,7 @@ from firmware_sim.fit.devices.profile import load_profile
 from firmware_sim.fit.planner import tflm_arena
 
 # the shipped device profile with the board's core, for the prediction to compare against
-PROFILE_OF_BOARD = {"mps2-an386": "nrf52840", "mps2-an500": "stm32f746"}
+PROFILE_OF_BOARD = {"mps2-an386": "nrf52840", "mps2-an500": "stm32f746", "microbit": "samd21"}
 # QEMU runs several hundred million instructions a second here; allow 20x slower, plus start-up
 _SECONDS_PER_INSTRUCTION = 1 / 20e6
 _INSTRUCTIONS_PER_MAC_BOUND = 10

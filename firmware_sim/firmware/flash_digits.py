@@ -42,6 +42,7 @@ class DigitsRun:
     inputs: bytes  # the normalized model inputs
     records: np.ndarray  # _RECORD per digit: status, normalization and classification ticks
     stack_bytes: int  # normalization and inference of one digit
+    instructions_per_tick: float = qemu.INSTRUCTIONS_PER_TICK  # the board's SysTick clock
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def run_digits(folder: Path, board: str, digits, input_bytes: int, output_bytes:
     magic, count, _arena, stack, _empty = _STATS.unpack(stats)
     if magic != b"LENM" or count != n:
         raise FirmwareError(f"stats.bin is not the harness's (magic {magic!r}, {count} digits)")
-    return DigitsRun(outputs, inputs, records, stack)
+    return DigitsRun(outputs, inputs, records, stack, qemu.instructions_per_tick(board))
 
 
 def _check_statuses(records: np.ndarray) -> None:
@@ -206,13 +207,13 @@ def _check_statuses(records: np.ndarray) -> None:
                          f"{STATUS.get(code, f'status {code}')}")
 
 
-def _instructions(ticks: np.ndarray) -> np.ndarray:
-    return ticks.astype(np.float64) * qemu.INSTRUCTIONS_PER_TICK
+def _instructions(run: DigitsRun, ticks: np.ndarray) -> np.ndarray:
+    return ticks.astype(np.float64) * run.instructions_per_tick
 
 
 def _classify_result(run: DigitsRun) -> qemu.RunResult:
     """The classification's part of the run, as flash_report reads a plain firmware's."""
-    classify = _instructions(run.records["classify"])
+    classify = _instructions(run, run.records["classify"])
     return qemu.RunResult(run.outputs, len(classify), float(classify.mean()),
                           float(classify.min()), float(classify.max()), run.stack_bytes)
 
@@ -220,7 +221,7 @@ def _classify_result(run: DigitsRun) -> qemu.RunResult:
 def _report(classification, expected_inputs, got_inputs, raw, run, build, target,
             host) -> NormalizeReport:
     same = (got_inputs.reshape(len(raw), -1) == expected_inputs.reshape(len(raw), -1)).all(axis=1)
-    normalize = _instructions(run.records["normalize"])
+    normalize = _instructions(run, run.records["normalize"])
     per_digit = float(normalize.mean()) + classification.instructions_per_inference
     parts = [build.memory.by_object.get(name, {"flash": 0, "ram": 0})
              for name in ("normalize", "normalize_data")]

@@ -99,14 +99,14 @@ def _check_fits(board: boards.Board, data_bytes: int, arena_bytes: int | None = 
                 qualifier: str = "") -> None:
     """BoardTooSmallError with the numbers unless flash (and RAM, when known) suffice."""
     flash = data_bytes + CODE_ALLOWANCE
-    ram = None if arena_bytes is None else arena_bytes + boards.STACK_RESERVE
+    ram = None if arena_bytes is None else arena_bytes + board.stack_bytes
     if flash <= board.flash_bytes and (ram is None or ram <= board.ram_bytes):
         return
     needs = [f"{qualifier}{flash:,} bytes of flash ({data_bytes:,} of weights and tables + "
              f"{CODE_ALLOWANCE:,} for code)"]
     if ram is not None:
         needs.append(f"{ram:,} bytes of RAM ({arena_bytes:,} arena + "
-                     f"{boards.STACK_RESERVE:,} stack)")
+                     f"{board.stack_bytes:,} stack)")
     raise BoardTooSmallError(f"the model does not fit {board.name}: it needs {' and '.join(needs)}"
                              f"; the board has {board.flash_bytes:,} bytes of flash and "
                              f"{board.ram_bytes:,} of RAM")

@@ -1,4 +1,4 @@
-"""Build a firmware folder with arm-none-eabi-gcc and run it on a QEMU-emulated MPS2 board.
+"""Build a firmware folder with arm-none-eabi-gcc and run it on a QEMU-emulated board.
 
     build = qemu.build(folder, "mps2-an386")      # ELF, map file, flash/RAM by object
     run = qemu.run(folder, "mps2-an386", images_bytes, input_bytes, output_bytes)
@@ -8,7 +8,7 @@ Every source is compiled to its own object so that the linker map attributes eac
 the file it came from: the inference part (model, model data, runtime kernels) is told apart
 from the harness (main, startup, semihosting, the C library). Instructions are counted with
 SysTick under `-icount shift=6` (see harness/main.c): 64 ns of virtual time per instruction,
-40 ns per tick.
+and a tick every 1e9 / board.systick_hz ns (40 ns on the MPS2 boards' 25 MHz).
 """
 import re
 import shutil
@@ -23,7 +23,14 @@ from firmware_sim.firmware.errors import FirmwareError, FirmwareTimeoutError, To
 APT_COMMAND = "sudo apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")
 ICOUNT_SHIFT = 6
-INSTRUCTIONS_PER_TICK = 40 / 2 ** ICOUNT_SHIFT  # 40 ns ticks, 2**6 ns instructions
+
+
+def instructions_per_tick(board: str) -> float:
+    """Instructions per SysTick tick under -icount: tick length over 2**ICOUNT_SHIFT ns."""
+    return 1e9 / boards.board(board).systick_hz / 2 ** ICOUNT_SHIFT
+
+
+INSTRUCTIONS_PER_TICK = instructions_per_tick(boards.DEFAULT_BOARD)  # the MPS2 boards' 25 MHz
 _STATS = struct.Struct("<4s8I")
 # output sections in flash, and in RAM (.data is both: its initial values are copied from flash)
 _FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
@@ -105,7 +112,8 @@ def run(folder, board: str, inputs: bytes, input_bytes: int, output_bytes: int,
     (folder / "images.bin").write_bytes(inputs)
     emulate(folder, board, timeout, ("outputs.bin", "stats.bin"),
             f"{len(inputs) // input_bytes} images")
-    return _results(folder, len(inputs) // input_bytes, output_bytes)
+    return _results(folder, len(inputs) // input_bytes, output_bytes,
+                    instructions_per_tick(board))
 
 
 def emulate(folder: Path, board: str, timeout: float, writes: tuple[str, ...], what: str) -> None:
@@ -115,7 +123,7 @@ def emulate(folder: Path, board: str, timeout: float, writes: tuple[str, ...], w
     qemu = tool("qemu-system-arm")
     for name in writes:
         (folder / name).unlink(missing_ok=True)
-    command = [qemu, "-M", target.name, "-cpu", target.core, "-nographic",
+    command = [qemu, "-M", target.machine, "-cpu", target.cpu, "-nographic",
                "-icount", f"shift={ICOUNT_SHIFT}", "-semihosting-config",
                "enable=on,target=native", "-kernel", "firmware.elf"]
     try:
@@ -128,7 +136,7 @@ def emulate(folder: Path, board: str, timeout: float, writes: tuple[str, ...], w
                             f"{result.returncode}): {_tail(result.stdout + result.stderr)}")
 
 
-def _results(folder: Path, images: int, output_bytes: int) -> RunResult:
+def _results(folder: Path, images: int, output_bytes: int, per_tick: float) -> RunResult:
     outputs = (folder / "outputs.bin").read_bytes()
     stats = (folder / "stats.bin").read_bytes()
     if len(outputs) != images * output_bytes or len(stats) != _STATS.size:
@@ -137,9 +145,9 @@ def _results(folder: Path, images: int, output_bytes: int) -> RunResult:
     magic, count, _arena, stack, low, high, _empty, total_low, total_high = _STATS.unpack(stats)
     if magic != b"LEFW" or count != images:
         raise FirmwareError(f"stats.bin is not the harness's (magic {magic!r}, {count} images)")
-    total = (total_high << 32 | total_low) * INSTRUCTIONS_PER_TICK
-    return RunResult(outputs, images, total / max(images, 1), low * INSTRUCTIONS_PER_TICK,
-                     high * INSTRUCTIONS_PER_TICK, stack)
+    total = (total_high << 32 | total_low) * per_tick
+    return RunResult(outputs, images, total / max(images, 1), low * per_tick, high * per_tick,
+                     stack)
 
 
 def _call(command: list[str], folder: Path, timeout: float, what: str) -> None:

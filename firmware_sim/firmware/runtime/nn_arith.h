@@ -51,6 +51,23 @@ NN_INLINE int32_t nn_mla(int32_t acc, int32_t a, int32_t b) {
   return (int32_t)((uint32_t)acc + (uint32_t)(a * b));
 }
 
+/* ---- the signed 32x32 -> 64-bit product of the requantization. ARMv6-M has no SMULL: GCC
+ * calls __muldi3 (a 64x64 multiply) for it; four 16x16 MULS and the sign corrections are about
+ * half of that. */
+NN_INLINE int64_t nn_smull(int32_t a, int32_t b) {
+#if defined(__ARM_ARCH_6M__)
+  const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+  const uint32_t al = ua & 0xFFFFu, ah = ua >> 16, bl = ub & 0xFFFFu, bh = ub >> 16;
+  const uint32_t ll = al * bl, lh = al * bh, hl = ah * bl;
+  const uint32_t mid = (ll >> 16) + (lh & 0xFFFFu) + (hl & 0xFFFFu);
+  uint32_t hi = ah * bh + (lh >> 16) + (hl >> 16) + (mid >> 16);
+  hi -= (a < 0 ? ub : 0u) + (b < 0 ? ua : 0u);  /* unsigned product to signed */
+  return (int64_t)(((uint64_t)hi << 32) | ((ll & 0xFFFFu) | (mid << 16)));
+#else
+  return (int64_t)a * b;
+#endif
+}
+
 /* ---- requantization ---------------------------------------------------------------------------
  * TFLM's MultiplyByQuantizedMultiplier rounds twice: SaturatingRoundingDoublingHighMul (ties up),
  * then RoundingDivideByPOT by e = -shift (ties away from zero). The two floors nest into one:
@@ -92,7 +109,7 @@ NN_INLINE nn_rq_t nn_rq(int32_t multiplier, int32_t shift) {
 
 NN_INLINE int32_t nn_rq_apply(const nn_rq_t *r, int32_t x) {
   x = (int32_t)((uint32_t)x << r->left);
-  int64_t t = (x < 0 ? r->round_negative : r->round_positive) + (int64_t)x * r->multiplier;
+  int64_t t = (x < 0 ? r->round_negative : r->round_positive) + nn_smull(x, r->multiplier);
   /* a shift by 31 + right >= 32 is the high word shifted by right - 1 */
   return r->right ? (int32_t)(t >> 32) >> (r->right - 1) : (int32_t)(t >> 31);
 }
@@ -110,7 +127,7 @@ NN_INLINE nn_rqf_t nn_rqf(int32_t multiplier, int32_t shift) {
 
 NN_INLINE int32_t nn_rqf_apply(const nn_rqf_t *r, int32_t x) {
   int64_t t = x < 0 ? nn_words(r->high - 1, 0xC0000000u) : nn_words(r->high, 0x40000000u);
-  t += (int64_t)x * r->multiplier;
+  t += nn_smull(x, r->multiplier);
   return (int32_t)(t >> 32) >> r->right_minus_1;
 }
 
@@ -128,9 +145,10 @@ NN_INLINE int32_t nn_clamp(int32_t x, int32_t lo, int32_t hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/* Saturate to int8 (one SSAT on ARMv7-M). */
+/* Saturate to int8 (one SSAT on ARMv7-M and ARMv8-M Mainline; ARMv6-M, the Cortex-M0, has
+ * none and compares). */
 NN_INLINE int32_t nn_sat8(int32_t x) {
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
   int32_t r;
   __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
   return r;
@@ -155,7 +173,7 @@ NN_INLINE int32_t nn_rqf_lookup(int32_t x, int32_t multiplier, int32_t high,
                                 const int8_t *table) {
   int32_t sign = x >> 31;
   int64_t t = nn_words(high + sign, 0x40000000u | ((uint32_t)sign & 0x80000000u));
-  t += (int64_t)x * multiplier;
+  t += nn_smull(x, multiplier);
   return table[nn_sat8(((int32_t)(t >> 32) >> right_minus_1) + output_offset)];
 }
 

@@ -12,7 +12,8 @@ Optional fields: `weight_storage` ("int8", or "float32" for a float DSP), `effic
 fraction of the peak MAC rate the kernels reach, in (0, 1], default 1), `runtime_flash_bytes`
 and `runtime_ram_bytes` (the runtime's fixed code and RAM outside the tensor arena, default 0),
 `unified_memory` (true when flash and RAM are one memory: their needs add up against ram_bytes),
-`description`. The shipped profiles (`shipped_profiles()`) document where each number comes from.
+`core` (the CPU core, one of CORES: the firmware is built and run for the QEMU board of that
+core, firmware/boards.py BOARD_OF_CORE; absent for a non-ARM target), `description`. The shipped profiles (`shipped_profiles()`) document where each number comes from.
 """
 import tomllib
 from dataclasses import dataclass, fields
@@ -22,6 +23,9 @@ from firmware_sim.errors import FirmwareSimError
 
 DEVICES_DIR = Path(__file__).parent
 WEIGHT_STORAGE = ("int8", "float32")
+# The Arm Cortex-M cores a profile may name (GCC's -mcpu names)
+CORES = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33",
+         "cortex-m55")
 
 
 class DeviceProfileError(FirmwareSimError):
@@ -40,6 +44,7 @@ class DeviceProfile:
     runtime_flash_bytes: int = 0
     runtime_ram_bytes: int = 0
     unified_memory: bool = False
+    core: str | None = None
     description: str = ""
 
     @property
@@ -63,6 +68,7 @@ _RULES = {
     "weight_storage": (str, "a string", lambda v: v in WEIGHT_STORAGE,
                        f"one of {', '.join(WEIGHT_STORAGE)}"),
     "unified_memory": (bool, "true or false", lambda v: True, ""),
+    "core": (str, "a string", lambda v: v in CORES, f"one of {', '.join(CORES)}"),
 }
 
 
