@@ -126,7 +126,7 @@ def test_too_much_ram_for_the_microbit_is_refused_before_building(tmp_path):
 
 
 def _generate_error(path, board, folder) -> str:
-    from firmware_sim.emulator.reader import load_model
+    from firmware_sim.emulator.model_file import load_model
     try:
         firmware.generate(load_model(path), folder, board)
     except BoardTooSmallError as error:
