@@ -12,7 +12,8 @@ Optional fields: `weight_storage` ("int8", or "float32" for a float DSP), `effic
 fraction of the peak MAC rate the kernels reach, in (0, 1], default 1), `runtime_flash_bytes`
 and `runtime_ram_bytes` (the runtime's fixed code and RAM outside the tensor arena, default 0),
 `unified_memory` (true when flash and RAM are one memory: their needs add up against ram_bytes),
-`description`. The shipped profiles (`shipped_profiles()`) document where each number comes from.
+`description`, `core` (the processor, e.g. "cortex-m4": `check`'s firmware runtime takes the
+cost model's coefficients of that core, fit/cores/<core>.toml). The shipped profiles (`shipped_profiles()`) document where each number comes from.
 """
 import tomllib
 from dataclasses import dataclass, fields
@@ -41,6 +42,7 @@ class DeviceProfile:
     runtime_ram_bytes: int = 0
     unified_memory: bool = False
     description: str = ""
+    core: str = ""
 
     @property
     def macs_per_second(self) -> float:
@@ -63,6 +65,7 @@ _RULES = {
     "weight_storage": (str, "a string", lambda v: v in WEIGHT_STORAGE,
                        f"one of {', '.join(WEIGHT_STORAGE)}"),
     "unified_memory": (bool, "true or false", lambda v: True, ""),
+    "core": (str, "a string", lambda v: bool(v.strip()), "non-empty"),
 }
 
 
