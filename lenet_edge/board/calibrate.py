@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_sim.firmware import boards
 from firmware_sim.firmware.calibrate import calibrate_core
 
 CALIBRATION_ZOO = ("lenet1", "lenet4", "lenet5", "lenet5-modern")
@@ -35,9 +36,45 @@ def pruned_zoo_tflite(name: str, prune: float = 0.0, seed: int = 0) -> bytes:
     return to_int8_tflite(model, convention(images[:200]), num_calibration=50)
 
 
+# the other kernels, in small random models: (side, channels, filters, pool, units)
+OP_MODELS = ((10, 1, 3, 3, 4), (14, 2, 4, 2, 7), (8, 3, 2, 3, 5), (12, 1, 5, 2, 3))
+
+
+def op_model_tflite(side: int, channels: int, filters: int, pool: int, units: int,
+                    seed: int = 0) -> bytes:
+    """conv + relu, a max and an average pool that do not fuse (stride 1), a depthwise conv, a
+    standalone tanh and sigmoid, an added constant, a gated product, dense, softmax: every
+    kernel besides the fused conv variants, at a size set by the arguments."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from convert.tflite import to_int8_tflite
+
+    layers = keras.layers
+    keras.utils.set_random_seed(seed)
+    inputs = x = layers.Input((side, side, channels))
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(pool, strides=1)(x)
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Activation("tanh")(x)
+    x = layers.AveragePooling2D(pool, strides=1, padding="same")(x)
+    offsets = np.linspace(-1.0, 1.0, filters).astype(np.float32)
+    x = layers.Lambda(lambda t, c=offsets: t + tf.constant(c))(x)
+    x = layers.Multiply()([x, layers.Activation("sigmoid")(x)])
+    x = layers.Softmax()(layers.Dense(units)(layers.Flatten()(x)))
+    model = keras.Model(inputs, x)
+    images = np.random.default_rng(seed).uniform(-1, 2, (64, side, side, channels))
+    return to_int8_tflite(model, images.astype(np.float32), num_calibration=64)
+
+
 def calibration_models(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
+    for i, shape in enumerate(OP_MODELS):
+        path = folder / f"ops-{'x'.join(map(str, shape))}.tflite"
+        if not path.is_file():
+            path.write_bytes(op_model_tflite(*shape, seed=i))
+        paths.append(path)
     for name in CALIBRATION_ZOO:
         for prune in CALIBRATION_PRUNE:
             path = folder / f"{name}-{round(100 * prune)}.tflite"
@@ -50,4 +87,5 @@ def calibration_models(folder: Path) -> list[Path]:
 def calibrate(board: str, models: Path, out: Path | None = None, images: int = 5,
               progress=None) -> dict:
     """Calibrate `board`'s core on the calibration models (cached in `models`)."""
+    boards.board(board)  # an unknown board fails before any model is made
     return calibrate_core(calibration_models(models), board, out, images, progress)
