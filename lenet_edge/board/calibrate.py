@@ -18,6 +18,17 @@ CALIBRATION_ZOO = ("lenet1", "lenet4", "lenet5", "lenet5-modern")
 CALIBRATION_PRUNE = (0.3, 0.7, 0.95)
 
 
+def zero_smallest(model, fraction: float):
+    """Zero the smallest `fraction` of each conv and dense kernel of a Keras model, in place
+    (depthwise subsamplings are left whole); returns the model."""
+    for layer in model.layers if fraction else []:
+        if type(layer).__name__ != "DepthwiseConv2D" and layer.get_weights():
+            kernel, *rest = layer.get_weights()
+            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), fraction)] = 0
+            layer.set_weights([kernel, *rest])
+    return model
+
+
 def pruned_zoo_tflite(name: str, prune: float = 0.0, seed: int = 0) -> bytes:
     """A zoo model, freshly initialised, the smallest `prune` fraction of each conv and dense
     kernel zeroed, as a full-int8 .tflite calibrated on 50 MNIST training digits."""
@@ -25,12 +36,7 @@ def pruned_zoo_tflite(name: str, prune: float = 0.0, seed: int = 0) -> bytes:
     from lenet_edge.data.transforms import CONVENTIONS, load_dataset
     from lenet_edge.models import registry
 
-    model = registry.build(name, seed=seed)
-    for layer in model.layers if prune else []:
-        if type(layer).__name__ != "DepthwiseConv2D" and layer.get_weights():
-            kernel, *rest = layer.get_weights()
-            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), prune)] = 0
-            layer.set_weights([kernel, *rest])
+    model = zero_smallest(registry.build(name, seed=seed), prune)
     images, _ = load_dataset("mnist", "train")
     convention = CONVENTIONS[registry.spec(name).input_convention]
     return to_int8_tflite(model, convention(images[:200]), num_calibration=50)
