@@ -107,3 +107,29 @@ def test_a_core_without_coefficients_names_calibrate(models, tmp_path):
     assert_one_error_line(invoke("check", models["lenet5-0"], "--device", "nrf52840",
                                  "--runtime", "cmsis"), "--runtime must be one of firmware, tflm")
     assert_one_error_line(invoke("calibrate", "--board", "mps2-an999"), "unknown board")
+
+
+def test_calibration_fits_nonnegative_costs_and_writes_a_file_load_core_reads(tmp_path):
+    from firmware_sim.firmware.calibrate import CPI, _nonnegative_lstsq
+    from firmware_sim.fit.cost_model import write_core
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(1, 100, (40, 3))
+    b = a @ np.array([2.0, 0.0, 5.0]) + rng.normal(0, 0.01, 40)
+    b -= 3 * a[:, 1]  # the unconstrained fit would give the middle term -3 instructions
+    solution = _nonnegative_lstsq(a, b)
+    assert (solution >= 0).all() and solution[1] == 0
+    values = dict(core="cortex-m4", board="mps2-an386", date="2026-12-01", cpi=CPI["cortex-m4"][0],
+                  cpi_source=CPI["cortex-m4"][1], max_relative_residual=0.01,
+                  calibration_models=2, seconds=1.0, instructions={"base": 3.0, "dense.mac": 1.5},
+                  function_bytes={"nn_conv_dense": 100}, object_rodata={"conv_dense": 4},
+                  function_object={"nn_conv_dense": "conv_dense"},
+                  struct_bytes={"nn_conv_dense_t": 60}, function_stack={"nn_conv_dense": 120},
+                  model_code={"base": 20.0, "per_call": 12.0})
+    write_core(tmp_path / "core.toml", values)
+    core = load_core(tmp_path / "core.toml")
+    assert core.coefficients == values["instructions"] and core.cpi == CPI["cortex-m4"][0]
+    assert core.function_stack == {"nn_conv_dense": 120} and core.board == "mps2-an386"
+    (tmp_path / "bad.toml").write_text('core = "x"\n')
+    with pytest.raises(CoreError, match="not a coefficient file of `lenet-edge calibrate`"):
+        load_core(tmp_path / "bad.toml")

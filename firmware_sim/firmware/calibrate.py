@@ -12,6 +12,7 @@ instruction counts barely depend on the input) and measured:
   that call it (the deepest kernel sets an inference's stack).
 """
 import datetime
+import json
 import re
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_sim.emulator.files import atomic_write
 from firmware_sim.emulator.reader import load_model
 from firmware_sim.errors import ArgumentError
 from firmware_sim.firmware import boards, project, qemu
@@ -51,18 +53,26 @@ def map_sections(map_file: Path) -> list[tuple[str, str, int, str]]:
             for kind, name, size, obj in _SECTION.findall(text[start:])]
 
 
-def measure(model_path: Path, board: str, images: int, workdir: Path) -> dict:
-    """One calibration model built and run: counts, sizes and the cost model's terms."""
+def measure(model_path: Path, board: str, images: int, workdir: Path,
+            cache: dict | None = None) -> dict:
+    """One calibration model built and run: counts, sizes and the cost model's terms. `cache`
+    (key: board/model file name) holds earlier measurements, reused when there."""
     graph = load_model(model_path)
+    costs = cost_model.step_costs(graph)
+    key = f"{board}/{Path(model_path).name}"
+    if cache is not None and key in cache:
+        return dict(model=str(model_path), costs=costs,
+                    features=cost_model.instruction_features(costs), **cache[key])
     shape = graph.tensors[graph.inputs[0]].shape
     x = np.random.default_rng(0).integers(-128, 128, (images, *shape[1:]), dtype=np.int8)
     report = flash_arrays(model_path, x, board=board, workdir=workdir)
-    costs = cost_model.step_costs(graph)
-    sections = map_sections(workdir / "firmware.map")
-    step_instructions = _timed_steps(workdir, board, x, report, costs)
-    return dict(model=str(model_path), report=report, costs=costs,
-                features=cost_model.instruction_features(costs), sections=sections,
-                step_instructions=step_instructions)
+    measured = dict(instructions=report.instructions_per_inference, ram_stack=report.ram_stack,
+                    sections=[list(s) for s in map_sections(workdir / "firmware.map")],
+                    step_instructions=_timed_steps(workdir, board, x, report, costs))
+    if cache is not None:
+        cache[key] = measured
+    return dict(model=str(model_path), costs=costs,
+                features=cost_model.instruction_features(costs), **measured)
 
 
 _TIMER = """
@@ -113,9 +123,10 @@ def _timed_steps(folder: Path, board: str, x: np.ndarray, report, costs) -> list
 
 
 def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None = None,
-                   images: int = 10, progress=None) -> dict:
+                   images: int = 10, progress=None, cache: Path | None = None) -> dict:
     """Measure `models` (.tflite paths) on `board` and write its core's coefficient file
-    (default fit/cores/<core>.toml); returns what was written."""
+    (default fit/cores/<core>.toml); returns what was written. `cache` (a JSON file) keeps
+    the measurements: a model measured there before is not run again (refits are instant)."""
     target = boards.board(board)
     if target.core not in CPI:
         raise ArgumentError(f"no cycles-per-instruction figure for {target.core}; add it to "
@@ -125,12 +136,15 @@ def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None =
         raise ArgumentError("calibration needs at least 2 models")
     started = time.monotonic()
     rows = []
+    cached = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
     with tempfile.TemporaryDirectory(prefix="lenet-edge-calibrate-") as scratch:
         for i, model in enumerate(models):
-            rows.append(measure(model, board, images, Path(scratch) / f"m{i}"))
+            rows.append(measure(model, board, images, Path(scratch) / f"m{i}", cached))
+            if cache:
+                text = json.dumps(cached, indent=1)
+                atomic_write(Path(cache), lambda path: path.write_text(text))
             if progress:
-                progress(f"{model.name}: {rows[-1]['report'].instructions_per_inference:,.0f} "
-                         f"instructions")
+                progress(f"{model.name}: {rows[-1]['instructions']:,.0f} instructions")
     values = dict(core=target.core, board=board, date=datetime.date.today().isoformat(),
                   cpi=CPI[target.core][0], cpi_source=CPI[target.core][1],
                   calibration_models=len(rows), **_fit_instructions(rows), **_sizes(rows))
@@ -145,19 +159,18 @@ def _fit_instructions(rows) -> dict:
     relative, so that small steps weigh as much as large ones); `base` is what the whole
     inference takes beyond its steps."""
     terms = cost_model.INSTRUCTION_TERMS
-    features, measured = [], []
+    features, measured, weights = [], [], []
     for row in rows:
         for cost, instructions in zip(row["costs"], row["step_instructions"]):
             if cost.function:
-                features.append(cost_model.instruction_features([cost]))
+                features.append(cost_model.instruction_features([cost])[1:])
                 measured.append(instructions)
-    features, measured = np.array(features)[:, 1:], np.maximum(np.array(measured), 1.0)
-    used = np.flatnonzero(features.any(axis=0))
-    scale = 1.0 / measured
-    solution, *_ = np.linalg.lstsq(features[:, used] * scale[:, None], measured * scale,
-                                   rcond=None)
+                weights.append(1.0 / row["instructions"])
+    features, measured, weights = np.array(features), np.array(measured), np.array(weights)
+    used = [j for j in range(features.shape[1]) if features[:, j].any()]
+    solution = _nonnegative_lstsq(features[:, used] * weights[:, None], measured * weights)
     coefficients = {terms[j + 1]: round(float(c), 5) for j, c in zip(used, solution)}
-    totals = np.array([r["report"].instructions_per_inference for r in rows])
+    totals = np.array([r["instructions"] for r in rows])
     steps = np.array([sum(r["step_instructions"]) for r in rows])
     coefficients["base"] = round(float(np.mean(totals - steps)), 2)
     core = cost_model.Core("fit", coefficients, {}, {}, {}, {}, {}, {}, 1.0, "", "", "", 0.0)
@@ -167,11 +180,24 @@ def _fit_instructions(rows) -> dict:
     return dict(instructions=coefficients, max_relative_residual=round(residual, 5))
 
 
+def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0 (an instruction count per unit of work): the
+    unconstrained fit, the most negative coefficient held at 0, refitted, until none is."""
+    free = list(range(a.shape[1]))
+    while True:
+        solution = np.zeros(a.shape[1])
+        solution[free], *_ = np.linalg.lstsq(a[:, free], b, rcond=None)
+        negative = [j for j in free if solution[j] < 0]
+        if not negative:
+            return solution
+        free.remove(min(negative, key=lambda j: solution[j]))
+
+
 def _sizes(rows) -> dict:
     function_bytes, function_object, struct_bytes, stack = {}, {}, {}, {}
     code_rows, code_bytes = [], []
     for row in rows:
-        costs, sections = row["costs"], row["sections"]
+        costs, sections = row["costs"], [tuple(s) for s in row["sections"]]
         for kind, name, size, obj in sections:
             if obj in _RUNTIME_OBJECTS and kind == "text":
                 function_bytes[name], function_object[name] = size, obj
@@ -187,7 +213,7 @@ def _sizes(rows) -> dict:
         code_bytes.append(sum(size for kind, _, size, obj in sections
                               if obj == "model" and kind == "text"))
         for function in cost_model.functions_used(costs):
-            stack[function] = min(stack.get(function, 1 << 30), row["report"].ram_stack)
+            stack[function] = min(stack.get(function, 1 << 30), row["ram_stack"])
     # object rodata was summed over every model: keep one model's worth per object
     per_object = {}
     for row in rows:

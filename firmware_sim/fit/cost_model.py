@@ -13,11 +13,12 @@ instructions = sum over its terms of count x coefficient, the terms being
                blocked, the slots of kept (output, input) blocks; sparse, entries; bitmap,
                nonzero weights
     E.patch    patch values gathered (dense and blocked: groups x pixels x segments x slots)
-    E.pixel    output pixels (times 4 with a fused 2x2 subsampling)
-    E.output   conv output values (requantize, clamp); lut.output: the same for the _lut
+    E.output   conv output values (pixels, times 4 with a fused 2x2 subsampling, x channels:
+               the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
                variants (requantize into a table)
     bitmap.word  bitmap words scanned (pixels x output channels x words)
-    sub_dw.output, sub_avg.output, sub_max.output  outputs of the fused subsampling
+    sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
+               output value it reads
   depthwise.mac / depthwise.output, pool.tap / pool.output, lookup.element,
   softmax.element / softmax.row, binary.element, quantize.element, dequantize.element;
   call (every step that runs code) and base (one per inference).
@@ -43,11 +44,11 @@ from firmware_sim.fit.arena import firmware_arena
 CORES_DIR = Path(__file__).parent / "cores"
 INSTRUCTION_TERMS = (
     "base", "call",
-    "dense.mac", "dense.patch", "dense.pixel", "dense.output",
-    "blocked.mac", "blocked.patch", "blocked.pixel", "blocked.output",
-    "sparse.mac", "sparse.pixel", "sparse.output",
-    "bitmap.mac", "bitmap.pixel", "bitmap.output", "bitmap.word",
-    "lut.output", "sub_dw.output", "sub_avg.output", "sub_max.output",
+    "dense.mac", "dense.patch", "dense.output", "dense.output_lut",
+    "blocked.mac", "blocked.patch", "blocked.output", "blocked.output_lut",
+    "sparse.mac", "sparse.output", "sparse.output_lut",
+    "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
+    "sub_dw.output", "sub_avg.output", "sub_max.output",
     "depthwise.mac", "depthwise.output", "pool.tap", "pool.output", "lookup.element",
     "softmax.element", "softmax.row", "binary.element", "quantize.element",
     "dequantize.element")
@@ -175,9 +176,9 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
         slots = (choice.nbytes - 2 * out_c) // 2
     else:
         slots = nonzero
-    terms = {f"{kind}.mac": conv_pixels * slots, f"{kind}.pixel": conv_pixels, "call": 1}
+    terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
     lut = _lut(step)
-    terms["lut.output" if lut else f"{kind}.output"] = conv_pixels * out_c
+    terms[f"{kind}.output_lut" if lut else f"{kind}.output"] = conv_pixels * out_c
     if kind in conv_layout.PATCH_KINDS:
         terms[f"{kind}.patch"] = conv_pixels * choice.segments * choice.seg_len
     if kind == "bitmap":
@@ -190,7 +191,7 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
         opcode, params = step.subsample
         suffix = _POOL_SUFFIX[opcode]
         function += f"_{suffix}"
-        terms[f"sub_{suffix}.output"] = pixels * out_c
+        terms[f"sub_{suffix}.output"] = conv_pixels * out_c
         if opcode == "DEPTHWISE_CONV_2D":
             structs.append("nn_sub_depthwise_t")
             array_bytes += np.asarray(params.weights).size + _stage_bytes(params.output_stage,

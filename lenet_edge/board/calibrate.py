@@ -94,4 +94,5 @@ def calibrate(board: str, models: Path, out: Path | None = None, images: int = 5
               progress=None) -> dict:
     """Calibrate `board`'s core on the calibration models (cached in `models`)."""
     boards.board(board)  # an unknown board fails before any model is made
-    return calibrate_core(calibration_models(models), board, out, images, progress)
+    return calibrate_core(calibration_models(models), board, out, images, progress,
+                          cache=models / f"measurements-{board}.json")
