@@ -8,8 +8,10 @@ instruction counts barely depend on the input) and measured:
   the fit's largest relative residual is written with them;
 - from the linker map: each runtime function's code bytes, each runtime object's own const
   data, each parameter struct's bytes, model.c's code (a line fitted over the number of calls);
-- the stack one inference touches (painted): per runtime function, the least of the models
-  that call it (the deepest kernel sets an inference's stack).
+- the stack one inference touches (painted): per runtime function, the most of the models
+  that call it, an upper bound: the depth a kernel touches varies by a few words with the
+  path its arguments take (which locals spill), so a model's stack is predicted as the
+  deepest of its kernels' bounds, never below the measurement of a calibration model.
 """
 import datetime
 import json
@@ -170,14 +172,24 @@ def _fit_instructions(rows) -> dict:
     used = [j for j in range(features.shape[1]) if features[:, j].any()]
     solution = _nonnegative_lstsq(features[:, used] * weights[:, None], measured * weights)
     coefficients = {terms[j + 1]: round(float(c), 5) for j, c in zip(used, solution)}
+    shared = features[:, used] @ solution
+    functions = [c.function for r in rows for c in r["costs"] if c.function]
+    scale = {}
+    for function in sorted(set(functions)):
+        mine = np.array([f == function for f in functions])
+        p, m, w = shared[mine], measured[mine], weights[mine] ** 2
+        if (p > 0).any():
+            scale[function] = round(float((w * m * p).sum() / (w * p * p).sum()), 5)
     totals = np.array([r["instructions"] for r in rows])
     steps = np.array([sum(r["step_instructions"]) for r in rows])
     coefficients["base"] = round(float(np.mean(totals - steps)), 2)
-    core = cost_model.Core("fit", coefficients, {}, {}, {}, {}, {}, {}, 1.0, "", "", "", 0.0)
+    core = cost_model.Core("fit", coefficients, {}, {}, {}, {}, {}, {}, 1.0, "", "", "", 0.0,
+                           function_scale=scale)
     predicted = np.array([coefficients["base"] + sum(cost_model.step_instructions(c, core)
                                                      for c in r["costs"]) for r in rows])
     residual = float(np.max(np.abs(predicted - totals) / totals))
-    return dict(instructions=coefficients, max_relative_residual=round(residual, 5))
+    return dict(instructions=coefficients, function_scale=scale,
+                max_relative_residual=round(residual, 5))
 
 
 def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -213,7 +225,7 @@ def _sizes(rows) -> dict:
         code_bytes.append(sum(size for kind, _, size, obj in sections
                               if obj == "model" and kind == "text"))
         for function in cost_model.functions_used(costs):
-            stack[function] = min(stack.get(function, 1 << 30), row["ram_stack"])
+            stack[function] = max(stack.get(function, 0), row["ram_stack"])
     # object rodata was summed over every model: keep one model's worth per object
     per_object = {}
     for row in rows:

@@ -20,9 +20,11 @@ instructions = sum over its terms of count x coefficient, the terms being
     sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
                output value it reads
   depthwise.mac / depthwise.output, pool.tap / pool.output, lookup.element,
-  softmax.element / softmax.row, binary.element, quantize.element, dequantize.element;
+  softmax.element / softmax.row, add.element, mul.element, quantize.element,
+  dequantize.element;
   call (every step that runs code) and base (one per inference).
-Flash: the code of each runtime function used (measured per core from the linker map), the
+Each runtime function (kernel variant) then has its own factor on that sum, fitted on its steps
+(function_scale). Flash: the code of each runtime function used (measured per core from the linker map), the
 parameter structs (measured per type), model.c's code (base + per call), and the const arrays
 computed here as the emitters lay them out. RAM: fit/arena.py's arena (exact) + the stack of
 the deepest kernel used (measured per function by painting).
@@ -50,7 +52,7 @@ INSTRUCTION_TERMS = (
     "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
     "sub_dw.output", "sub_avg.output", "sub_max.output",
     "depthwise.mac", "depthwise.output", "pool.tap", "pool.output", "lookup.element",
-    "softmax.element", "softmax.row", "binary.element", "quantize.element",
+    "softmax.element", "softmax.row", "add.element", "mul.element", "quantize.element",
     "dequantize.element")
 _POOL_SUFFIX = {"AVERAGE_POOL_2D": "avg", "MAX_POOL_2D": "max", "DEPTHWISE_CONV_2D": "dw"}
 _FUNCTION_OF_KIND = {"depthwise": "nn_depthwise", "pool": "nn_pool", "lookup": "nn_lookup",
@@ -94,6 +96,7 @@ class Core:
     date: str
     max_relative_residual: float
     source: str = ""
+    function_scale: dict = field(default_factory=dict)  # runtime function -> its own factor
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def load_core(core: str | Path) -> Core:
                     cpi_source=values["cpi_source"], board=values["board"],
                     date=str(values["date"]),
                     max_relative_residual=float(values["max_relative_residual"]),
-                    source=str(path))
+                    source=str(path), function_scale=dict(values.get("function_scale", {})))
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
         raise CoreError(f"{path}: not a coefficient file of `lenet-edge calibrate` "
                         f"({type(error).__name__}: {error})") from None
@@ -245,7 +248,7 @@ def _other_cost(graph: Graph, step, index: int) -> StepCost:
         exp = np.where(params.in_range, params.exp_table, 0)
         array_bytes = 4 * max(int(np.flatnonzero(exp).max(initial=-1)) + 1, 1)
     elif kind == "binary":
-        terms["binary.element"] = size
+        terms[f"{graph.ops[step.ops[0]].opcode.lower()}.element"] = size
         array_bytes += sum(graph.tensors[t].data.size for t in step.constants.values())
     elif kind == "quantize":
         terms["quantize.element"] = size
@@ -268,7 +271,10 @@ def instruction_features(costs: list[StepCost]) -> np.ndarray:
 
 
 def step_instructions(cost: StepCost, core: Core) -> float:
-    return sum(count * core.coefficients.get(term, 0.0) for term, count in cost.terms.items())
+    """The step's terms times the core's coefficients, times its function's own factor (the
+    calibration's least-squares scale of that kernel's steps; 1 for a kernel not measured)."""
+    shared = sum(count * core.coefficients.get(term, 0.0) for term, count in cost.terms.items())
+    return shared * core.function_scale.get(cost.function, 1.0)
 
 
 def functions_used(costs: list[StepCost]) -> list[str]:
@@ -310,7 +316,7 @@ def write_core(path: Path, values: dict) -> None:
     for key in ("core", "board", "date", "cpi", "cpi_source", "max_relative_residual",
                 "calibration_models", "seconds"):
         lines.append(f"{key} = {_toml_value(values[key])}")
-    for table in ("instructions", "function_bytes", "object_rodata", "function_object",
+    for table in ("instructions", "function_scale", "function_bytes", "object_rodata", "function_object",
                   "struct_bytes", "function_stack", "model_code"):
         lines.append(f"\n[{table}]")
         lines += [f'"{k}" = {_toml_value(v)}' for k, v in sorted(values[table].items())]

@@ -15,7 +15,7 @@ from firmware_sim.firmware import boards
 from firmware_sim.firmware.calibrate import calibrate_core
 
 CALIBRATION_ZOO = ("lenet1", "lenet4", "lenet5", "lenet5-modern")
-CALIBRATION_PRUNE = (0.3, 0.7, 0.95)
+CALIBRATION_PRUNE = (0.0, 0.3, 0.7, 0.95)
 
 
 def zero_smallest(model, fraction: float):
