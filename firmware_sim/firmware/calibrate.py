@@ -3,9 +3,12 @@ them as fit/cores/<core>.toml (fit/cost_model.py reads them; `lenet-edge calibra
 
 Each calibration model is generated, built and run (flash_arrays, a few inputs: the kernels'
 instruction counts barely depend on the input) and measured:
-- instructions per inference, against fit.cost_model's term counts of the same model: the
-  coefficients are their least-squares fit (numpy.linalg.lstsq over the terms the models use);
-  the fit's largest relative residual is written with them;
+- instructions of every kernel call (model.c rebuilt with SysTick read around each call),
+  against fit.cost_model's term counts of that step: the shared coefficients are their
+  non-negative least-squares fit, each row weighted by its model's total; a kernel with enough
+  steps gets its own coefficients, any other its own factor; `base` is the inference's
+  instructions beyond its steps; the largest relative residual over the models' totals is
+  written with them;
 - from the linker map: each runtime function's code bytes, each runtime object's own const
   data, each parameter struct's bytes, model.c's code (a line fitted over the number of calls);
 - the stack one inference touches (painted): per runtime function, the most of the models
@@ -180,15 +183,24 @@ def _fit_instructions(rows) -> dict:
         p, m, w = shared[mine], measured[mine], weights[mine] ** 2
         if (p > 0).any():
             scale[function] = round(float((w * m * p).sum() / (w * p * p).sum()), 5)
+    own = {}
+    for function in sorted(set(functions)):
+        mine = np.array([f == function for f in functions])
+        columns = [j for j in used if features[mine, j].any()]
+        if mine.sum() >= len(columns) + 2:
+            w = weights[mine]
+            values = _nonnegative_lstsq(features[mine][:, columns] * w[:, None], measured[mine] * w)
+            own.update({f"{function}:{terms[j + 1]}": round(float(v), 5)
+                        for j, v in zip(columns, values)})
     totals = np.array([r["instructions"] for r in rows])
     steps = np.array([sum(r["step_instructions"]) for r in rows])
     coefficients["base"] = round(float(np.mean(totals - steps)), 2)
     core = cost_model.Core("fit", coefficients, {}, {}, {}, {}, {}, {}, 1.0, "", "", "", 0.0,
-                           function_scale=scale)
+                           function_scale=scale, function_terms=own)
     predicted = np.array([coefficients["base"] + sum(cost_model.step_instructions(c, core)
                                                      for c in r["costs"]) for r in rows])
     residual = float(np.max(np.abs(predicted - totals) / totals))
-    return dict(instructions=coefficients, function_scale=scale,
+    return dict(instructions=coefficients, function_scale=scale, function_terms=own,
                 max_relative_residual=round(residual, 5))
 
 

@@ -23,8 +23,8 @@ instructions = sum over its terms of count x coefficient, the terms being
   softmax.element / softmax.row, add.element, mul.element, quantize.element,
   dequantize.element;
   call (every step that runs code) and base (one per inference).
-Each runtime function (kernel variant) then has its own factor on that sum, fitted on its steps
-(function_scale). Flash: the code of each runtime function used (measured per core from the linker map), the
+A runtime function (kernel variant) whose calibration steps outnumber its terms by 2 has its own
+coefficients (function_terms); any other has its own factor on the shared sum (function_scale). Flash: the code of each runtime function used (measured per core from the linker map), the
 parameter structs (measured per type), model.c's code (base + per call), and the const arrays
 computed here as the emitters lay them out. RAM: fit/arena.py's arena (exact) + the stack of
 the deepest kernel used (measured per function by painting).
@@ -97,6 +97,7 @@ class Core:
     max_relative_residual: float
     source: str = ""
     function_scale: dict = field(default_factory=dict)  # runtime function -> its own factor
+    function_terms: dict = field(default_factory=dict)  # "function:term" -> its own coefficient
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def load_core(core: str | Path) -> Core:
                     cpi_source=values["cpi_source"], board=values["board"],
                     date=str(values["date"]),
                     max_relative_residual=float(values["max_relative_residual"]),
-                    source=str(path), function_scale=dict(values.get("function_scale", {})))
+                    source=str(path), function_scale=dict(values.get("function_scale", {})),
+                    function_terms=dict(values.get("function_terms", {})))
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
         raise CoreError(f"{path}: not a coefficient file of `lenet-edge calibrate` "
                         f"({type(error).__name__}: {error})") from None
@@ -271,8 +273,12 @@ def instruction_features(costs: list[StepCost]) -> np.ndarray:
 
 
 def step_instructions(cost: StepCost, core: Core) -> float:
-    """The step's terms times the core's coefficients, times its function's own factor (the
-    calibration's least-squares scale of that kernel's steps; 1 for a kernel not measured)."""
+    """The step's terms times its kernel's own coefficients where the calibration measured
+    enough of its steps to fit them (function_terms), else times the core's shared
+    coefficients and the kernel's own factor (function_scale; 1 for a kernel not measured)."""
+    own = {term: core.function_terms.get(f"{cost.function}:{term}") for term in cost.terms}
+    if cost.terms and all(value is not None for value in own.values()):
+        return sum(count * own[term] for term, count in cost.terms.items())
     shared = sum(count * core.coefficients.get(term, 0.0) for term, count in cost.terms.items())
     return shared * core.function_scale.get(cost.function, 1.0)
 
@@ -316,7 +322,7 @@ def write_core(path: Path, values: dict) -> None:
     for key in ("core", "board", "date", "cpi", "cpi_source", "max_relative_residual",
                 "calibration_models", "seconds"):
         lines.append(f"{key} = {_toml_value(values[key])}")
-    for table in ("instructions", "function_scale", "function_bytes", "object_rodata", "function_object",
+    for table in ("instructions", "function_terms", "function_scale", "function_bytes", "object_rodata", "function_object",
                   "struct_bytes", "function_stack", "model_code"):
         lines.append(f"\n[{table}]")
         lines += [f'"{k}" = {_toml_value(v)}' for k, v in sorted(values[table].items())]
