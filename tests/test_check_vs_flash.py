@@ -1,5 +1,6 @@
 """`check` predicts the firmware `flash` generates: instructions per inference within 10% of
-QEMU's count, flash within 3%, RAM exactly, without building anything (fit/cost_model.py and
+QEMU's count, flash within 3%, the arena exactly and RAM at most 32 bytes above (the stack is
+a bound), without building anything (fit/cost_model.py and
 the shipped coefficients of fit/cores/, measured by `lenet-edge calibrate`).
 
 Measured on LeNet-5 dense, 50% and 90% pruned on mps2-an386 (Cortex-M4), one on mps2-an385 (M3)
@@ -25,6 +26,7 @@ toolchain = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in qemu.TOOLS),
     reason=f"the ARM toolchain and QEMU are missing: {qemu.APT_COMMAND}")
 IMAGES = 20
+RAM_MARGIN = 32  # bytes
 # two specs of tests/test_emulator.py's model_specs: (side, channels, blocks, units, softmax, _,
 # seed); a block is (kind, kernel, stride, padding, activation, filters)
 RANDOM_SPECS = {
@@ -62,7 +64,10 @@ def test_check_predicts_the_firmware(models, name, prune, board):
     x = np.random.default_rng(0).integers(-128, 128, (IMAGES, *shape[1:]), dtype=np.int8)
     measured = flash_arrays(path, x, board=board)
     predicted = predict(graph, boards.board(board).core)
-    assert predicted.ram_inference == measured.ram_inference
+    # RAM: the arena exactly; the stack is a per-kernel bound a few words above what one
+    # inference touched (which locals spill depends on the arguments)
+    assert predicted.ram_arena == measured.ram_arena
+    assert 0 <= predicted.ram_inference - measured.ram_inference <= RAM_MARGIN
     assert predicted.flash_inference == pytest.approx(measured.flash_inference, rel=0.03)
     assert predicted.instructions_per_inference == pytest.approx(
         measured.instructions_per_inference, rel=0.10)

@@ -19,6 +19,7 @@ instruction counts barely depend on the input) and measured:
 import datetime
 import json
 import re
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -73,11 +74,26 @@ def measure(model_path: Path, board: str, images: int, workdir: Path,
     report = flash_arrays(model_path, x, board=board, workdir=workdir)
     measured = dict(instructions=report.instructions_per_inference, ram_stack=report.ram_stack,
                     sections=[list(s) for s in map_sections(workdir / "firmware.map")],
+                    object_functions=_object_functions(workdir),
                     step_instructions=_timed_steps(workdir, board, x, report, costs))
     if cache is not None:
         cache[key] = measured
     return dict(model=str(model_path), costs=costs,
                 features=cost_model.instruction_features(costs), **measured)
+
+
+def _object_functions(folder: Path) -> dict:
+    """Code bytes of every function of the runtime objects, linked or not (the .o's sections:
+    the linker keeps them whole), so that variants no calibration model calls are sized too."""
+    sizes = {}
+    for obj in _RUNTIME_OBJECTS:
+        result = subprocess.run([qemu.tool("arm-none-eabi-size"), "-A", str(folder / "obj" /
+                                 f"{obj}.o")], capture_output=True, text=True, timeout=60)
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].startswith(".text.") and parts[1].isdigit():
+                sizes[parts[0][len(".text."):]] = [obj, int(parts[1])]
+    return sizes
 
 
 _TIMER = """
@@ -221,6 +237,8 @@ def _sizes(rows) -> dict:
     function_bytes, function_object, struct_bytes, stack = {}, {}, {}, {}
     code_rows, code_bytes = [], []
     for row in rows:
+        for name, (obj, size) in row.get("object_functions", {}).items():
+            function_bytes[name], function_object[name] = size, obj
         costs, sections = row["costs"], [tuple(s) for s in row["sections"]]
         for kind, name, size, obj in sections:
             if obj in _RUNTIME_OBJECTS and kind == "text":
@@ -248,6 +266,9 @@ def _sizes(rows) -> dict:
         for obj, size in seen.items():
             per_object[obj] = max(per_object.get(obj, 0), size)
     (base, per_call), *_ = np.linalg.lstsq(np.array(code_rows), np.array(code_bytes), rcond=None)
+    deepest = max(stack.values(), default=0)
+    for function in function_bytes:  # a kernel no model called: the deepest bound measured
+        stack.setdefault(function, deepest)
     return dict(function_bytes=function_bytes, function_object=function_object,
                 object_rodata=per_object, struct_bytes=struct_bytes, function_stack=stack,
                 model_code=dict(base=round(float(base), 2), per_call=round(float(per_call), 2)))

@@ -1,9 +1,11 @@
 """`lenet-edge calibrate --board B`: the calibration models, then firmware_sim's calibrate_core.
 
 The models are the zoo's LeNets (lenet1, lenet4, lenet5, lenet5-modern: their shapes are the
-ones the firmware runs) freshly initialised with the smallest 30%, 70% and 95% of each conv and
+ones the firmware runs; seed 1) freshly initialised with the smallest 30%, 70% and 95% of each conv and
 dense kernel zeroed, so that every weight encoding (dense, blocked, sparse, bitmap) and fused
-variant appears, converted to int8 on 50 MNIST digits. They are cached in `models` (a folder)
+variant appears, converted to int8 on 50 MNIST digits, dense too; small random models of the
+other kernels (OP_MODELS) and of convolutions with a fused 2x2 max or average pool
+(FUSED_MODELS). They are cached in `models` (a folder)
 and reused. The check tables (benchmarks/check_vs_flash.py) measure other sparsities (0, 50,
 90%), so the prediction is not judged on the models it was fitted on.
 """
@@ -73,9 +75,37 @@ def op_model_tflite(side: int, channels: int, filters: int, pool: int, units: in
     return to_int8_tflite(model, images.astype(np.float32), num_calibration=64)
 
 
+# convolutions with a fused 2x2 pool: (side, channels, filters, pool, activation, padding)
+FUSED_MODELS = ((9, 2, 3, "max", "relu", "same"), (12, 1, 4, "average", "tanh", "valid"),
+                (10, 3, 5, "max", None, "same"), (14, 2, 6, "average", "relu", "same"))
+
+
+def fused_model_tflite(side: int, channels: int, filters: int, pool: str, activation,
+                       padding: str, seed: int = 0) -> bytes:
+    """conv (+ activation) + a 2x2 stride-2 max or average pool, fused into one kernel call,
+    then dense and softmax."""
+    import tf_keras as keras
+
+    from convert.tflite import to_int8_tflite
+
+    layers = keras.layers
+    keras.utils.set_random_seed(seed)
+    inputs = x = layers.Input((side, side, channels))
+    x = layers.Conv2D(filters, 3, padding=padding, activation=activation)(x)
+    x = (layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D)(2)(x)
+    x = layers.Softmax()(layers.Dense(5)(layers.Flatten()(x)))
+    images = np.random.default_rng(seed).uniform(-1, 2, (64, side, side, channels))
+    return to_int8_tflite(keras.Model(inputs, x), images.astype(np.float32), num_calibration=64)
+
+
 def calibration_models(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
+    for i, shape in enumerate(FUSED_MODELS):
+        path = folder / f"fused-{'x'.join(map(str, shape))}.tflite"
+        if not path.is_file():
+            path.write_bytes(fused_model_tflite(*shape, seed=i))
+        paths.append(path)
     for i, shape in enumerate(OP_MODELS):
         path = folder / f"ops-{'x'.join(map(str, shape))}.tflite"
         if not path.is_file():
