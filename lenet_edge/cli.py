@@ -406,7 +406,7 @@ def calibrate(
     values = calibrate_board(board, models, out_file, images,
                              progress=lambda line: out.print(line, markup=False, highlight=False))
     out.print(f"{values['core']} on {board}: {values['calibration_models']} models, max relative "
-              f"residual {100 * values['max_relative_residual']:.2f}%, {values['seconds']:.0f} s "
+              f"residual {100 * values['max_relative_residual']:.2f}%, {values['run_seconds']:.0f} s "
               f"-> {values['path']}", markup=False, highlight=False)
 
 

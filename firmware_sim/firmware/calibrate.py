@@ -11,10 +11,10 @@ instruction counts barely depend on the input) and measured:
   written with them;
 - from the linker map: each runtime function's code bytes, each runtime object's own const
   data, each parameter struct's bytes, model.c's code (a line fitted over the number of calls);
-- the stack one inference touches (painted): per runtime function, the most of the models
-  that call it, an upper bound: the depth a kernel touches varies by a few words with the
-  path its arguments take (which locals spill), so a model's stack is predicted as the
-  deepest of its kernels' bounds, never below the measurement of a calibration model.
+- the stack one inference touches (painted): per runtime function, the least of the models
+  that call it (a model's stack is its deepest kernel's); the depth a kernel touches also
+  varies by a few words with the path its arguments take (which locals spill), so the
+  prediction is within a few words, not exact. A kernel no model calls gets the deepest.
 """
 import datetime
 import json
@@ -169,7 +169,7 @@ def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None =
     values = dict(core=target.core, board=board, date=datetime.date.today().isoformat(),
                   cpi=CPI[target.core][0], cpi_source=CPI[target.core][1],
                   calibration_models=len(rows), **_fit_instructions(rows), **_sizes(rows))
-    values["seconds"] = round(time.monotonic() - started, 1)
+    values["run_seconds"] = round(time.monotonic() - started, 1)
     path = Path(out) if out is not None else cost_model.CORES_DIR / f"{target.core}.toml"
     cost_model.write_core(path, values)
     return {**values, "path": str(path)}
@@ -255,7 +255,7 @@ def _sizes(rows) -> dict:
         code_bytes.append(sum(size for kind, _, size, obj in sections
                               if obj == "model" and kind == "text"))
         for function in cost_model.functions_used(costs):
-            stack[function] = max(stack.get(function, 0), row["ram_stack"])
+            stack[function] = min(stack.get(function, 1 << 30), row["ram_stack"])
     # object rodata was summed over every model: keep one model's worth per object
     per_object = {}
     for row in rows:

@@ -319,13 +319,15 @@ def write_core(path: Path, values: dict) -> None:
              f"calibrate --board {values['board']}` (firmware/calibrate.py) on "
              f"{values['date']}.",
              "# Instructions are QEMU's exact counts (-icount); cycles = instructions x cpi."]
+    lines.append("# run_seconds: this run's time; measurements reused from calibrate's cache "
+                 "take none (from scratch: ~5-6 min a core on this machine)")
     for key in ("core", "board", "date", "cpi", "cpi_source", "max_relative_residual",
-                "calibration_models", "seconds"):
+                "calibration_models", "run_seconds"):
         lines.append(f"{key} = {_toml_value(values[key])}")
     for table in ("instructions", "function_terms", "function_scale", "function_bytes", "object_rodata", "function_object",
                   "struct_bytes", "function_stack", "model_code"):
         lines.append(f"\n[{table}]")
-        lines += [f'"{k}" = {_toml_value(v)}' for k, v in sorted(values[table].items())]
+        lines += [f"\"{k}\" = {_toml_value(v)}" for k, v in sorted(values.get(table, {}).items())]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
