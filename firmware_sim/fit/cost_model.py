@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 from firmware_sim.emulator.ir import Graph
-from firmware_sim.emulator.kernels.conv import ConvParams
 from firmware_sim.emulator.steps import planar_tensors, plan_steps
 from firmware_sim.errors import FirmwareSimError
 from firmware_sim.fit import conv_layout
