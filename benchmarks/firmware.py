@@ -44,12 +44,10 @@ def dense_model(run: Path, prune: float = 0.0) -> bytes:
     from lenet_edge.models import registry
     from lenet_edge.run import load_model
 
+    from lenet_edge.board.calibrate import zero_smallest
+
     model = load_model(run) if (run / "model.keras").is_file() else registry.build("lenet5")
-    for layer in model.layers if prune else []:
-        if type(layer).__name__ != "DepthwiseConv2D" and layer.get_weights():
-            kernel, *rest = layer.get_weights()
-            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), prune)] = 0
-            layer.set_weights([kernel, *rest])
+    zero_smallest(model, prune)
     images, _ = load_dataset("mnist", "train")
     return to_int8_tflite(model, lenet5_32(images[:CALIBRATION]), CALIBRATION)
 

@@ -51,6 +51,17 @@ FRACTION = _rule(lambda v: 0 < v < 1, "in (0, 1)")
 PROBABILITY = _rule(lambda v: 0 <= v <= 1, "in [0, 1]")
 
 
+def _choice(*choices):
+    def check(ctx: typer.Context, param: typer.CallbackParam, value):
+        if value is not None and not ctx.resilient_parsing and value not in choices:
+            fail(f"{param.opts[0]} must be one of {', '.join(choices)}, got {value}")
+        return value
+    return check
+
+
+RUNTIME = _choice("firmware", "tflm")
+
+
 def EXISTING(ctx: typer.Context, param: typer.CallbackParam, value):
     """An input path must exist (an output path does not take this check)."""
     if value is not None and not ctx.resilient_parsing and not Path(value).exists():
@@ -324,12 +335,13 @@ def check(
     model: Path = typer.Argument(..., callback=EXISTING, help="An int8 .tflite model."),
     device: str = typer.Option(..., "--device", help="A shipped profile (dsp32c, samd21, nrf52840, stm32l4r5, stm32f746, rp2040) or a .toml path."),
     digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", callback=POSITIVE, help="Required rate; exit code 1 when missed."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    runtime: str = typer.Option("firmware", "--runtime", callback=RUNTIME, help="firmware: the C `flash` generates, predicted from the core's calibrated cost model; tflm: TFLM's arena, all MACs at the profile's rate (an estimate)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (flash_inference, ram_inference, instructions_per_inference: the keys of flash --json)."),
 ):
     """Will the model fit the device (flash, RAM) and read digits fast enough? Exit code 1 if not."""
     from firmware_sim.fit.check import check_model
 
-    report = check_model(model, device, digits_per_second)
+    report = check_model(model, device, digits_per_second, runtime)
     if as_json:
         print_json(report.as_dict())
     else:
@@ -378,6 +390,24 @@ def simulate(
     out.print(f"{model} on {dataset} ({result.convention}): int8 test error {100 * result.error:.2f}% "
               f"({result.errors:,} of {result.images:,}); emulator {result.images_per_second:,.0f} images/s",
               highlight=False)
+
+
+@app.command()
+@one_line_errors
+def calibrate(
+    board: str = typer.Option("mps2-an386", "--board", help="QEMU board whose core to measure: mps2-an386 (Cortex-M4), mps2-an385 (M3) or mps2-an500 (M7)."),
+    models: Path = typer.Option(Path("runs/calibration-models"), "--models", help="Folder caching the calibration models (made on first use)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Coefficient file to write (default: the shipped firmware_sim/fit/cores/<core>.toml)."),
+    images: int = typer.Option(5, "--images", callback=AT_LEAST_1, help="Inputs each calibration model runs on."),
+):
+    """Measure the cost model's coefficients of a board's core on QEMU and write its TOML."""
+    from lenet_edge.board.calibrate import calibrate as calibrate_board
+
+    values = calibrate_board(board, models, out_file, images,
+                             progress=lambda line: out.print(line, markup=False, highlight=False))
+    out.print(f"{values['core']} on {board}: {values['calibration_models']} models, max relative "
+              f"residual {100 * values['max_relative_residual']:.2f}%, {values['run_seconds']:.0f} s "
+              f"-> {values['path']}", markup=False, highlight=False)
 
 
 @app.command()

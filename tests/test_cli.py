@@ -127,7 +127,8 @@ ZERO_IS_VALID = {
 # Paths a command writes: they need not exist beforehand (claim_folder / claim_files guard them).
 OUTPUT_PATHS = {("train", "--out"), ("prune", "--out"), ("qat", "--out"), ("convert", "--out"),
                 ("read", "--raw-digits"), ("simulate", "--outputs"), ("flash", "--outputs"),
-                ("flash", "--out"), ("pipeline", "--out")}
+                ("flash", "--out"), ("pipeline", "--out"), ("calibrate", "--out"),
+                ("calibrate", "--models")}
 
 
 def checked_parameters():

@@ -36,21 +36,9 @@ IMAGES = 200
 def zoo_tflite(name: str, prune: float = 0.0) -> bytes:
     """A zoo model, freshly initialised, optionally with the smallest `prune` fraction of each
     convolution and dense kernel zeroed, as a full-int8 .tflite calibrated on MNIST digits."""
-    from convert.tflite import to_int8_tflite
-    from lenet_edge.data.transforms import CONVENTIONS, load_dataset
-    from lenet_edge.models import registry
+    from lenet_edge.board.calibrate import pruned_zoo_tflite
 
-    model = registry.build(name)
-    if prune:
-        for layer in model.layers:
-            if type(layer).__name__ == "DepthwiseConv2D" or not layer.get_weights():
-                continue
-            kernel, *rest = layer.get_weights()
-            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), prune)] = 0
-            layer.set_weights([kernel, *rest])
-    images, _ = load_dataset("mnist", "train")
-    convention = CONVENTIONS[registry.spec(name).input_convention]
-    return to_int8_tflite(model, convention(images[:200]), num_calibration=50)
+    return pruned_zoo_tflite(name, prune)
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,7 @@ def _prediction(graph: Graph, target: boards.Board, instructions: float) -> dict
     if device is None:
         return None
     profile = load_profile(device)
-    check = check_model(graph, profile)
+    check = check_model(graph, profile, runtime="tflm")
     return dict(device=check.device, flash_bytes=check.flash_needed, ram_bytes=check.ram_needed,
                 cycles_per_inference=check.latency_s * profile.clock_hz,
                 measured_instructions_per_inference=instructions)

@@ -11,8 +11,14 @@ runtime's RAM; for float32 storage (a float DSP running its own code, not TFLM) 
 float32 activations. A unified-memory device (one memory for both) must hold the sum. Beside
 TFLM's arena, the arena the generated firmware allocates (`lenet-edge flash`: fused kernels over
 emulator/steps.py's steps, placed by fit/arena.py, the very plan the code generator uses).
-Latency: effective (nonzero-weight) MACs over the profile's achieved MAC rate; other ops are not
-timed.
+Latency, and with `runtime="firmware"` (the default) flash and RAM too, are those of the C
+that `lenet-edge flash` generates, predicted by fit/cost_model.py from the coefficients of the
+profile's core (fit/cores/<core>.toml, measured on QEMU by `lenet-edge calibrate`): RAM exactly
+(arena + the stack of one inference), flash (`flash_inference`: weights, tables, kernels,
+model code) and instructions per inference (`instructions_per_inference`, the figure `flash`
+measures); digits/s = clock_hz / (instructions x the core's cycles per instruction).
+`runtime="tflm"` keeps TFLM's arena and the profile's runtime allowances, and times all
+multiply-adds (zeros included) over the profile's MAC rate: an estimate.
 
 A float32 model (no int8 tensor) is checked on a float32-storage device only (the DSP-32C of
 1989 computed in floating point): memory and rate from its shapes, without emulating it, for
@@ -30,10 +36,12 @@ from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError, UnsupportedOpError
 from firmware_sim.fit.arena import firmware_arena
 from firmware_sim.fit.arena_tail import ARM32
+from firmware_sim.fit.cost_model import CoreError, load_core, predict
 from firmware_sim.fit.devices.profile import DeviceProfile, load_profile
 from firmware_sim.fit.planner import tflm_arena, tflm_plan
 
 FLOAT32_BYTES = 4
+RUNTIMES = ("firmware", "tflm")
 # ops a float32 model may hold for `check` on a float device (sized, not emulated)
 FLOAT_OPS = ("ADD", "AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
              "LOGISTIC", "MAX_POOL_2D", "MUL", "RELU", "RELU6", "RESHAPE", "SOFTMAX", "TANH")
@@ -63,6 +71,13 @@ class CheckReport:
     latency_s: float
     digits_per_second: float | None  # None when the model has no multiply-adds to time
     required_digits_per_second: float | None
+    runtime: str = "tflm"  # firmware: the generated C (predicted); tflm: TFLM, estimated
+    core: str | None = None
+    flash_inference: int | None = None  # the keys of `flash --json`, to hold one against the other
+    ram_inference: int | None = None
+    instructions_per_inference: float | None = None
+    cycles_per_instruction: float | None = None
+    estimate: bool = True  # tflm: all MACs over a guessed rate; firmware: the calibrated model
 
     @property
     def fits_flash(self) -> bool:
@@ -92,11 +107,17 @@ class CheckReport:
     def verdict_lines(self) -> list[str]:
         """One line each for flash, RAM, latency and rate, with their numbers."""
         fit = {True: "fits", False: "DOES NOT FIT"}
-        flash = (f"{self.flash_needed:,} bytes (weights {self.weight_bytes:,} as "
-                 f"{self.weight_storage} + runtime {self.runtime_flash_bytes:,})")
-        ram = (f"{self.ram_needed:,} bytes (arena {self.arena_head_bytes:,} + tail "
-               f"{self.arena_tail_bytes:,} + runtime {self.runtime_ram_bytes:,}"
-               f"{self._firmware_arena_text()})")
+        if self.runtime == "firmware":
+            flash = (f"{self.flash_needed:,} bytes (the generated firmware's weights, tables, "
+                     f"kernels and model code)")
+            ram = (f"{self.ram_needed:,} bytes (arena {self.arena_head_bytes:,} + stack "
+                   f"{self.runtime_ram_bytes:,})")
+        else:
+            flash = (f"{self.flash_needed:,} bytes (weights {self.weight_bytes:,} as "
+                     f"{self.weight_storage} + runtime {self.runtime_flash_bytes:,})")
+            ram = (f"{self.ram_needed:,} bytes (arena {self.arena_head_bytes:,} + tail "
+                   f"{self.arena_tail_bytes:,} + runtime {self.runtime_ram_bytes:,}"
+                   f"{self._firmware_arena_text()})")
         if self.unified_memory:
             memory = [f"memory (unified): flash {flash} + RAM {ram} = "
                       f"{self.flash_needed + self.ram_needed:,} of {self.ram_bytes:,}: "
@@ -104,9 +125,19 @@ class CheckReport:
         else:
             memory = [f"flash: {flash} of {self.flash_bytes:,}: {fit[self.fits_flash]}",
                       f"RAM: {ram} of {self.ram_bytes:,}: {fit[self.fits_ram]}"]
-        return memory + [f"latency: {1e3 * self.latency_s:.2f} ms per digit "
-                         f"({self.effective_macs:,} effective MACs at "
-                         f"{self.macs_per_second / 1e6:.2f} M MAC/s)", self._rate_line()]
+        if self.instructions_per_inference is not None:
+            speed = (f"latency: {1e3 * self.latency_s:.2f} ms per digit "
+                     f"({self.instructions_per_inference:,.0f} instructions of the generated "
+                     f"firmware on {self.core} x {self.cycles_per_instruction} cycles each)")
+        elif self.weight_storage == "float32":
+            speed = (f"latency (estimate): {1e3 * self.latency_s:.2f} ms per digit "
+                     f"({self.effective_macs:,} nonzero MACs at "
+                     f"{self.macs_per_second / 1e6:.2f} M MAC/s)")
+        else:
+            speed = (f"latency (estimate): {1e3 * self.latency_s:.2f} ms per digit "
+                     f"({self.macs:,} MACs, zeros included, at "
+                     f"{self.macs_per_second / 1e6:.2f} M MAC/s)")
+        return [f"runtime: {self.runtime}"] + memory + [speed, self._rate_line()]
 
     def _firmware_arena_text(self) -> str:
         if self.firmware_arena_bytes is None:
@@ -130,10 +161,14 @@ class CheckReport:
 
 
 def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
-                digits_per_second: float | None = None) -> CheckReport:
-    """The verdict of `model` (a .tflite path or a Graph) on `device` (a profile, name or path)."""
+                digits_per_second: float | None = None, runtime: str = "firmware") -> CheckReport:
+    """The verdict of `model` (a .tflite path or a Graph) on `device` (a profile, name or path)
+    for `runtime` (firmware: the generated C; tflm: TFLM, estimated). A float32-storage device
+    runs its own float code: the tflm-style sizes apply whatever `runtime` says."""
     if digits_per_second is not None and not digits_per_second > 0:
         raise ArgumentError(f"required digits per second must be positive, got {digits_per_second}")
+    if runtime not in RUNTIMES:
+        raise ArgumentError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     graph = model if isinstance(model, Graph) else load_model(model)
     profile = device if isinstance(device, DeviceProfile) else load_profile(device)
     if is_float_model(graph):
@@ -142,12 +177,33 @@ def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
         prepared_ops(graph)  # every op must be one firmware_sim (and TFLM) runs: raises otherwise
     layers = _layer_rows(graph, profile.weight_storage)
     from_file = isinstance(model, (str, Path))
-    return CheckReport(
+    report = CheckReport(
         model=str(model) if from_file else "<graph>", device=profile.name, layers=tuple(layers),
         weight_storage=profile.weight_storage,
         model_file_bytes=Path(model).stat().st_size if from_file else None,
         **_memory(graph, profile), **_speed(layers, profile),
         required_digits_per_second=digits_per_second)
+    if runtime == "firmware" and profile.weight_storage == "int8":
+        return _firmware_report(report, graph, profile)
+    return replace(report, flash_inference=report.flash_needed, ram_inference=report.ram_needed)
+
+
+def _firmware_report(report: CheckReport, graph: Graph, profile: DeviceProfile) -> CheckReport:
+    """The report's flash, RAM and speed replaced by the generated firmware's, predicted."""
+    if not profile.core:
+        raise CoreError(f"device {profile.name} names no core: add core = \"cortex-mN\" to its "
+                        f"profile, or check with --runtime tflm")
+    core = load_core(profile.core)
+    p = predict(graph, core)
+    latency = p.instructions_per_inference * core.cpi / profile.clock_hz
+    return replace(report, runtime="firmware", core=core.name, estimate=False,
+                   flash_inference=p.flash_inference, ram_inference=p.ram_inference,
+                   instructions_per_inference=p.instructions_per_inference,
+                   cycles_per_instruction=core.cpi, flash_needed=p.flash_inference,
+                   runtime_flash_bytes=p.flash_inference - report.weight_bytes,
+                   arena_head_bytes=p.ram_arena, arena_tail_bytes=0,
+                   runtime_ram_bytes=p.ram_stack, ram_needed=p.ram_inference,
+                   latency_s=latency, digits_per_second=1.0 / latency if latency > 0 else None)
 
 
 def _memory(graph: Graph, profile: DeviceProfile) -> dict:
@@ -193,9 +249,14 @@ def _check_float_model(graph: Graph, profile: DeviceProfile) -> None:
 
 
 def _speed(layers: list[LayerCost], profile: DeviceProfile) -> dict:
+    """TFLM's estimate: every multiply-add, zeros included, at the profile's rate; a float
+    device's own code (the DSP-32C's, whose rate the 1989 paper gives per connection) skips
+    the connections its table leaves out: the nonzero ones."""
+    macs = sum(row.macs for row in layers)
     effective = sum(row.effective_macs for row in layers)
-    latency = effective / profile.macs_per_second
-    return dict(macs=sum(row.macs for row in layers), effective_macs=effective,
+    latency = (effective if profile.weight_storage == "float32" else macs) / \
+        profile.macs_per_second
+    return dict(macs=macs, effective_macs=effective,
                 macs_per_second=profile.macs_per_second, latency_s=latency,
                 digits_per_second=1.0 / latency if latency > 0 else None)
 

@@ -218,7 +218,7 @@ def stage_check(s: PipelineSettings, out: Path) -> dict:
 
     folder = out / "check"
     folder.mkdir(parents=True, exist_ok=True)
-    report = check_model(_tflite(out), s.device, s.digits_per_second).as_dict()
+    report = check_model(_tflite(out), s.device, s.digits_per_second, runtime="tflm").as_dict()
     runs.write_json(folder / "check.json", report)
     return report
 

@@ -13,7 +13,8 @@ fraction of the peak MAC rate the kernels reach, in (0, 1], default 1), `runtime
 and `runtime_ram_bytes` (the runtime's fixed code and RAM outside the tensor arena, default 0),
 `unified_memory` (true when flash and RAM are one memory: their needs add up against ram_bytes),
 `core` (the CPU core, one of CORES: the firmware is built and run for the QEMU board of that
-core, firmware/boards.py BOARD_OF_CORE; absent for a non-ARM target), `description`. The shipped profiles (`shipped_profiles()`) document where each number comes from.
+core, firmware/boards.py BOARD_OF_CORE, and `check`'s firmware runtime takes the cost model's
+coefficients of that core, fit/cores/<core>.toml; absent for a non-ARM target), `description`. The shipped profiles (`shipped_profiles()`) document where each number comes from.
 """
 import tomllib
 from dataclasses import dataclass, fields

@@ -1,0 +1,274 @@
+"""calibrate_core(): measure the cost model's coefficients of one board's core on QEMU and write
+them as fit/cores/<core>.toml (fit/cost_model.py reads them; `lenet-edge calibrate` calls this).
+
+Each calibration model is generated, built and run (flash_arrays, a few inputs: the kernels'
+instruction counts barely depend on the input) and measured:
+- instructions of every kernel call (model.c rebuilt with SysTick read around each call),
+  against fit.cost_model's term counts of that step: the shared coefficients are their
+  non-negative least-squares fit, each row weighted by its model's total; a kernel with enough
+  steps gets its own coefficients, any other its own factor; `base` is the inference's
+  instructions beyond its steps; the largest relative residual over the models' totals is
+  written with them;
+- from the linker map: each runtime function's code bytes, each runtime object's own const
+  data, each parameter struct's bytes, model.c's code (a line fitted over the number of calls);
+- the stack one inference touches (painted): per runtime function, the least of the models
+  that call it (a model's stack is its deepest kernel's); the depth a kernel touches also
+  varies by a few words with the path its arguments take (which locals spill), so the
+  prediction is within a few words, not exact. A kernel no model calls gets the deepest.
+"""
+import datetime
+import json
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from firmware_sim.emulator.files import atomic_write
+from firmware_sim.emulator.reader import load_model
+from firmware_sim.errors import ArgumentError
+from firmware_sim.firmware import boards, project, qemu
+from firmware_sim.firmware.errors import FirmwareError
+from firmware_sim.firmware.flash_arrays import flash_arrays
+from firmware_sim.fit import cost_model
+
+# cycles per instruction assumed on silicon, per core, and where the figure comes from
+CPI = {
+    "cortex-m3": (1.4, "Estimate: the Cortex-M3 TRM gives 1 cycle for most ALU instructions, "
+                  "2 for LDR, 3+ for taken branches, 1-2 for MUL/MLA; an int8 kernel's mix of "
+                  "loads, multiply-accumulates and loop branches averages ~1.4 (no wait states)"),
+    "cortex-m4": (1.3, "Estimate: the Cortex-M4 TRM gives 1 cycle for SMLAD/MLA and ALU "
+                  "instructions, 2 for LDR (1 when pipelined), 1+P for taken branches; the "
+                  "kernels' mix averages ~1.3 (no flash wait states, e.g. code from ART/cache)"),
+    "cortex-m7": (0.8, "Estimate: the Cortex-M7 dual-issues pairs of simple instructions "
+                  "(Cortex-M7 TRM, 6-stage superscalar pipeline); with caches on, int8 "
+                  "kernels reach ~1.25 instructions per cycle"),
+}
+_RUNTIME_OBJECTS = tuple(Path(name).stem for name in project.RUNTIME_SOURCES)
+_SECTION = re.compile(r"^ \.(text|rodata)\.(\S+)\s*\n?\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$",
+                      re.MULTILINE)
+
+
+def map_sections(map_file: Path) -> list[tuple[str, str, int, str]]:
+    """(kind text|rodata, symbol, bytes, object stem) of every kept section in a linker map."""
+    text = map_file.read_text()
+    start = text.find("Linker script and memory map")
+    return [(kind, name, int(size, 16), Path(obj.split("(")[0]).stem)
+            for kind, name, size, obj in _SECTION.findall(text[start:])]
+
+
+def measure(model_path: Path, board: str, images: int, workdir: Path,
+            cache: dict | None = None) -> dict:
+    """One calibration model built and run: counts, sizes and the cost model's terms. `cache`
+    (key: board/model file name) holds earlier measurements, reused when there."""
+    graph = load_model(model_path)
+    costs = cost_model.step_costs(graph)
+    key = f"{board}/{Path(model_path).name}"
+    if cache is not None and key in cache:
+        return dict(model=str(model_path), costs=costs,
+                    features=cost_model.instruction_features(costs), **cache[key])
+    shape = graph.tensors[graph.inputs[0]].shape
+    x = np.random.default_rng(0).integers(-128, 128, (images, *shape[1:]), dtype=np.int8)
+    report = flash_arrays(model_path, x, board=board, workdir=workdir)
+    measured = dict(instructions=report.instructions_per_inference, ram_stack=report.ram_stack,
+                    sections=[list(s) for s in map_sections(workdir / "firmware.map")],
+                    object_functions=_object_functions(workdir),
+                    step_instructions=_timed_steps(workdir, board, x, report, costs))
+    if cache is not None:
+        cache[key] = measured
+    return dict(model=str(model_path), costs=costs,
+                features=cost_model.instruction_features(costs), **measured)
+
+
+def _object_functions(folder: Path) -> dict:
+    """Code bytes of every function of the runtime objects, linked or not (the .o's sections:
+    the linker keeps them whole), so that variants no calibration model calls are sized too."""
+    sizes = {}
+    for obj in _RUNTIME_OBJECTS:
+        result = subprocess.run([qemu.tool("arm-none-eabi-size"), "-A", str(folder / "obj" /
+                                 f"{obj}.o")], capture_output=True, text=True, timeout=60)
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].startswith(".text.") and parts[1].isdigit():
+                sizes[parts[0][len(".text."):]] = [obj, int(parts[1])]
+    return sizes
+
+
+_TIMER = """
+#define NN_SYST_CVR (*(volatile uint32_t *)0xE000E018)
+static uint32_t calibrate_ticks[{count}];
+static uint32_t calibrate_idle;
+void calibrate_write_steps(void) {{
+  int32_t file = sh_open("steps.bin", SH_WRITE_BINARY);
+  sh_write(file, calibrate_ticks, sizeof calibrate_ticks);
+  sh_close(file);
+}}
+"""
+
+
+def _timed_steps(folder: Path, board: str, x: np.ndarray, report, costs) -> list[float]:
+    """Each step's instructions per inference: model.c rebuilt with SysTick read around every
+    kernel call (the read's own instructions taken off), the same inputs run again."""
+    model_c = (folder / "model.c").read_text()
+    calls = [c for c in costs if c.function]
+    lines, k = [], 0
+    for line in model_c.splitlines():
+        stripped = line.strip()
+        if k < len(calls) and stripped.startswith(calls[k].function + "("):
+            lines += [f"  {{ uint32_t t0 = NN_SYST_CVR; uint32_t t1 = NN_SYST_CVR;",
+                      f"    calibrate_idle = (t0 - t1) & 0xFFFFFFu; t0 = NN_SYST_CVR;",
+                      f"    {stripped}",
+                      f"    calibrate_ticks[{k}] += ((t0 - NN_SYST_CVR) & 0xFFFFFFu) - "
+                      f"calibrate_idle; }}"]
+            k += 1
+        else:
+            lines.append(line)
+    if k != len(calls):
+        raise FirmwareError(f"calibrate: found {k} of {len(calls)} kernel calls in model.c")
+    header = '#include "semihost.h"\n' + _TIMER.format(count=max(len(calls), 1))
+    text = "\n".join(lines).replace("void model_invoke(void) {", header +
+                                     "\nvoid model_invoke(void) {", 1)
+    (folder / "model.c").write_text(text + "\n")
+    main = (folder / "main.c").read_text()
+    main = main.replace("  stats.total_ticks_low = ", "  calibrate_write_steps();\n"
+                        "  stats.total_ticks_low = ", 1)
+    (folder / "main.c").write_text("void calibrate_write_steps(void);\n" + main)
+    qemu.build(folder, board)
+    qemu.emulate(folder, board, 120, ("steps.bin", "outputs.bin", "stats.bin"), "calibration")
+    ticks = np.frombuffer((folder / "steps.bin").read_bytes(), dtype=np.uint32)[:len(calls)]
+    per_step = ticks.astype(float) * qemu.INSTRUCTIONS_PER_TICK / len(x)
+    it = iter(per_step)
+    return [float(next(it)) if c.function else 0.0 for c in costs]
+
+
+def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None = None,
+                   images: int = 10, progress=None, cache: Path | None = None) -> dict:
+    """Measure `models` (.tflite paths) on `board` and write its core's coefficient file
+    (default fit/cores/<core>.toml); returns what was written. `cache` (a JSON file) keeps
+    the measurements: a model measured there before is not run again (refits are instant)."""
+    target = boards.board(board)
+    if target.core not in CPI:
+        raise ArgumentError(f"no cycles-per-instruction figure for {target.core}; add it to "
+                            f"firmware_sim/firmware/calibrate.py CPI")
+    models = [Path(m) for m in models]
+    if len(models) < 2:
+        raise ArgumentError("calibration needs at least 2 models")
+    started = time.monotonic()
+    rows = []
+    cached = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-calibrate-") as scratch:
+        for i, model in enumerate(models):
+            rows.append(measure(model, board, images, Path(scratch) / f"m{i}", cached))
+            if cache:
+                text = json.dumps(cached, indent=1)
+                atomic_write(Path(cache), lambda path: path.write_text(text))
+            if progress:
+                progress(f"{model.name}: {rows[-1]['instructions']:,.0f} instructions")
+    values = dict(core=target.core, board=board, date=datetime.date.today().isoformat(),
+                  cpi=CPI[target.core][0], cpi_source=CPI[target.core][1],
+                  calibration_models=len(rows), **_fit_instructions(rows), **_sizes(rows))
+    values["run_seconds"] = round(time.monotonic() - started, 1)
+    path = Path(out) if out is not None else cost_model.CORES_DIR / f"{target.core}.toml"
+    cost_model.write_core(path, values)
+    return {**values, "path": str(path)}
+
+
+def _fit_instructions(rows) -> dict:
+    """Least squares over the steps (each step's terms against its timed instructions,
+    relative, so that small steps weigh as much as large ones); `base` is what the whole
+    inference takes beyond its steps."""
+    terms = cost_model.INSTRUCTION_TERMS
+    features, measured, weights = [], [], []
+    for row in rows:
+        for cost, instructions in zip(row["costs"], row["step_instructions"]):
+            if cost.function:
+                features.append(cost_model.instruction_features([cost])[1:])
+                measured.append(instructions)
+                weights.append(1.0 / row["instructions"])
+    features, measured, weights = np.array(features), np.array(measured), np.array(weights)
+    used = [j for j in range(features.shape[1]) if features[:, j].any()]
+    solution = _nonnegative_lstsq(features[:, used] * weights[:, None], measured * weights)
+    coefficients = {terms[j + 1]: round(float(c), 5) for j, c in zip(used, solution)}
+    shared = features[:, used] @ solution
+    functions = [c.function for r in rows for c in r["costs"] if c.function]
+    scale = {}
+    for function in sorted(set(functions)):
+        mine = np.array([f == function for f in functions])
+        p, m, w = shared[mine], measured[mine], weights[mine] ** 2
+        if (p > 0).any():
+            scale[function] = round(float((w * m * p).sum() / (w * p * p).sum()), 5)
+    own = {}
+    for function in sorted(set(functions)):
+        mine = np.array([f == function for f in functions])
+        columns = [j for j in used if features[mine, j].any()]
+        if mine.sum() >= len(columns) + 2:
+            w = weights[mine]
+            values = _nonnegative_lstsq(features[mine][:, columns] * w[:, None], measured[mine] * w)
+            own.update({f"{function}:{terms[j + 1]}": round(float(v), 5)
+                        for j, v in zip(columns, values)})
+    totals = np.array([r["instructions"] for r in rows])
+    steps = np.array([sum(r["step_instructions"]) for r in rows])
+    coefficients["base"] = round(float(np.mean(totals - steps)), 2)
+    core = cost_model.Core("fit", coefficients, {}, {}, {}, {}, {}, {}, 1.0, "", "", "", 0.0,
+                           function_scale=scale, function_terms=own)
+    predicted = np.array([coefficients["base"] + sum(cost_model.step_instructions(c, core)
+                                                     for c in r["costs"]) for r in rows])
+    residual = float(np.max(np.abs(predicted - totals) / totals))
+    return dict(instructions=coefficients, function_scale=scale, function_terms=own,
+                max_relative_residual=round(residual, 5))
+
+
+def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0 (an instruction count per unit of work): the
+    unconstrained fit, the most negative coefficient held at 0, refitted, until none is."""
+    free = list(range(a.shape[1]))
+    while True:
+        solution = np.zeros(a.shape[1])
+        solution[free], *_ = np.linalg.lstsq(a[:, free], b, rcond=None)
+        negative = [j for j in free if solution[j] < 0]
+        if not negative:
+            return solution
+        free.remove(min(negative, key=lambda j: solution[j]))
+
+
+def _sizes(rows) -> dict:
+    function_bytes, function_object, struct_bytes, stack = {}, {}, {}, {}
+    code_rows, code_bytes = [], []
+    for row in rows:
+        for name, (obj, size) in row.get("object_functions", {}).items():
+            function_bytes[name], function_object[name] = size, obj
+        costs, sections = row["costs"], [tuple(s) for s in row["sections"]]
+        for kind, name, size, obj in sections:
+            if obj in _RUNTIME_OBJECTS and kind == "text":
+                function_bytes[name], function_object[name] = size, obj
+        rodata = {name: size for kind, name, size, obj in sections
+                  if obj == "model_data" and kind == "rodata"}
+        for cost in costs:
+            for struct, suffix in zip(cost.structs, ("", "_sub")):
+                name = f"step{cost.index}{suffix}"
+                if name in rodata:
+                    struct_bytes[struct] = rodata[name]
+        calls = sum(1 for c in costs if c.function)
+        code_rows.append([1.0, calls])
+        code_bytes.append(sum(size for kind, _, size, obj in sections
+                              if obj == "model" and kind == "text"))
+        for function in cost_model.functions_used(costs):
+            stack[function] = min(stack.get(function, 1 << 30), row["ram_stack"])
+    # object rodata was summed over every model: keep one model's worth per object
+    per_object = {}
+    for row in rows:
+        seen = {}
+        for kind, name, size, obj in row["sections"]:
+            if obj in _RUNTIME_OBJECTS and kind == "rodata":
+                seen[obj] = seen.get(obj, 0) + size
+        for obj, size in seen.items():
+            per_object[obj] = max(per_object.get(obj, 0), size)
+    (base, per_call), *_ = np.linalg.lstsq(np.array(code_rows), np.array(code_bytes), rcond=None)
+    deepest = max(stack.values(), default=0)
+    for function in function_bytes:  # a kernel no model called: the deepest bound measured
+        stack.setdefault(function, deepest)
+    return dict(function_bytes=function_bytes, function_object=function_object,
+                object_rodata=per_object, struct_bytes=struct_bytes, function_stack=stack,
+                model_code=dict(base=round(float(base), 2), per_call=round(float(per_call), 2)))

@@ -1,0 +1,341 @@
+"""The generated firmware's cost, predicted without building it: instructions per inference,
+flash and RAM, from per-core coefficients measured on QEMU (fit/cores/<core>.toml, written by
+`lenet-edge calibrate --board B`, firmware/calibrate.py).
+
+    costs = step_costs(graph)                  # per fused step: kernel function, terms, data
+    core = load_core("cortex-m4")              # coefficients of one core
+    predict(graph, core).instructions_per_inference
+
+Per step (emulator/steps.py's plan, the conv weights' encoding of fit/conv_layout.py):
+instructions = sum over its terms of count x coefficient, the terms being
+  conv (CONV_2D and FULLY_CONNECTED, with what steps.py fused in), by weight encoding E:
+    E.mac      multiply-adds the kernel executes: dense, all patch slots (zeros included);
+               blocked, the slots of kept (output, input) blocks; sparse, entries; bitmap,
+               nonzero weights
+    E.patch    patch values gathered (dense and blocked: groups x pixels x segments x slots)
+    E.output   conv output values (pixels, times 4 with a fused 2x2 subsampling, x channels:
+               the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
+               variants (requantize into a table)
+    bitmap.word  bitmap words scanned (pixels x output channels x words)
+    sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
+               output value it reads
+  depthwise.mac / depthwise.output, pool.tap / pool.output, lookup.element,
+  softmax.element / softmax.row, add.element, mul.element, quantize.element,
+  dequantize.element;
+  call (every step that runs code) and base (one per inference).
+A runtime function (kernel variant) whose calibration steps outnumber its terms by 2 has its own
+coefficients (function_terms); any other has its own factor on the shared sum (function_scale). Flash: the code of each runtime function used (measured per core from the linker map), the
+parameter structs (measured per type), model.c's code (base + per call), and the const arrays
+computed here as the emitters lay them out. RAM: fit/arena.py's arena (exact) + the stack of
+the deepest kernel used (measured per function by painting).
+"""
+import datetime
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from firmware_sim.emulator.ir import Graph
+from firmware_sim.emulator.steps import planar_tensors, plan_steps
+from firmware_sim.errors import FirmwareSimError
+from firmware_sim.fit import conv_layout
+from firmware_sim.fit.arena import firmware_arena
+
+CORES_DIR = Path(__file__).parent / "cores"
+INSTRUCTION_TERMS = (
+    "base", "call",
+    "dense.mac", "dense.patch", "dense.output", "dense.output_lut",
+    "blocked.mac", "blocked.patch", "blocked.output", "blocked.output_lut",
+    "sparse.mac", "sparse.output", "sparse.output_lut",
+    "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
+    "sub_dw.output", "sub_avg.output", "sub_max.output",
+    "depthwise.mac", "depthwise.output", "pool.tap", "pool.output", "lookup.element",
+    "softmax.element", "softmax.row", "add.element", "mul.element", "quantize.element",
+    "dequantize.element")
+_POOL_SUFFIX = {"AVERAGE_POOL_2D": "avg", "MAX_POOL_2D": "max", "DEPTHWISE_CONV_2D": "dw"}
+_FUNCTION_OF_KIND = {"depthwise": "nn_depthwise", "pool": "nn_pool", "lookup": "nn_lookup",
+                     "softmax": "nn_softmax", "binary": "nn_binary", "quantize": "nn_quantize",
+                     "dequantize": "nn_dequantize"}
+# the parameter struct of each kernel (model_data.c), by function name prefix
+_STRUCT_OF_KIND = {"depthwise": "nn_depthwise_t", "pool": "nn_pool_t",
+                   "softmax": "nn_softmax_t", "binary": "nn_binary_t"}
+
+
+class CoreError(FirmwareSimError):
+    """A core without coefficients, or a coefficient file that is not one calibrate writes."""
+
+
+@dataclass(frozen=True)
+class StepCost:
+    index: int
+    kind: str
+    function: str | None  # the runtime function model.c calls; None: no code (a reshape)
+    structs: tuple[str, ...]  # parameter struct types it emits
+    terms: dict  # instruction term -> count
+    array_bytes: int  # const arrays (weights, biases, multipliers, tables)
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class Core:
+    """One core's coefficients (a fit/cores/<core>.toml)."""
+
+    name: str
+    coefficients: dict  # instruction term -> instructions per count
+    function_bytes: dict  # runtime function -> code bytes
+    object_rodata: dict  # runtime object -> its own const bytes (kept when one of its functions is)
+    function_object: dict  # runtime function -> its object
+    struct_bytes: dict  # struct type -> bytes
+    function_stack: dict  # runtime function -> stack of one inference calling it
+    model_code: dict  # model.c: base and per-call bytes
+    cpi: float  # cycles per instruction assumed on silicon
+    cpi_source: str
+    board: str
+    date: str
+    max_relative_residual: float
+    source: str = ""
+    function_scale: dict = field(default_factory=dict)  # runtime function -> its own factor
+    function_terms: dict = field(default_factory=dict)  # "function:term" -> its own coefficient
+
+
+@dataclass(frozen=True)
+class Prediction:
+    core: str
+    instructions_per_inference: float
+    flash_inference: int
+    ram_inference: int
+    ram_arena: int
+    ram_stack: int
+    steps: tuple = field(default_factory=tuple)  # per step: function, encoding, instructions
+
+
+def shipped_cores() -> list[str]:
+    return sorted(path.stem for path in CORES_DIR.glob("*.toml"))
+
+
+def load_core(core: str | Path) -> Core:
+    """A core's coefficients by name (cortex-m4) or path; CoreError naming calibrate if none."""
+    path = Path(core)
+    if path.suffix != ".toml":
+        path = CORES_DIR / f"{core}.toml"
+    if not path.is_file():
+        raise CoreError(f"no cost-model coefficients for core {str(core)!r} (have: "
+                        f"{', '.join(shipped_cores()) or 'none'}); measure them with "
+                        f"`lenet-edge calibrate --board BOARD` on a QEMU board with that core")
+    try:
+        with open(path, "rb") as file:
+            values = tomllib.load(file)
+        return Core(name=values["core"], coefficients=dict(values["instructions"]),
+                    function_bytes=dict(values["function_bytes"]),
+                    object_rodata=dict(values.get("object_rodata", {})),
+                    function_object=dict(values["function_object"]),
+                    struct_bytes=dict(values["struct_bytes"]),
+                    function_stack=dict(values["function_stack"]),
+                    model_code=dict(values["model_code"]), cpi=float(values["cpi"]),
+                    cpi_source=values["cpi_source"], board=values["board"],
+                    date=str(values["date"]),
+                    max_relative_residual=float(values["max_relative_residual"]),
+                    source=str(path), function_scale=dict(values.get("function_scale", {})),
+                    function_terms=dict(values.get("function_terms", {})))
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as error:
+        raise CoreError(f"{path}: not a coefficient file of `lenet-edge calibrate` "
+                        f"({type(error).__name__}: {error})") from None
+
+
+def step_costs(graph: Graph) -> list[StepCost]:
+    """Per fused step: the runtime function, the instruction terms and the const array bytes."""
+    steps = plan_steps(graph)
+    planar = planar_tensors(graph, steps)
+    costs = []
+    for index, step in enumerate(steps):
+        if step.kind == "conv":
+            costs.append(_conv_cost(graph, step, index, step.inputs[0] in planar))
+        else:
+            costs.append(_other_cost(graph, step, index))
+    return costs
+
+
+def _stage_bytes(stage, table) -> int:
+    """bias, multiplier (int32), shift (int8) and the optional table of an output stage."""
+    bias = max(np.asarray(stage.bias).size, 1)
+    channels = max(np.asarray(stage.output_multiplier).size, 1)
+    return 4 * bias + 4 * channels + max(np.asarray(stage.output_shift).size, 1) + \
+        (256 if table is not None else 0)
+
+
+def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
+    g = conv_layout.step_geometry(graph, step)
+    weights, geometry = conv_layout.conv_weights(graph, step, planar_input)
+    choice = conv_layout.choose(weights, geometry)
+    kind, groups, out_c = choice.kind, geometry.groups, g["out_c"]
+    pixels = (g["out_h"] // 2) * (g["out_w"] // 2) if step.subsample else g["out_h"] * g["out_w"]
+    conv_pixels = groups * pixels
+    nonzero = int(np.count_nonzero(weights))
+    if kind == "dense":
+        slots = out_c * choice.seg_len
+    elif kind == "blocked":
+        slots = int((np.abs(weights).sum(axis=(1, 2)) > 0).sum()) * choice.seg_len
+    elif kind == "sparse":
+        slots = (choice.nbytes - 2 * out_c) // 2
+    else:
+        slots = nonzero
+    terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
+    lut = _lut(step)
+    terms[f"{kind}.output_lut" if lut else f"{kind}.output"] = conv_pixels * out_c
+    if kind in conv_layout.PATCH_KINDS:
+        terms[f"{kind}.patch"] = conv_pixels * choice.segments * choice.seg_len
+    if kind == "bitmap":
+        words = (choice.nbytes - nonzero) // (4 * out_c)
+        terms["bitmap.word"] = conv_pixels * out_c * words
+    function = f"nn_conv_{kind}"
+    structs = [f"nn_conv_{kind}_t"]
+    array_bytes = choice.nbytes + _stage_bytes(step.params.output_stage, step.table)
+    if step.subsample:
+        opcode, params = step.subsample
+        suffix = _POOL_SUFFIX[opcode]
+        function += f"_{suffix}"
+        terms[f"sub_{suffix}.output"] = conv_pixels * out_c
+        if opcode == "DEPTHWISE_CONV_2D":
+            structs.append("nn_sub_depthwise_t")
+            array_bytes += np.asarray(params.weights).size + _stage_bytes(params.output_stage,
+                                                                          step.subsample_table)
+        else:
+            structs.append("nn_sub_pool_t")
+            array_bytes += 256 if step.subsample_table is not None else 0
+    if lut:
+        function += "_lut"
+    return StepCost(index, "conv", function, tuple(structs), terms, int(array_bytes), kind)
+
+
+def _lut(step) -> bool:
+    """emit_conv's rule for the _lut variants: a table after the conv (and after a depthwise
+    subsampling), and every shift <= -2."""
+    if step.table is None:
+        return False
+    shifts = [np.asarray(step.params.output_stage.output_shift).reshape(-1)]
+    depthwise = bool(step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D")
+    if depthwise:
+        shifts.append(np.asarray(step.subsample[1].output_stage.output_shift).reshape(-1))
+    if not all(int(s.max(initial=-2)) <= -2 for s in shifts):
+        return False
+    return not depthwise or step.subsample_table is not None
+
+
+def _other_cost(graph: Graph, step, index: int) -> StepCost:
+    kind = step.kind
+    out = graph.tensors[step.output]
+    size = int(out.size)
+    table = 256 if step.table is not None else 0
+    terms, array_bytes = {"call": 1}, table
+    if kind == "reshape":
+        return StepCost(index, kind, None, (), {}, 0)
+    if kind == "depthwise":
+        params = step.params
+        taps = params.filter_hw[0] * params.filter_hw[1]
+        terms.update({"depthwise.mac": size * taps, "depthwise.output": size})
+        array_bytes += np.asarray(params.weights).size + _stage_bytes(params.output_stage, None)
+    elif kind == "pool":
+        params = step.params
+        terms.update({"pool.tap": size * params.filter_hw[0] * params.filter_hw[1],
+                      "pool.output": size})
+    elif kind == "lookup":
+        terms["lookup.element"] = size
+        array_bytes = 256
+    elif kind == "softmax":
+        depth = out.shape[-1]
+        terms.update({"softmax.element": size, "softmax.row": size // depth})
+        params = step.params
+        exp = np.where(params.in_range, params.exp_table, 0)
+        array_bytes = 4 * max(int(np.flatnonzero(exp).max(initial=-1)) + 1, 1)
+    elif kind == "binary":
+        terms[f"{graph.ops[step.ops[0]].opcode.lower()}.element"] = size
+        array_bytes += sum(graph.tensors[t].data.size for t in step.constants.values())
+    elif kind == "quantize":
+        terms["quantize.element"] = size
+        array_bytes = 0
+    elif kind == "dequantize":
+        terms["dequantize.element"] = size
+        array_bytes = 4 * 256
+    structs = (_STRUCT_OF_KIND[kind],) if kind in _STRUCT_OF_KIND else ()
+    return StepCost(index, kind, _FUNCTION_OF_KIND[kind], structs, terms, int(array_bytes))
+
+
+def instruction_features(costs: list[StepCost]) -> np.ndarray:
+    """One inference's term counts, in INSTRUCTION_TERMS order (calibrate fits on these)."""
+    row = np.zeros(len(INSTRUCTION_TERMS))
+    row[0] = 1.0  # base
+    for cost in costs:
+        for term, count in cost.terms.items():
+            row[INSTRUCTION_TERMS.index(term)] += count
+    return row
+
+
+def step_instructions(cost: StepCost, core: Core) -> float:
+    """The step's terms times its kernel's own coefficients where the calibration measured
+    enough of its steps to fit them (function_terms), else times the core's shared
+    coefficients and the kernel's own factor (function_scale; 1 for a kernel not measured)."""
+    own = {term: core.function_terms.get(f"{cost.function}:{term}") for term in cost.terms}
+    if cost.terms and all(value is not None for value in own.values()):
+        return sum(count * own[term] for term, count in cost.terms.items())
+    shared = sum(count * core.coefficients.get(term, 0.0) for term, count in cost.terms.items())
+    return shared * core.function_scale.get(cost.function, 1.0)
+
+
+def functions_used(costs: list[StepCost]) -> list[str]:
+    return sorted({c.function for c in costs if c.function})
+
+
+def predict(graph: Graph, core: Core | str) -> Prediction:
+    """Instructions per inference, flash and RAM of the firmware `lenet-edge flash` generates."""
+    core = core if isinstance(core, Core) else load_core(core)
+    costs = step_costs(graph)
+    functions = functions_used(costs)
+    missing = [f for f in functions if f not in core.function_bytes]
+    if missing:
+        raise CoreError(f"core {core.name}'s coefficients ({core.source}) do not cover "
+                        f"{', '.join(missing)}; rerun `lenet-edge calibrate --board "
+                        f"{core.board}`")
+    per_step = [step_instructions(c, core) for c in costs]
+    instructions = core.coefficients.get("base", 0.0) + sum(per_step)
+    calls = sum(1 for c in costs if c.function)
+    objects = {core.function_object[f] for f in functions}
+    flash = (sum(c.array_bytes for c in costs)
+             + sum(core.struct_bytes.get(s, 0) for c in costs for s in c.structs)
+             + sum(core.function_bytes[f] for f in functions)
+             + sum(core.object_rodata.get(o, 0) for o in objects)
+             + core.model_code["base"] + core.model_code["per_call"] * calls)
+    arena = firmware_arena(graph).size
+    stack = max((core.function_stack.get(f, 0) for f in functions), default=0)
+    return Prediction(core.name, float(instructions), int(round(flash)), arena + stack, arena,
+                      stack, tuple(dict(function=c.function, encoding=c.encoding,
+                                        instructions=i) for c, i in zip(costs, per_step)))
+
+
+def write_core(path: Path, values: dict) -> None:
+    """A coefficient file (calibrate's output): flat TOML tables of numbers and strings."""
+    lines = [f"# Cost-model coefficients of {values['core']}, measured by `lenet-edge "
+             f"calibrate --board {values['board']}` (firmware/calibrate.py) on "
+             f"{values['date']}.",
+             "# Instructions are QEMU's exact counts (-icount); cycles = instructions x cpi."]
+    lines.append("# run_seconds: this run's time; measurements reused from calibrate's cache "
+                 "take none (from scratch: ~5-6 min a core on this machine)")
+    for key in ("core", "board", "date", "cpi", "cpi_source", "max_relative_residual",
+                "calibration_models", "run_seconds"):
+        lines.append(f"{key} = {_toml_value(values[key])}")
+    for table in ("instructions", "function_terms", "function_scale", "function_bytes", "object_rodata", "function_object",
+                  "struct_bytes", "function_stack", "model_code"):
+        lines.append(f"\n[{table}]")
+        lines += [f"\"{k}\" = {_toml_value(v)}" for k, v in sorted(values.get(table, {}).items())]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (datetime.date,)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(float(value))
+    return str(int(value))
