@@ -395,7 +395,7 @@ def simulate(
 @app.command()
 @one_line_errors
 def calibrate(
-    board: str = typer.Option("mps2-an386", "--board", help="QEMU board whose core to measure: mps2-an386 (Cortex-M4), mps2-an385 (M3) or mps2-an500 (M7)."),
+    board: str = typer.Option("mps2-an386", "--board", help="QEMU board whose core to measure: mps2-an386 (Cortex-M4), mps2-an385 (M3), mps2-an500 (M7), microbit (M0), mps2-an505 (M33) or mps3-an547 (M55)."),
     models: Path = typer.Option(Path("runs/calibration-models"), "--models", help="Folder caching the calibration models (made on first use)."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Coefficient file to write (default: the shipped firmware_sim/fit/cores/<core>.toml)."),
     images: int = typer.Option(5, "--images", callback=AT_LEAST_1, help="Inputs each calibration model runs on."),

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware_sim.emulator.files import atomic_write
-from firmware_sim.emulator.reader import load_model
+from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError
 from firmware_sim.firmware import boards, project, qemu
 from firmware_sim.firmware.errors import FirmwareError
@@ -45,6 +45,14 @@ CPI = {
     "cortex-m7": (0.8, "Estimate: the Cortex-M7 dual-issues pairs of simple instructions "
                   "(Cortex-M7 TRM, 6-stage superscalar pipeline); with caches on, int8 "
                   "kernels reach ~1.25 instructions per cycle"),
+    "cortex-m0": (1.5, "Estimate: the Cortex-M0 TRM gives 1 cycle for ALU instructions and MULS "
+                  "(the 1-cycle multiplier option), 2 for loads and stores, 3 for taken branches; "
+                  "the byte-patch kernels' LDRSB/MULS/ADD mix with loop branches averages ~1.5"),
+    "cortex-m33": (1.3, "Estimate: the Cortex-M33 TRM's timings match the Cortex-M4's for these "
+                   "kernels (1-cycle SMLAD and ALU, 2-cycle LDR, 1+P taken branches): ~1.3"),
+    "cortex-m55": (1.2, "Estimate: the Cortex-M55 TRM gives 1 cycle for most scalar instructions "
+                   "and 2 beats per 128-bit MVE instruction on its 64-bit datapath, overlapped "
+                   "between consecutive MVE instructions; the kernels' mix averages ~1.2"),
 }
 _RUNTIME_OBJECTS = tuple(Path(name).stem for name in project.RUNTIME_SOURCES)
 _SECTION = re.compile(r"^ \.(text|rodata)\.(\S+)\s*\n?\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)$",

@@ -12,8 +12,8 @@ import numpy as np
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.firmware import cgen, encode
 from firmware_sim.firmware.emitted import Arrays, Emitted
-from firmware_sim.fit.conv_layout import (conv_weights, int8_weights, patch_scratch_bytes,
-                                          step_geometry, window)
+from firmware_sim.fit.conv_layout import (conv_weights, int8_weights, lut_variant,
+                                          patch_scratch_bytes, step_geometry, window)
 
 def wrap_int32(values) -> np.ndarray:
     return ((np.asarray(values, dtype=np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
@@ -87,7 +87,7 @@ def _call(arrays: Arrays, step, kind: str, patched: bool) -> str:
     if step.subsample:
         suffix, name = _subsample(arrays, step)
         function, arguments = f"{function}_{suffix}", [*arguments, f"&{name}"]
-    if _lut(step):
+    if lut_variant(step):
         function += "_lut"
     arguments += ["{inputs[0]}", "{output}"] + (["(int16_t *){scratch}"] if patched else [])
     return f"{function}({', '.join(arguments)});"
@@ -97,23 +97,6 @@ def _nested(arrays: Arrays, fields: dict) -> str:
     """A nested struct's initializer, its fields counted in the step's flash like the others."""
     arrays.nbytes += 4 * (len(fields) - 1)
     return cgen.initializer(fields)
-
-
-def _lut(step) -> bool:
-    """The _lut variants: a table after the conv (and after a depthwise subsampling) and every
-    shift <= -2, so each output is nn_rqf_lookup."""
-    if step.table is None or not _fast(step):
-        return False
-    return not (step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D") or \
-        step.subsample_table is not None
-
-
-def _fast(step) -> bool:
-    """Every shift of the step is <= -2: the kernels' short requantization applies."""
-    shifts = [np.asarray(step.params.output_shift).reshape(-1)]
-    if step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D":
-        shifts.append(np.asarray(step.subsample[1].output_shift).reshape(-1))
-    return all(int(s.max(initial=-2)) <= -2 for s in shifts)
 
 
 def _output_stage(arrays: Arrays, name: str, op_data, bias: np.ndarray,

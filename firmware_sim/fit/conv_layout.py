@@ -173,3 +173,22 @@ def _segment_size(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple
     if not geometry.all_inside:
         tap_bytes += 2 * len(order)  # tap_y and tap_x, a byte each
     return len(order), tap_bytes
+
+
+def lut_variant(step) -> bool:
+    """The _lut kernel variants (runtime/nn_ops.h): a table after the conv (and after a depthwise
+    subsampling) and every shift <= -2, so each output is a short requantization and a lookup.
+    The code generator picks them by this rule and the cost model prices them by it."""
+    if step.table is None or not short_requantization(step):
+        return False
+    return not (step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D") or \
+        step.subsample_table is not None
+
+
+def short_requantization(step) -> bool:
+    """Every shift of the step is <= -2: the kernels' short requantization applies."""
+    shifts = [np.asarray(step.params.output_shift).reshape(-1)]
+    if step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D":
+        shifts.append(np.asarray(step.subsample[1].output_shift).reshape(-1))
+    return all(int(s.max(initial=-2)) <= -2 for s in shifts)
+

@@ -181,7 +181,7 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
     else:
         slots = nonzero
     terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
-    lut = _lut(step)
+    lut = conv_layout.lut_variant(step)
     terms[f"{kind}.output_lut" if lut else f"{kind}.output"] = conv_pixels * out_c
     if kind in conv_layout.PATCH_KINDS:
         terms[f"{kind}.patch"] = conv_pixels * choice.segments * choice.seg_len
@@ -190,7 +190,7 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
         terms["bitmap.word"] = conv_pixels * out_c * words
     function = f"nn_conv_{kind}"
     structs = [f"nn_conv_{kind}_t"]
-    array_bytes = choice.nbytes + _stage_bytes(step.params.output_stage, step.table)
+    array_bytes = choice.nbytes + _stage_bytes(step.params, step.table)
     if step.subsample:
         opcode, params = step.subsample
         suffix = _POOL_SUFFIX[opcode]
@@ -198,7 +198,7 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
         terms[f"sub_{suffix}.output"] = conv_pixels * out_c
         if opcode == "DEPTHWISE_CONV_2D":
             structs.append("nn_sub_depthwise_t")
-            array_bytes += np.asarray(params.weights).size + _stage_bytes(params.output_stage,
+            array_bytes += np.asarray(params.filter).size + _stage_bytes(params,
                                                                           step.subsample_table)
         else:
             structs.append("nn_sub_pool_t")
@@ -206,20 +206,6 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
     if lut:
         function += "_lut"
     return StepCost(index, "conv", function, tuple(structs), terms, int(array_bytes), kind)
-
-
-def _lut(step) -> bool:
-    """emit_conv's rule for the _lut variants: a table after the conv (and after a depthwise
-    subsampling), and every shift <= -2."""
-    if step.table is None:
-        return False
-    shifts = [np.asarray(step.params.output_stage.output_shift).reshape(-1)]
-    depthwise = bool(step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D")
-    if depthwise:
-        shifts.append(np.asarray(step.subsample[1].output_stage.output_shift).reshape(-1))
-    if not all(int(s.max(initial=-2)) <= -2 for s in shifts):
-        return False
-    return not depthwise or step.subsample_table is not None
 
 
 def _other_cost(graph: Graph, step, index: int) -> StepCost:
@@ -234,7 +220,7 @@ def _other_cost(graph: Graph, step, index: int) -> StepCost:
         params = step.params
         taps = params.filter_hw[0] * params.filter_hw[1]
         terms.update({"depthwise.mac": size * taps, "depthwise.output": size})
-        array_bytes += np.asarray(params.weights).size + _stage_bytes(params.output_stage, None)
+        array_bytes += np.asarray(params.filter).size + _stage_bytes(params, None)
     elif kind == "pool":
         params = step.params
         terms.update({"pool.tap": size * params.filter_hw[0] * params.filter_hw[1],
