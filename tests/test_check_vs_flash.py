@@ -80,6 +80,17 @@ def test_every_qemu_core_has_shipped_coefficients():
     assert core.max_relative_residual < 0.10
 
 
+def test_every_shipped_profile_has_coefficients_for_its_core():
+    from firmware_sim.fit.devices.profile import load_profile, shipped_profiles
+
+    cores = {load_profile(name).core for name in shipped_profiles()} - {None}
+    assert {load_core(core).name for core in cores} == cores
+    # the M0+ runs the M0's build: the same instructions, its own cycles per instruction
+    m0, m0plus = load_core("cortex-m0"), load_core("cortex-m0plus")
+    assert m0plus.coefficients == m0.coefficients and m0plus.function_stack == m0.function_stack
+    assert m0plus.cpi != m0.cpi and "M0+" in m0plus.cpi_source
+
+
 def test_check_json_holds_the_keys_of_flash_json(models):
     result = invoke("check", models["lenet5-0"], "--device", "nrf52840", "--json")
     assert result.exit_code == 0

@@ -31,7 +31,7 @@ the deepest kernel used (measured per function by painting).
 """
 import datetime
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,12 @@ def load_core(core: str | Path) -> Core:
     try:
         with open(path, "rb") as file:
             values = tomllib.load(file)
+        if "instructions_of" in values:
+            # a core that runs another core's build (the M0+ runs the M0's ARMv6-M code): its
+            # instructions, code and stack are that core's; only the cycles per instruction differ
+            return replace(load_core(values["instructions_of"]), name=values["core"],
+                           cpi=float(values["cpi"]), cpi_source=values["cpi_source"],
+                           source=str(path))
         return Core(name=values["core"], coefficients=dict(values["instructions"]),
                     function_bytes=dict(values["function_bytes"]),
                     object_rodata=dict(values.get("object_rodata", {})),
