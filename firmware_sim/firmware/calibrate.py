@@ -146,7 +146,7 @@ def _timed_steps(folder: Path, board: str, x: np.ndarray, report, costs) -> list
     qemu.build(folder, board)
     qemu.emulate(folder, board, 120, ("steps.bin", "outputs.bin", "stats.bin"), "calibration")
     ticks = np.frombuffer((folder / "steps.bin").read_bytes(), dtype=np.uint32)[:len(calls)]
-    per_step = ticks.astype(float) * qemu.INSTRUCTIONS_PER_TICK / len(x)
+    per_step = ticks.astype(float) * qemu.instructions_per_tick(board) / len(x)
     it = iter(per_step)
     return [float(next(it)) if c.function else 0.0 for c in costs]
 
