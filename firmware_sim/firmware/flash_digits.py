@@ -42,7 +42,7 @@ class DigitsRun:
     inputs: bytes  # the normalized model inputs
     records: np.ndarray  # _RECORD per digit: status, normalization and classification ticks
     stack_bytes: int  # normalization and inference of one digit
-    instructions_per_tick: float = qemu.INSTRUCTIONS_PER_TICK  # the board's SysTick clock
+    instructions_per_tick: float  # the board's SysTick clock (qemu.instructions_per_tick)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ def instructions_per_tick(board: str) -> float:
     return 1e9 / boards.board(board).systick_hz / 2 ** ICOUNT_SHIFT
 
 
-INSTRUCTIONS_PER_TICK = instructions_per_tick(boards.DEFAULT_BOARD)  # the MPS2 boards' 25 MHz
 _STATS = struct.Struct("<4s8I")
 # output sections in flash, and in RAM (.data is both: its initial values are copied from flash)
 _FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
