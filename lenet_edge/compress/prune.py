@@ -112,7 +112,7 @@ class Retrainer:
         x, y = self.data.training_epoch(np.random.default_rng([self.config.seed, epoch]))
         if self.bar is not None:
             steps = -(-len(x) // self.config.batch_size)
-            callbacks.append(BatchProgress(self.bar, f"{self.config.stage} epoch {epoch + 1}", steps))
+            callbacks.append(BatchProgress(self.bar, lambda _: f"{self.config.stage} epoch {epoch + 1}", steps))
         start = time.perf_counter()
         history = model.fit(x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0,
                             callbacks=callbacks)
