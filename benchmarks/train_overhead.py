@@ -7,7 +7,8 @@ Each round runs two subprocesses back to back, each paying its own start-up (Ten
 data): a plain `model.fit(x, y, epochs=E)` of the compiled zoo model, timed per epoch by a
 callback, then `lenet-edge train` with the same recipe (its per-epoch time is metrics.json's
 epoch_seconds: fit, test error and checkpoint). Rounds alternate which goes first, since the
-machine may be busier in one half. Prints a Markdown table and writes <out>/train_overhead.json.
+machine may be busier in one half; each round's row gives the 1-minute load average before and
+after it. Prints a Markdown table and writes <out>/train_overhead.json.
 """
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ def _env() -> dict:
 
 def measure_round(args, number: int) -> dict:
     folder = args.out / f"run-{number}"
+    load_before = os.getloadavg()[0]  # the shared machine's 1-minute load, beside the ratio it sways
     if number % 2:  # alternate the order, so neither side always gets the quieter half
         train = run_train(args, folder)
         plain = run_plain(args)
@@ -93,7 +95,8 @@ def measure_round(args, number: int) -> dict:
     # the loop's own cost beyond its model.fit (test error, checkpoint): free of the other process's noise
     beyond_fit = sum(train["epoch_seconds"]) / sum(train["fit_seconds"])
     return {"round": number + 1, "first": "train" if number % 2 else "plain", "plain": plain, "train": train,
-            "epoch_ratio": per_epoch, "beyond_fit_ratio": beyond_fit, "wall_ratio": train["wall"] / plain["wall"]}
+            "epoch_ratio": per_epoch, "beyond_fit_ratio": beyond_fit, "wall_ratio": train["wall"] / plain["wall"],
+            "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -102,10 +105,11 @@ def table(rows: list[dict]) -> list[str]:
 
     return markdown.table(
         ("round", "first", "model.fit s/epoch", "lenet-edge train s/epoch", "ratio", "train epoch / its fit",
-         "wall plain / train s", "wall ratio"),
+         "wall plain / train s", "wall ratio", "load before / after"),
         [(r["round"], r["first"], epochs(r["plain"]["epoch_seconds"]), epochs(r["train"]["epoch_seconds"]),
           f"{r['epoch_ratio']:.3f}", f"{r['beyond_fit_ratio']:.3f}",
-          f"{r['plain']['wall']:.1f} / {r['train']['wall']:.1f}", f"{r['wall_ratio']:.3f}") for r in rows])
+          f"{r['plain']['wall']:.1f} / {r['train']['wall']:.1f}", f"{r['wall_ratio']:.3f}",
+          "{:.1f} / {:.1f}".format(*r["load"])) for r in rows])
 
 
 def main() -> None:
