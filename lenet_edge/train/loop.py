@@ -3,7 +3,7 @@
 One model.fit call trains all the epochs still to do (initial_epoch on resume): their batches
 come from epochs.epoch_batches (each epoch's shuffle and distortions seeded by (seed, epoch), so a
 resumed run sees exactly the batches an uninterrupted one would have seen), and the per-epoch
-work (learning rate, test error, checkpoint, metrics) is the EpochEnd callback's.
+work (learning rate, test error, checkpoint, metrics) is the EpochWork callback's.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def train(folder: Path, config: runs.RunConfig | None = None, resume: bool = Fal
     first, steps = len(metrics), epochs.steps_per_epoch(data, config.batch_size)
     if first < config.epochs:
         bar = make_progress() if progress else contextlib.nullcontext()
-        callbacks = [EpochEnd(folder, config, data, metrics)]
+        callbacks = [EpochWork(folder, config, data, metrics)]
         if progress:
             callbacks.append(BatchProgress(bar, lambda e: f"epoch {e + 1}/{config.epochs}", steps))
         with bar:
@@ -133,7 +133,7 @@ def _fresh_model(config: runs.RunConfig) -> keras.Model:
     return model
 
 
-class EpochEnd(keras.callbacks.Callback):
+class EpochWork(keras.callbacks.Callback):
     """The loop's work around each epoch of the one fit: the epoch's learning rate before it; after
     it, the test error, the metrics.json entry and the checkpoint."""
 
