@@ -2,8 +2,9 @@
 
 Epoch e's order and distortions come from a numpy Generator seeded by (seed, e), and the epoch's
 last batch may be short: a resumed run (first > 0) sees exactly the batches an uninterrupted one
-would have. Each epoch's arrays are made when its first batch is asked for (one numpy call per
-epoch, not one per batch), and sliced into batches inside tf.data.
+would have. Each epoch's arrays are made by one numpy call when its first batch is asked for,
+and sliced into batches inside tf.data, prefetched ahead of the step: the next epoch's arrays may
+be made while the loop's epoch-end work runs (they depend on the seed alone, not on the weights).
 """
 from __future__ import annotations
 
@@ -34,4 +35,5 @@ def epoch_batches(data: RunData, seed: int, batch_size: int, first: int, last: i
         y.set_shape((None, *y_like.shape[1:]))
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
-    return tf.data.Dataset.range(first, last).flat_map(epoch_dataset)
+    # prefetched as Keras' own adapter for arrays does, so that slicing the next batch overlaps the step
+    return tf.data.Dataset.range(first, last).flat_map(epoch_dataset).prefetch(tf.data.AUTOTUNE)
