@@ -29,7 +29,7 @@ class BatchProgress(keras.callbacks.Callback):
     far, labelled so: not the error of the current weights). describe(epoch) names the task of
     fit's epoch index."""
 
-    REFRESH = 0.5  # seconds between redraws
+    REFRESH = 1.0  # seconds between redraws: one costs about 4 ms on a terminal (benchmarks/progress_cost.py)
 
     def __init__(self, progress: Progress, describe: Callable[[int], str], steps: int):
         super().__init__()
