@@ -11,6 +11,7 @@ from lenet_edge.errors import UsageError
 from lenet_edge.read import lattice
 from lenet_edge.read.image import load_gray
 from lenet_edge.read.normalize import normalize
+from lenet_edge.read.rejection import margin
 from lenet_edge.read.score import Prior, scores
 from lenet_edge.read.segment import Box, Component, components, digit_ink
 
@@ -24,6 +25,7 @@ Classifier = Callable[[np.ndarray], np.ndarray]
 class DigitReading:
     digit: int
     confidence: float
+    margin: float  # its probability minus the next class's: how far from a tie
     box: Box
     rejected: bool
 
@@ -111,8 +113,9 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
     candidates, inks, probabilities = _classify_candidates(ink, graph, classify, deskew)
     path = lattice.best_path(scores(probabilities, candidates, graph, height, prior), graph.edges,
                              len(graph.left), digits)
-    readings = [DigitReading(int(p.argmax()), float(p.max()), candidates[e].box, bool(p.max() < reject_threshold))
-                for e, p in zip(path, probabilities[path])]
+    chosen = probabilities[path]
+    readings = [DigitReading(int(p.argmax()), float(p.max()), float(m), candidates[e].box, bool(p.max() < reject_threshold))
+                for e, p, m in zip(path, chosen, margin(chosen))]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
     return Reading(text, readings, [inks[e] for e in path])
 
