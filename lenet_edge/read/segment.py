@@ -3,9 +3,9 @@ broken-off fragments; the digits among them are found by `lattice`."""
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 
 import numpy as np
+from scipy import ndimage
 
 from lenet_edge.read.image import ReadError
 
@@ -69,25 +69,10 @@ def ink_image(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def label(mask: np.ndarray) -> list[Component]:
-    """8-connected components by breadth-first search (scipy is not a dependency)."""
-    seen = np.zeros_like(mask, dtype=bool)
-    height, width = mask.shape
-    components = []
-    for start in zip(*np.nonzero(mask)):
-        if seen[start]:
-            continue
-        seen[start] = True
-        queue, pixels = deque([start]), []
-        while queue:
-            y, x = queue.popleft()
-            pixels.append((y, x))
-            for ny in range(max(y - 1, 0), min(y + 2, height)):
-                for nx in range(max(x - 1, 0), min(x + 2, width)):
-                    if mask[ny, nx] and not seen[ny, nx]:
-                        seen[ny, nx] = True
-                        queue.append((ny, nx))
-        components.append(component_of(np.array(pixels)))
-    return components
+    """8-connected components, in the order their first pixel comes in a raster scan."""
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    return [Component(Box(rows.start, cols.start, rows.stop, cols.stop), labels[rows, cols] == k)
+            for k, (rows, cols) in enumerate(ndimage.find_objects(labels), 1)]
 
 
 def component_of(pixels: np.ndarray) -> Component:
