@@ -1,5 +1,5 @@
-"""The ink of a grayscale image: Otsu threshold, polarity, connected components, merging of
-broken-off fragments; the digits among them are found by `lattice`."""
+"""The ink of a grayscale image: polarity, the paper's lighting taken out, Otsu threshold,
+connected components, merging of broken-off fragments; the digits among them are found by `lattice`."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,6 +11,9 @@ from lenet_edge.read.image import ReadError
 
 MIN_CONTRAST = 0.15  # below this, gray range is noise on a blank page
 FRAGMENT_AREA = 0.15  # a component under this fraction of the largest is a broken-off piece
+NOISE = 0.03  # robust standard deviation of the ink a median removes: above it, the scan is noisy
+MAX_HEIGHT = 48  # digits higher than this are read shrunk to READ_HEIGHT: the cuts' and the
+READ_HEIGHT = 32  # lattice's cost grows with the pixels, and normalization shrinks them to 20 anyway
 NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
 
 
@@ -28,6 +31,9 @@ class Box:
     @property
     def height(self) -> int:
         return self.bottom - self.top
+
+    def scaled(self, factor: float) -> Box:
+        return Box(*(round(factor * side) for side in dataclasses.astuple(self)))
 
     def union(self, other: Box) -> Box:
         return Box(min(self.top, other.top), min(self.left, other.left),
@@ -55,17 +61,46 @@ def otsu_threshold(gray: np.ndarray) -> float:
     return float(edges[int(np.nanargmax(between)) + 1])
 
 
+def dark_ink(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper: the border is paper, and the ink lies on the
+    side of it the image reaches farther (percentiles, so noise does not decide)."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    paper = float(np.median(border))
+    low, high = np.percentile(gray, (1, 99))
+    return paper - low >= high - paper
+
+
+def flatten(gray: np.ndarray) -> np.ndarray:
+    """Dark ink on paper of any lighting -> ink in [0, 1] on 0. The paper under the ink is the
+    grey closing of the image (a window wider than any stroke, half the image's height, takes
+    the ink away), and the ink is how much darker than that paper a pixel is."""
+    size = max(3, gray.shape[0] // 2)
+    # Padded by point reflection, which continues a slope of the lighting past the border:
+    # a closing would lift the paper in a corner the light falls toward, as in a hollow.
+    padded = np.pad(gray, size, mode="reflect", reflect_type="odd")
+    paper = ndimage.grey_closing(padded, size=(size, size))[size:-size, size:-size]
+    return np.clip(1.0 - gray / np.maximum(paper, 1e-3), 0.0, 1.0)
+
+
+def denoised(ink: np.ndarray) -> np.ndarray:
+    """The ink to threshold: a 3x3 median of a noisy image (specks would join the digits), the
+    image itself when clean (a median would erase hairlines)."""
+    smooth = ndimage.median_filter(ink, size=3)
+    noise = 1.4826 * float(np.median(np.abs(ink - smooth)))
+    return smooth if noise > NOISE else ink
+
+
 def ink_image(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ink intensity in [0, 1] with background 0, ink mask). Ink is the minority class, so
-    dark-on-light scans and light-on-dark screens give the same result."""
+    """(ink intensity in [0, 1] with background 0, ink mask), for dark ink on light paper and
+    light ink on a dark screen, evenly lit or not."""
     if gray.max() - gray.min() < MIN_CONTRAST:
         raise ReadError("no digit found: the image is blank")
-    mask = gray > otsu_threshold(gray)
-    if mask.mean() > 0.5:
-        mask, gray = ~mask, 1.0 - gray
-    background = float(np.median(gray[~mask]))
-    ink = np.clip((gray - background) / max(float(gray.max()) - background, 1e-6), 0.0, 1.0)
-    return ink.astype(np.float32), mask
+    ink = flatten(gray if dark_ink(gray) else 1.0 - gray)
+    if ink.max() < MIN_CONTRAST:
+        raise ReadError("no digit found: the image is blank")
+    ink /= float(ink.max())
+    marks = denoised(ink)
+    return ink.astype(np.float32), marks > otsu_threshold(marks)
 
 
 def label(mask: np.ndarray) -> list[Component]:
@@ -123,6 +158,11 @@ def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
     # The digits' height, not pulled down by a flat piece such as a 5's detached bar.
     heights = np.array([c.box.height for c in merged])
     return ink, merged, float(np.median(heights[heights >= heights.max() / 2]))
+
+
+def reading_scale(height: float) -> float:
+    """The factor to resample a string whose digits are `height` pixels high by, before reading."""
+    return READ_HEIGHT / height if height > MAX_HEIGHT else 1.0
 
 
 def digit_ink(ink: np.ndarray, component: Component, line: np.ndarray) -> np.ndarray:
