@@ -38,11 +38,12 @@ class Reading:
     text: str
     digits: list[DigitReading]
     rejected: bool = False  # the whole string goes to a person: its weakest digit is doubtful
+    score: float = 0.0  # the path's total in the lattice: log confidences plus the shape prior
     # each read digit's ink (float, background 0), as the segmentation cut it out
     inks: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "rejected": self.rejected, "weakest_margin": self.weakest_margin,
+        return {"text": self.text, "rejected": self.rejected, "weakest_margin": self.weakest_margin, "score": self.score,
                 "digits": [dataclasses.asdict(d) for d in self.digits]}
 
     @property
@@ -150,8 +151,8 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
     graph = lattice.build(found, height)
     candidates, inks, probabilities = _classify_candidates(ink, graph, classify, deskew)
     # The lattice weighs digits only; a "not a digit" output is a verdict on the path chosen.
-    path = lattice.best_path(scores(probabilities[:, :NOT_A_DIGIT], candidates, graph, height, prior),
-                             graph.edges, len(graph.left), digits)
+    edge_scores = scores(probabilities[:, :NOT_A_DIGIT], candidates, graph, height, prior)
+    path = lattice.best_path(edge_scores, graph.edges, len(graph.left), digits)
     chosen, boxes = probabilities[path], [candidates[e].box.scaled(1.0 / factor) for e in path]
     _check_path(chosen, boxes)
     readings = [DigitReading(int(p[:NOT_A_DIGIT].argmax()), float(p[:NOT_A_DIGIT].max()), float(m), box,
@@ -159,7 +160,7 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
                 for p, m, box in zip(chosen, margin(chosen), boxes)]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
     doubtful = min(r.margin for r in readings) < reject_string
-    return Reading(text, readings, doubtful, [inks[e] for e in path])
+    return Reading(text, readings, doubtful, float(edge_scores[path].sum()), [inks[e] for e in path])
 
 
 def read_image(path: Path, model: Path | Classifier, reject_threshold: float = 0.5,
