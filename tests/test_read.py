@@ -322,3 +322,14 @@ def test_blank_paper_under_uneven_light_has_no_digit():
     paper = string_sets.uneven(np.ones((40, 120)), np.random.default_rng(0))
     with pytest.raises(seg.ReadError, match="no digit found"):
         seg.ink_image(paper)
+
+
+def test_a_fine_pen_is_grown_toward_mnist_stroke(mnist):
+    gray, _ = generate(*mnist, length=5, seed=0, style=APART)
+    ink, _ = seg.ink_image(gray)
+    assert np.array_equal(seg.components(gray)[0], ink)  # MNIST's own stroke is left alone
+    fine = string_sets.thin(gray, None)
+    _, mask = seg.ink_image(fine)
+    grown, _, height = seg.components(fine)
+    assert seg.stroke(mask) / height < seg.THIN
+    assert seg.THIN <= seg.stroke(grown > seg.otsu_threshold(grown)) / height <= 1.5 * seg.STROKE

@@ -14,6 +14,9 @@ FRAGMENT_AREA = 0.15  # a component under this fraction of the largest is a brok
 NOISE = 0.03  # robust standard deviation of the ink a median removes: above it, the scan is noisy
 MAX_HEIGHT = 48  # digits higher than this are read shrunk to READ_HEIGHT: the cuts' and the
 READ_HEIGHT = 32  # lattice's cost grows with the pixels, and normalization shrinks them to 20 anyway
+# Strings of MNIST training digits (200, the benchmark's generator): their stroke x the digits'
+# height at the 1st percentile and the median; a string finer than the first is grown.
+THIN, STROKE = 0.135, 0.168
 NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
 
 
@@ -147,17 +150,41 @@ def merge_fragments(components: list[Component]) -> list[Component]:
     return sorted(big, key=lambda c: c.box.left + c.box.width / 2)
 
 
-def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
-    """(ink image, connected components left to right with fragments merged, the string's
-    digit height); ReadError when there is no ink."""
-    ink, mask = ink_image(gray)
+def _pieces(ink: np.ndarray, mask: np.ndarray) -> tuple[list[Component], float]:
     found = label(mask)
     if not found:
         raise ReadError("no digit found")
     merged = merge_fragments(found)
     # The digits' height, not pulled down by a flat piece such as a 5's detached bar.
     heights = np.array([c.box.height for c in merged])
-    return ink, merged, float(np.median(heights[heights >= heights.max() / 2]))
+    return merged, float(np.median(heights[heights >= heights.max() / 2]))
+
+
+def stroke(mask: np.ndarray) -> float:
+    """The mean stroke width in pixels: twice the ink's area over the length of its border."""
+    border = mask & ~ndimage.binary_erosion(mask)
+    return 2.0 * float(mask.sum()) / max(int(border.sum()), 1)
+
+
+def grown_stroke(ink: np.ndarray, mask: np.ndarray, height: float) -> np.ndarray:
+    """The ink with a stroke much finer than MNIST's, for the digits' height, grown toward it
+    (the network has never seen a fine pen's line), else unchanged. Thinning bold strokes the
+    same way read fewer strings right (27 of 40 against 30, blurred ones 27 against 28)."""
+    width = stroke(mask) / height
+    steps = round((STROKE - width) * height)  # a (k+1)-square grey dilation widens by k pixels
+    return ndimage.grey_dilation(ink, size=(steps + 1, steps + 1)) if width < THIN and steps else ink
+
+
+def components(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float]:
+    """(ink image, connected components left to right with fragments merged, the string's
+    digit height); ReadError when there is no ink."""
+    ink, mask = ink_image(gray)
+    merged, height = _pieces(ink, mask)
+    even = grown_stroke(ink, mask, height)
+    if even is ink:
+        return ink, merged, height
+    mask = even > otsu_threshold(even)
+    return (even, *_pieces(even, mask))
 
 
 def reading_scale(height: float) -> float:
