@@ -1,5 +1,6 @@
 """The ink of a grayscale image: polarity, the paper's lighting taken out, Otsu threshold,
-connected components, merging of broken-off fragments; the digits among them are found by `lattice`."""
+connected components, merging of broken-off fragments, a fine pen's strokes grown; the digits
+among them are found by `lattice`."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,13 +12,13 @@ from lenet_edge.read.image import ReadError
 
 MIN_CONTRAST = 0.15  # below this, gray range is noise on a blank page
 FRAGMENT_AREA = 0.15  # a component under this fraction of the largest is a broken-off piece
+NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
 NOISE = 0.03  # robust standard deviation of the ink a median removes: above it, the scan is noisy
 MAX_HEIGHT = 48  # digits higher than this are read shrunk to READ_HEIGHT: the cuts' and the
 READ_HEIGHT = 32  # lattice's cost grows with the pixels, and normalization shrinks them to 20 anyway
 # Strings of MNIST training digits (200, the benchmark's generator): their stroke x the digits'
 # height at the 1st percentile and the median; a string finer than the first is grown.
 THIN, STROKE = 0.135, 0.168
-NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
 
 
 @dataclasses.dataclass(frozen=True)
