@@ -13,7 +13,6 @@ from lenet_edge.read.image import ReadError
 MIN_CONTRAST = 0.15  # below this, gray range is noise on a blank page
 FRAGMENT_AREA = 0.15  # a component under this fraction of the largest is a broken-off piece
 NOISE_AREA = 0.02  # and under this fraction a speck to drop when nothing lies above or below
-NOISE = 0.03  # robust standard deviation of the ink a median removes: above it, the scan is noisy
 MAX_HEIGHT = 48  # digits higher than this are read shrunk to READ_HEIGHT: the cuts' and the
 READ_HEIGHT = 32  # lattice's cost grows with the pixels, and normalization shrinks them to 20 anyway
 # Strings of MNIST training digits (200, the benchmark's generator): their stroke x the digits'
@@ -86,14 +85,6 @@ def flatten(gray: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - gray / np.maximum(paper, 1e-3), 0.0, 1.0)
 
 
-def denoised(ink: np.ndarray) -> np.ndarray:
-    """The ink to threshold: a 3x3 median of a noisy image (specks would join the digits), the
-    image itself when clean (a median would erase hairlines)."""
-    smooth = ndimage.median_filter(ink, size=3)
-    noise = 1.4826 * float(np.median(np.abs(ink - smooth)))
-    return smooth if noise > NOISE else ink
-
-
 def ink_image(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ink intensity in [0, 1] with background 0, ink mask), for dark ink on light paper and
     light ink on a dark screen, evenly lit or not."""
@@ -103,8 +94,9 @@ def ink_image(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if ink.max() < MIN_CONTRAST:
         raise ReadError("no digit found: the image is blank")
     ink /= float(ink.max())
-    marks = denoised(ink)
-    return ink.astype(np.float32), marks > otsu_threshold(marks)
+    # A 3x3 median before the threshold, on noisy scans only, read fewer noisy strings right
+    # (81 of 100 against 89, told the count); specks are left to merge_fragments.
+    return ink.astype(np.float32), ink > otsu_threshold(ink)
 
 
 def label(mask: np.ndarray) -> list[Component]:
