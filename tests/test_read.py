@@ -19,7 +19,7 @@ from lenet_edge.read import segment as seg
 from lenet_edge.read import string_sets
 from lenet_edge.read.cuts import candidate_cuts
 from lenet_edge.read.reader import keras_classifier, read_gray
-from lenet_edge.read.rejection import margin, rejection_curve, rejection_for_error
+from lenet_edge.read.rejection import margin, rejection_curve, rejection_for_error, rejection_needed
 from lenet_edge.read.strings import StringStyle, generate
 from lenet_edge.run import RunConfig
 from lenet_edge.train.evaluate import evaluate
@@ -224,6 +224,14 @@ def test_rejection_ranks_ties_by_a_given_confidence():
     assert rejection_curve(probabilities, labels, (1 / 3,))[0].error == 0.5  # test-set order
     assert rejection_curve(probabilities, labels, (1 / 3,), margin(logits))[0].error == 0.0
     assert rejection_for_error(probabilities, labels, 0.0, margin(logits)) == pytest.approx(1 / 3)
+
+
+def test_rejection_needed_for_whole_strings():
+    wrong = np.array([True, False, False, True, False])
+    confidence = np.array([0.1, 0.9, 0.8, 0.5, 0.7])  # both wrong strings are the least sure
+    assert rejection_needed(wrong, confidence, 0.0) == pytest.approx(0.4)
+    assert rejection_needed(wrong, confidence, 0.25) == pytest.approx(0.2)  # 1 wrong among 4
+    assert rejection_needed(np.array([True]), np.array([1.0]), 0.0) == 1.0
 
 
 def test_evaluate_reject(run_dir):
