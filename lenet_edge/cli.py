@@ -220,6 +220,7 @@ def read(
     image: Path = typer.Argument(..., callback=EXISTING, help="A PNG, JPEG or PGM of one digit or a string of digits."),
     model: Path = typer.Option(..., "--model", callback=EXISTING, help="A run folder (Keras) or an int8 .tflite."),
     reject: float = typer.Option(0.5, "--reject", callback=PROBABILITY, help="Confidence below which a digit prints as '?'."),
+    reject_string: float = typer.Option(0.0, "--reject-string", callback=PROBABILITY, help="Reject the whole string (for a person to read) when a digit's margin, its probability minus the next class's, is below M."),
     deskew: bool = typer.Option(False, "--deskew", help="Straighten each digit by its moments first."),
     digits: Optional[int] = typer.Option(None, "--digits", callback=AT_LEAST_1, help="The string has exactly N digits (a zip code: 5)."),
     raw_digits: Optional[Path] = typer.Option(None, "--raw-digits", help="Also write the digits as cut out, an .npz for `flash --normalize --inputs`."),
@@ -230,7 +231,7 @@ def read(
     from lenet_edge.read.reader import read_image
 
     with claim_files([raw_digits], "read", "--raw-digits"):
-        reading = read_image(image, model, reject, deskew, digits, convention)
+        reading = read_image(image, model, reject, deskew, digits, convention, reject_string)
         if raw_digits is not None:
             from lenet_edge.board.raw_digits import save_segmented
 
@@ -238,8 +239,11 @@ def read(
     if as_json:
         return print_json(reading.as_dict())
     out.print(reading.text, markup=False, highlight=False)
-    show_table(("digit", "confidence", "box (left, top, width, height)"),
-               [("?" if d.rejected else str(d.digit), f"{d.confidence:.3f}",
+    if reading.rejected:
+        out.print(f"rejected: the weakest digit's margin {reading.weakest_margin:.3f} is below "
+                  f"--reject-string {reject_string:g}", markup=False, highlight=False)
+    show_table(("digit", "confidence", "margin", "box (left, top, width, height)"),
+               [("?" if d.rejected else str(d.digit), f"{d.confidence:.3f}", f"{d.margin:.3f}",
                  f"{d.box.left}, {d.box.top}, {d.box.width}, {d.box.height}") for d in reading.digits])
 
 

@@ -122,6 +122,7 @@ ZERO_IS_VALID = {
     ("train", "--weight-decay"): "0 turns weight decay off (the default)",
     ("prune", "--retrain-epochs"): "0 deletes without retraining",
     ("read", "--reject"): "a confidence threshold of 0 rejects no digit",
+    ("read", "--reject-string"): "a margin threshold of 0 rejects no string (the default)",
     ("pipeline", "--sparsity"): "0 runs the stages without pruning",
 }
 # Paths a command writes: they need not exist beforehand (claim_folder / claim_files guard them).

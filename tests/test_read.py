@@ -2,6 +2,7 @@
 model reading generated strings, --digits, the rejection curve, and bad images."""
 import lenet_edge  # noqa: F401  (first: selects Keras 2 before TensorFlow loads)
 
+import dataclasses
 import json
 
 import numpy as np
@@ -15,9 +16,10 @@ from lenet_edge.data.mnist import load_mnist
 from lenet_edge.read import lattice
 from lenet_edge.read import normalize as norm
 from lenet_edge.read import segment as seg
+from lenet_edge.read import string_sets
 from lenet_edge.read.cuts import candidate_cuts
 from lenet_edge.read.reader import keras_classifier, read_gray
-from lenet_edge.read.rejection import margin, rejection_curve, rejection_for_error
+from lenet_edge.read.rejection import margin, rejection_curve, rejection_for_error, rejection_needed
 from lenet_edge.read.strings import StringStyle, generate
 from lenet_edge.run import RunConfig
 from lenet_edge.train.evaluate import evaluate
@@ -224,6 +226,14 @@ def test_rejection_ranks_ties_by_a_given_confidence():
     assert rejection_for_error(probabilities, labels, 0.0, margin(logits)) == pytest.approx(1 / 3)
 
 
+def test_rejection_needed_for_whole_strings():
+    wrong = np.array([True, False, False, True, False])
+    confidence = np.array([0.1, 0.9, 0.8, 0.5, 0.7])  # both wrong strings are the least sure
+    assert rejection_needed(wrong, confidence, 0.0) == pytest.approx(0.4)
+    assert rejection_needed(wrong, confidence, 0.25) == pytest.approx(0.2)  # 1 wrong among 4
+    assert rejection_needed(np.array([True]), np.array([1.0]), 0.0) == 1.0
+
+
 def test_evaluate_reject(run_dir):
     result = invoke("evaluate", run_dir, "--limit", 500, "--reject", "--json")
     assert result.exit_code == 0, result.output
@@ -247,4 +257,87 @@ def test_bad_images(mnist, run_dir, tmp_path):
     assert_one_error_line(invoke("read", blank, "--model", run_dir, "--reject", 2), "--reject")
     one = save(tmp_path, generate(*mnist, length=1, seed=0)[0], "one.png")
     assert_one_error_line(invoke("read", one, "--model", run_dir, "--digits", 0), "--digits")
-    assert_one_error_line(invoke("read", one, "--model", run_dir, "--digits", 40), "cannot split", "40 digits")
+    assert_one_error_line(invoke("read", one, "--model", run_dir, "--digits", 15), "cannot split", "15 digits")
+    assert_one_error_line(invoke("read", one, "--model", run_dir, "--digits", 21), "--digits", "20")
+    long = save(tmp_path, generate(*mnist, length=25, seed=0, style=APART)[0], "long.png")
+    assert_one_error_line(invoke("read", long, "--model", run_dir), "more than 20 digits")
+
+
+def test_more_than_twenty_digits_are_refused(mnist):
+    gray, _ = generate(*mnist, length=21, seed=2, style=APART)
+    with pytest.raises(seg.ReadError, match="more than 20 digits: the image reads as 21"):
+        read_gray(gray, sure_of_anything)
+    twenty, _ = generate(*mnist, length=20, seed=2, style=APART)
+    assert len(read_gray(twenty, sure_of_anything).digits) == 20
+
+
+def not_a_digit_for_wide_marks(digits):
+    """An 11-output recognizer: a digit unless the candidate is flat (a dash)."""
+    probabilities = np.full((len(digits), 11), 0.001)
+    wide = (digits > 0).any(axis=2).sum(axis=1) <= 8
+    probabilities[~wide, 7], probabilities[wide, 10] = 0.99, 0.99
+    return probabilities
+
+
+def test_a_recognizer_saying_not_a_digit_refuses_the_string(mnist):
+    gray, _ = generate(*mnist, length=3, seed=6, style=APART)
+    assert read_gray(gray, not_a_digit_for_wide_marks).text == "777"  # 11 outputs, all digits
+    dash = np.ones((40, 60))
+    dash[20:24, 12:40] = 0.0
+    with pytest.raises(seg.ReadError, match=r"not a digit string: the recognizer says the mark at x=12, y=20 \(1 of 1\)"):
+        read_gray(dash, not_a_digit_for_wide_marks)
+
+
+def test_whole_string_reject_by_the_weakest_margin(mnist, run_dir, tmp_path):
+    gray, _ = generate(*mnist, length=5, seed=1, style=APART)
+    path = save(tmp_path, gray)
+    reading = json.loads(invoke("read", path, "--model", run_dir, "--json").stdout)
+    weakest = min(d["margin"] for d in reading["digits"])
+    assert reading["weakest_margin"] == weakest and not reading["rejected"]
+    above = json.loads(invoke("read", path, "--model", run_dir, "--json", "--reject-string", weakest + 1e-6).stdout)
+    assert above["rejected"] and above["text"] == reading["text"]  # rejected, still read
+    assert not json.loads(invoke("read", path, "--model", run_dir, "--json", "--reject-string", weakest).stdout)["rejected"]
+    told = invoke("read", path, "--model", run_dir, "--reject-string", 1.0, "--digits", 5)
+    assert told.exit_code == 0 and told.stdout.splitlines()[1].startswith("rejected: the weakest digit's margin")
+    assert_one_error_line(invoke("read", path, "--model", run_dir, "--reject-string", 1.5), "--reject-string")
+
+
+def test_uneven_light_noise_and_size_segment_as_clean(mnist):
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        gray, _ = generate(*mnist, length=5, seed=seed, style=APART)
+        _, clean, _ = seg.components(gray)
+        for varied in (string_sets.uneven(gray, rng), string_sets.noise(gray, rng)):
+            _, found, _ = seg.components(np.clip(varied, 0, 1))
+            # the same digits, give or take the anti-aliased rim a threshold keeps or cuts
+            sides = np.array([[dataclasses.astuple(c.box) for c in cs] for cs in (found, clean)])
+            assert len(found) == len(clean) and np.abs(sides[0] - sides[1]).max() <= 2, seed
+
+
+def test_large_digits_are_read_shrunk_and_boxed_in_the_image(mnist):
+    gray, _ = generate(*mnist, length=5, seed=0, style=APART)
+    large = np.clip(string_sets.height(160)(gray, None), 0, 1)
+    _, found, height = seg.components(large)
+    assert seg.reading_scale(height) == pytest.approx(32 / height)
+    boxes = [d.box for d in read_gray(large, sure_of_anything).digits]
+    small = [d.box for d in read_gray(gray, sure_of_anything).digits]
+    assert [b.left for b in boxes] == pytest.approx([8 * b.left for b in small], abs=12)
+    # within 3 pixels of the small string (24 of the large): one pixel of the shrunk image is 5
+    assert [b.height for b in boxes] == pytest.approx([8 * b.height for b in small], abs=24)
+
+
+def test_blank_paper_under_uneven_light_has_no_digit():
+    paper = string_sets.uneven(np.ones((40, 120)), np.random.default_rng(0))
+    with pytest.raises(seg.ReadError, match="no digit found"):
+        seg.ink_image(paper)
+
+
+def test_a_fine_pen_is_grown_toward_mnist_stroke(mnist):
+    gray, _ = generate(*mnist, length=5, seed=0, style=APART)
+    ink, _ = seg.ink_image(gray)
+    assert np.array_equal(seg.components(gray)[0], ink)  # MNIST's own stroke is left alone
+    fine = string_sets.thin(gray, None)
+    _, mask = seg.ink_image(fine)
+    grown, _, height = seg.components(fine)
+    assert seg.stroke(mask) / height < seg.THIN
+    assert seg.THIN <= seg.stroke(grown > seg.otsu_threshold(grown)) / height <= 1.5 * seg.STROKE

@@ -34,3 +34,9 @@ def load_gray(path: Path) -> np.ndarray:
         reason = "not a PNG, JPEG or PGM image" if isinstance(exc, UnidentifiedImageError) else exc
         raise ReadError(f"{path}: cannot read image: {reason}") from None
     return gray
+
+
+def resize(gray: np.ndarray, factor: float) -> np.ndarray:
+    """A grayscale image scaled by `factor`, anti-aliased (Lanczos, as normalization's)."""
+    size = (max(MIN_SIDE, round(gray.shape[1] * factor)), max(MIN_SIDE, round(gray.shape[0] * factor)))
+    return np.asarray(Image.fromarray(gray.astype(np.float32)).resize(size, Image.Resampling.LANCZOS))

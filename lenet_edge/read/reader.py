@@ -9,14 +9,18 @@ import numpy as np
 
 from lenet_edge.errors import UsageError
 from lenet_edge.read import lattice
-from lenet_edge.read.image import load_gray
+from lenet_edge.read.image import ReadError, load_gray, resize
 from lenet_edge.read.normalize import normalize
+from lenet_edge.read.rejection import margin
 from lenet_edge.read.score import Prior, scores
-from lenet_edge.read.segment import Box, Component, components, digit_ink
+from lenet_edge.read.segment import Box, Component, components, digit_ink, reading_scale
 
 REJECTED = "?"
+MAX_DIGITS = 20  # a zip code, an amount, an account number: a longer string is a page to crop
+NOT_A_DIGIT = 10  # the 11th output of a recognizer trained on non-digit cuts, when it has one
 
-# uint8 (N, 28, 28) MNIST-like digits -> (N, 10) class probabilities
+# uint8 (N, 28, 28) MNIST-like digits -> (N, 10) class probabilities, or (N, 11) with the
+# probability that the candidate is not a digit at all last
 Classifier = Callable[[np.ndarray], np.ndarray]
 
 
@@ -24,6 +28,7 @@ Classifier = Callable[[np.ndarray], np.ndarray]
 class DigitReading:
     digit: int
     confidence: float
+    margin: float  # its probability minus the next class's: how far from a tie
     box: Box
     rejected: bool
 
@@ -32,11 +37,18 @@ class DigitReading:
 class Reading:
     text: str
     digits: list[DigitReading]
+    rejected: bool = False  # the whole string goes to a person: its weakest digit is doubtful
+    score: float = 0.0  # the path's total in the lattice: log confidences plus the shape prior
     # each read digit's ink (float, background 0), as the segmentation cut it out
     inks: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "digits": [dataclasses.asdict(d) for d in self.digits]}
+        return {"text": self.text, "rejected": self.rejected, "weakest_margin": self.weakest_margin, "score": self.score,
+                "digits": [dataclasses.asdict(d) for d in self.digits]}
+
+    @property
+    def weakest_margin(self) -> float:
+        return min(d.margin for d in self.digits)
 
 
 def keras_classifier(folder: Path) -> Classifier:
@@ -98,29 +110,63 @@ def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Clas
     return candidates, inks, classify(np.stack([normalize(i, deskew) for i in inks]))
 
 
+def _check_flags(reject_threshold: float, digits: int | None, reject_string: float) -> None:
+    for flag, value in (("--reject", reject_threshold), ("--reject-string", reject_string)):
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"{flag} must be between 0 and 1, got {value}")
+    if digits is not None and not 1 <= digits <= MAX_DIGITS:
+        raise UsageError(f"--digits must be between 1 and {MAX_DIGITS}, got {digits}")
+
+
+def _check_string(found: list[Component]) -> None:
+    # Each digit is one component or two touching ones, or a 5 broken in two: more marks than
+    # this are text or a page, refused before classifying thousands of candidates.
+    if len(found) > 2 * MAX_DIGITS:
+        raise ReadError(f"more than {MAX_DIGITS} digits: the image has {len(found)} separate marks; "
+                        f"crop it to one string")
+
+
+def _check_path(chosen: np.ndarray, boxes: list[Box]) -> None:
+    if len(chosen) > MAX_DIGITS:
+        raise ReadError(f"more than {MAX_DIGITS} digits: the image reads as {len(chosen)}; crop it to one string")
+    if chosen.shape[1] > NOT_A_DIGIT:
+        odd = [b for p, b in zip(chosen, boxes) if p.argmax() == NOT_A_DIGIT]
+        if odd:
+            raise ReadError(f"not a digit string: the recognizer says the mark at x={odd[0].left}, "
+                            f"y={odd[0].top} ({len(odd)} of {len(chosen)}) is not a digit")
+
+
 def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 0.5,
-              deskew: bool = False, digits: int | None = None, prior: Prior = Prior()) -> Reading:
+              deskew: bool = False, digits: int | None = None, prior: Prior = Prior(),
+              reject_string: float = 0.0) -> Reading:
     """Read a float grayscale image (0 black, 1 white, either polarity); `digits` fixes how
-    many digits the string has."""
-    if not 0.0 <= reject_threshold <= 1.0:
-        raise UsageError(f"--reject must be between 0 and 1, got {reject_threshold}")
-    if digits is not None and digits < 1:
-        raise UsageError(f"--digits must be at least 1, got {digits}")
+    many digits the string has; the string is rejected when a digit's margin is below
+    `reject_string`."""
+    _check_flags(reject_threshold, digits, reject_string)
     ink, found, height = components(gray)
+    factor = reading_scale(height)
+    if factor != 1.0:
+        ink, found, height = components(resize(gray, factor))
+    _check_string(found)
     graph = lattice.build(found, height)
     candidates, inks, probabilities = _classify_candidates(ink, graph, classify, deskew)
-    path = lattice.best_path(scores(probabilities, candidates, graph, height, prior), graph.edges,
-                             len(graph.left), digits)
-    readings = [DigitReading(int(p.argmax()), float(p.max()), candidates[e].box, bool(p.max() < reject_threshold))
-                for e, p in zip(path, probabilities[path])]
+    # The lattice weighs digits only; a "not a digit" output is a verdict on the path chosen.
+    edge_scores = scores(probabilities[:, :NOT_A_DIGIT], candidates, graph, height, prior)
+    path = lattice.best_path(edge_scores, graph.edges, len(graph.left), digits)
+    chosen, boxes = probabilities[path], [candidates[e].box.scaled(1.0 / factor) for e in path]
+    _check_path(chosen, boxes)
+    readings = [DigitReading(int(p[:NOT_A_DIGIT].argmax()), float(p[:NOT_A_DIGIT].max()), float(m), box,
+                             bool(p[:NOT_A_DIGIT].max() < reject_threshold))
+                for p, m, box in zip(chosen, margin(chosen), boxes)]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
-    return Reading(text, readings, [inks[e] for e in path])
+    doubtful = min(r.margin for r in readings) < reject_string
+    return Reading(text, readings, doubtful, float(edge_scores[path].sum()), [inks[e] for e in path])
 
 
 def read_image(path: Path, model: Path | Classifier, reject_threshold: float = 0.5,
                deskew: bool = False, digits: int | None = None,
-               convention: str | None = None) -> Reading:
+               convention: str | None = None, reject_string: float = 0.0) -> Reading:
     """Read the digits of an image file with a run folder, a .tflite, or a loaded classifier."""
     gray = load_gray(path)
     classify = model if callable(model) else load_classifier(model, convention)
-    return read_gray(gray, classify, reject_threshold, deskew, digits)
+    return read_gray(gray, classify, reject_threshold, deskew, digits, reject_string=reject_string)

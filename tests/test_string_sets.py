@@ -1,0 +1,75 @@
+"""The reader's test sets: deterministic, USPS digits at MNIST's size, and each variation doing
+what it says (height, stroke, slant, light, polarity)."""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from lenet_edge.data.mnist import load_mnist
+from lenet_edge.data.usps import load_usps
+from lenet_edge.read import segment as seg
+from lenet_edge.read.string_sets import STRING_SETS, string_set, usps_digits
+
+
+@pytest.fixture(scope="module")
+def digits_of():
+    images, labels = load_usps("test")
+    return {"mnist": load_mnist("test"), "usps": (usps_digits(images[:300]), labels[:300])}
+
+
+def stroke_width(ink):
+    """Mean stroke width in pixels: twice the ink's area over its border's length."""
+    mask = ink > 0.5
+    return 2.0 * mask.sum() / (mask & ~ndimage.binary_erosion(mask)).sum()
+
+
+def ink_rows(gray):
+    ink, _ = seg.ink_image(gray)
+    rows = np.nonzero(ink.max(axis=1) > 0.5)[0]
+    return rows[-1] - rows[0] + 1
+
+
+@pytest.mark.parametrize("string_set", STRING_SETS, ids=lambda s: s.name)
+def test_each_set_is_a_function_of_its_seed(digits_of, string_set):
+    gray, text = string_set.string(*digits_of[string_set.source], 7)
+    again, same = string_set.string(*digits_of[string_set.source], 7)
+    other, _ = string_set.string(*digits_of[string_set.source], 8)
+    assert np.array_equal(gray, again) and text == same and len(text) == 5 and text.isdigit()
+    assert gray.dtype == np.float32 and 0.0 <= gray.min() and gray.max() <= 1.0
+    assert gray.shape != other.shape or not np.array_equal(gray, other)
+
+
+def test_usps_digits_fill_mnist_box(digits_of):
+    images, labels = digits_of["usps"]
+    assert images.shape == (300, 28, 28) and images.dtype == np.uint8
+    assert not images[:, :4].any() and not images[:, 24:].any()  # the 20x20 box inside 28x28
+    assert images.max() == 255
+    # the string's digits are the USPS test digits of the seed's picks
+    gray, text = string_set("usps").string(images, labels, 0)
+    picks = np.random.default_rng(0).integers(0, len(labels), size=5)
+    assert text == "".join(str(labels[i]) for i in picks)
+
+
+def test_heights_and_polarity(digits_of):
+    mnist = digits_of["mnist"]
+    plain, _ = string_set("mnist").string(*mnist, 3)
+    for name, factor in (("height 16", 16 / 20), ("height 160", 160 / 20)):
+        varied, _ = string_set(name).string(*mnist, 3)
+        assert ink_rows(varied) == pytest.approx(factor * ink_rows(plain), rel=0.1), name
+    dark, _ = string_set("light on dark").string(*mnist, 3)
+    assert np.array_equal(dark, 1.0 - plain)
+    assert seg.dark_ink(plain) and not seg.dark_ink(dark)
+
+
+def test_strokes_thin_to_bold(digits_of):
+    mnist = digits_of["mnist"]
+    widths = {}
+    for name in ("thin stroke", "mnist", "bold stroke"):
+        gray, _ = string_set(name).string(*mnist, 5)
+        widths[name] = stroke_width(1.0 - gray) / ink_rows(gray)  # x the digits' height
+    assert widths["thin stroke"] < 0.6 * widths["mnist"] and widths["bold stroke"] > 1.3 * widths["mnist"]
+
+
+def test_uneven_light_darkens_the_paper_to_45_percent(digits_of):
+    gray, _ = string_set("uneven light").string(*digits_of["mnist"], 2)
+    corners = gray[[0, 0, -1, -1], [0, -1, 0, -1]]  # paper, and the ramp's ends lie on corners
+    assert corners.min() == pytest.approx(0.45, abs=0.01) and corners.max() == pytest.approx(1.0, abs=0.01)
