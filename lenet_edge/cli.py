@@ -203,7 +203,8 @@ def evaluate(
         return print_json({"model": result.model, "digits": result.digits, "errors": result.errors,
                            "error": result.error, "confusion": result.confusion, **extra})
     out.print(f"{result.model}: test error {100 * result.error:.2f}% ({result.errors} of {result.digits})")
-    show_table(("true \\ predicted", *map(str, range(10))),
+    columns = [*"0123456789", "not a digit"][:len(result.confusion[0])]  # 11 for lenet5-reader
+    show_table(("true \\ predicted", *columns),
                [(str(digit), *(f"[bold]{n}[/]" if i == digit else str(n) for i, n in enumerate(row)))
                 for digit, row in enumerate(result.confusion)])
     if reject:

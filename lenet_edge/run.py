@@ -43,6 +43,7 @@ class RunConfig:
     stage: str = "train"  # "train", "prune" or "qat": what made this run
     source: str | None = None  # the run folder a prune or qat run started from
     weight_decay: float = 0.0  # decoupled weight decay (AdamW-style), 0 for none
+    candidate_strings: int = 0  # strings whose candidate cuts join the training digits (read/candidates.py)
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -11,12 +11,12 @@ from lenet_edge.errors import UsageError
 from lenet_edge.read import lattice
 from lenet_edge.read.image import load_gray
 from lenet_edge.read.normalize import normalize
-from lenet_edge.read.score import Prior, scores
+from lenet_edge.read.score import Prior, digit_probabilities, scores
 from lenet_edge.read.segment import Box, Component, components, digit_ink
 
 REJECTED = "?"
 
-# uint8 (N, 28, 28) MNIST-like digits -> (N, 10) class probabilities
+# uint8 (N, 28, 28) MNIST-like digits -> (N, 10) class probabilities, or (N, 11) with "not a digit"
 Classifier = Callable[[np.ndarray], np.ndarray]
 
 
@@ -88,13 +88,18 @@ def load_classifier(model: Path, convention: str | None = None) -> Classifier:
     raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
 
 
-def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
-                         deskew: bool) -> tuple[list[Component], list[np.ndarray], np.ndarray]:
-    """Every candidate digit of the lattice with its ink, classified in one batch."""
+def cut_candidates(ink: np.ndarray, found: lattice.Lattice) -> tuple[list[Component], list[np.ndarray]]:
+    """Every candidate digit of the lattice (one per edge) with its ink alone."""
     line = np.zeros(ink.shape, dtype=bool)
     line[found.ys, found.xs] = True
     candidates = [found.candidate(edge) for edge in found.edges]
-    inks = [digit_ink(ink, c, line) for c in candidates]
+    return candidates, [digit_ink(ink, c, line) for c in candidates]
+
+
+def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
+                         deskew: bool) -> tuple[list[Component], list[np.ndarray], np.ndarray]:
+    """Every candidate digit of the lattice with its ink, classified in one batch."""
+    candidates, inks = cut_candidates(ink, found)
     return candidates, inks, classify(np.stack([normalize(i, deskew) for i in inks]))
 
 
@@ -112,7 +117,7 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
     path = lattice.best_path(scores(probabilities, candidates, graph, height, prior), graph.edges,
                              len(graph.left), digits)
     readings = [DigitReading(int(p.argmax()), float(p.max()), candidates[e].box, bool(p.max() < reject_threshold))
-                for e, p in zip(path, probabilities[path])]
+                for e, p in zip(path, digit_probabilities(probabilities[path]))]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
     return Reading(text, readings, [inks[e] for e in path])
 

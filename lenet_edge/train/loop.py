@@ -27,6 +27,8 @@ OPTIMIZERS = {
 }
 
 
+CANDIDATES = "candidates.npz"  # the reader's labelled cuts a run trains on, kept beside its checkpoints
+
 # What metrics.json's train_error is, said beside it: the error Keras counts during the epoch's fit,
 # batch by batch while the weights move (free, where a second pass over the training digits was most
 # of the loop's cost beyond model.fit); it runs above the error of the epoch's final weights.
@@ -79,7 +81,7 @@ def train(folder: Path, config: runs.RunConfig | None = None, resume: bool = Fal
     """Train into folder until config.epochs; with resume, continue from the last checkpoint."""
     folder = Path(folder)
     config, model, metrics = _start(folder, config, resume)
-    data = load_run_data(config, data_dir)
+    data = load_run_data(config, data_dir, folder / CANDIDATES)
     keras.utils.set_random_seed(config.seed + len(metrics))
     bar = make_progress() if progress else contextlib.nullcontext()
     with bar:
