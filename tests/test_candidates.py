@@ -89,3 +89,31 @@ def test_a_candidate_the_network_calls_not_a_digit_loses_its_path():
 def test_not_a_digit_is_never_read_as_a_class():
     p = np.array([_probabilities(3, 0.001, none=0.99)])
     assert network_scores(p)[0] == pytest.approx(np.log(FLOOR))
+
+
+def test_the_reader_trains_from_a_lenet5_run_on_its_own_cuts(tmp_path):
+    import lenet_edge  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+    from lenet_edge import run as runs
+    from lenet_edge.errors import UsageError
+    from lenet_edge.models import registry
+    from lenet_edge.train.loop import CANDIDATES, _fresh_model, train
+
+    source = tmp_path / "lenet5"
+    source.mkdir()
+    runs.save_model(registry.build("lenet5", seed=7), source / runs.MODEL)
+    config = runs.RunConfig("lenet5-reader", epochs=1, train_limit=300, test_limit=64,
+                            candidate_strings=3, source=str(source))
+    started = _fresh_model(config)
+    lenet5 = runs.load_model(source)
+    for name in ("C1", "S2", "C3", "S4", "C5", "F6"):
+        assert all(np.array_equal(a, b) for a, b in zip(started.get_layer(name).get_weights(),
+                                                         lenet5.get_layer(name).get_weights()))
+    train(tmp_path / "reader", config, progress=False)
+    cuts = np.load(tmp_path / "reader" / CANDIDATES)
+    images, labels = load_mnist("train")
+    assert np.array_equal(cuts["labels"], candidates.build(images[:300], labels[:300], 3, 0)[1])
+    other = tmp_path / "lenet1"
+    other.mkdir()
+    runs.save_model(registry.build("lenet1"), other / runs.MODEL)
+    with pytest.raises(UsageError, match="has no layer C1 of this shape"):
+        _fresh_model(runs.RunConfig("lenet5-reader", epochs=1, source=str(other)))

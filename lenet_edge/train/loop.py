@@ -123,8 +123,22 @@ def _extend(stored: runs.RunConfig, asked: runs.RunConfig) -> runs.RunConfig:
 def _fresh_model(config: runs.RunConfig) -> keras.Model:
     keras.utils.set_random_seed(config.seed)
     model = registry.build(config.model, seed=config.seed)
+    if config.source is not None:
+        _start_from(model, Path(config.source))
     compile_model(model, config)
     return model
+
+
+def _start_from(model: keras.Model, source: Path) -> None:
+    """Copy a finished run's trained weights into the same-named layers (lenet5-reader from a
+    LeNet-5 run: every trainable layer is LeNet-5's; the fixed RBF codes are its own)."""
+    trained = {layer.name: layer for layer in runs.load_model(source).layers}
+    for layer in model.layers:
+        if layer.trainable_weights:
+            if layer.name not in trained or [w.shape for w in trained[layer.name].weights] != \
+                    [w.shape for w in layer.weights]:
+                raise UsageError(f"--from {source}: its model has no layer {layer.name} of this shape")
+            layer.set_weights(trained[layer.name].get_weights())
 
 
 def _epoch(model, config: runs.RunConfig, data: RunData, epoch: int, bar) -> dict:
