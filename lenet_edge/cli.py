@@ -157,6 +157,7 @@ def train(
     test_limit: Optional[int] = typer.Option(None, "--test-limit", callback=AT_LEAST_1, help="Use only the first N test digits."),
     qat: bool = typer.Option(False, "--qat", help="Train the float model into OUT/float, then QAT fine-tune it into OUT."),
     qat_epochs: int = typer.Option(1, "--qat-epochs", callback=AT_LEAST_1, help="With --qat: QAT fine-tuning epochs."),
+    start_from: Optional[Path] = typer.Option(None, "--from", callback=EXISTING, help="Start from this finished run's weights (e.g. lenet5-reader from a lenet5 run)."),
     data_dir: Optional[Path] = DataDir,
 ):
     """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run.
@@ -170,7 +171,8 @@ def train(
 
         config = recipe_config(model, epochs=epochs, seed=seed, optimizer=optimizer, learning_rate=lr,
                                lr_decay=lr_decay, batch_size=batch_size, distort=distort,
-                               train_limit=train_limit, test_limit=test_limit, weight_decay=weight_decay)
+                               train_limit=train_limit, test_limit=test_limit, weight_decay=weight_decay,
+                               source=None if start_from is None else str(start_from))
         if qat:
             metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
         else:
@@ -203,7 +205,8 @@ def evaluate(
         return print_json({"model": result.model, "digits": result.digits, "errors": result.errors,
                            "error": result.error, "confusion": result.confusion, **extra})
     out.print(f"{result.model}: test error {100 * result.error:.2f}% ({result.errors} of {result.digits})")
-    show_table(("true \\ predicted", *map(str, range(10))),
+    columns = [*"0123456789", "not a digit"][:len(result.confusion[0])]  # 11 for lenet5-reader
+    show_table(("true \\ predicted", *columns),
                [(str(digit), *(f"[bold]{n}[/]" if i == digit else str(n) for i, n in enumerate(row)))
                 for digit, row in enumerate(result.confusion)])
     if reject:

@@ -41,8 +41,9 @@ class RunConfig:
     train_limit: int | None = None
     test_limit: int | None = None
     stage: str = "train"  # "train", "prune" or "qat": what made this run
-    source: str | None = None  # the run folder a prune or qat run started from
+    source: str | None = None  # the run folder a prune, qat or `train --from` run started from
     weight_decay: float = 0.0  # decoupled weight decay (AdamW-style), 0 for none
+    candidate_strings: int = 0  # strings whose candidate cuts join the training digits (read/candidates.py)
 
 
 def write_json(path: Path, value: Any) -> None:

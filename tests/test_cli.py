@@ -199,7 +199,7 @@ def test_piped_models_is_plain_tab_separated_text():
     lines = result.stdout.splitlines()
     assert not BOX & set(result.stdout)
     assert lines[0].split("\t") == ["model", "parameters", "connections", "input", "dataset", "description"]
-    assert all(len(line.split("\t")) == 6 for line in lines) and len(lines) == 6
+    assert all(len(line.split("\t")) == 6 for line in lines) and len(lines) == 7  # a header, 6 models
     assert "modern Keras LeNet-5: full C3, average pooling, dense softmax output" in result.stdout
 
 

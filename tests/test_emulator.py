@@ -379,7 +379,7 @@ def test_fast_path_equals_the_reference_kernels_on_random_models(spec, seed):
     assert fast.dtype == reference.dtype and np.array_equal(fast, reference)
 
 
-@pytest.mark.parametrize("name", ["lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-modern"])
+@pytest.mark.parametrize("name", ["lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-reader", "lenet5-modern"])
 def test_reference_kernels_match_tflm_on_zoo_models(name):
     from tests.test_planner import zoo_int8_tflite
     tflite = zoo_int8_tflite(name)

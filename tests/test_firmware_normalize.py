@@ -226,3 +226,18 @@ def test_raw_digit_files_round_trip_and_bad_ones_fail_in_one_line(tmp_path):
     with pytest.raises(InputError, match="cannot read .* as raw digits"):
         load_raw_digits(tmp_path / "missing.npz")
 
+
+
+
+@needs_board
+def test_an_11_output_model_on_the_board(tmp_path):
+    # lenet5-reader's shape of output: ten digits and "not a digit" (a small net: exactness
+    # does not depend on the layers between)
+    keras, _ = keras_and_tf()
+    keras.utils.set_random_seed(4)
+    model = keras.Sequential([keras.layers.Input((32, 32, 1)), keras.layers.Conv2D(2, 5, 3),
+                              keras.layers.Flatten(), keras.layers.Dense(11, activation="softmax")])
+    path = tmp_path / "eleven.tflite"
+    path.write_bytes(convert_int8(model, -0.1, 1.175))
+    report = flash_normalized(path, images=20, outputs=tmp_path / "outputs.npy")
+    assert report.identical and np.load(tmp_path / "outputs.npy").reshape(20, -1).shape == (20, 11)

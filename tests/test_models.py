@@ -32,6 +32,9 @@ EXPECTED_OPS = {
     "lenet5": ["CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH",
                "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH", "RESHAPE", "FULLY_CONNECTED",
                "TANH", "FULLY_CONNECTED", "SOFTMAX"],
+    "lenet5-reader": ["CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH",
+                      "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH", "RESHAPE", "FULLY_CONNECTED",
+                      "TANH", "FULLY_CONNECTED", "SOFTMAX"],
     "lenet5-modern": ["CONV_2D", "TANH", "AVERAGE_POOL_2D", "CONV_2D", "TANH",
                       "AVERAGE_POOL_2D", "CONV_2D", "TANH", "RESHAPE", "FULLY_CONNECTED", "TANH",
                       "FULLY_CONNECTED", "SOFTMAX"],
@@ -77,6 +80,7 @@ def _table_mask(model, layer_name):
     ("lenet1989", 9_760, 64_660),
     ("lenet1", 2_578, 98_442),
     ("lenet5", 60_000, 340_908),
+    ("lenet5-reader", 60_000, 340_908 + 84),  # the 11th RBF unit: 84 distances, no parameter
 ])
 def test_paper_counts_exact(name, parameters, connections):
     model = registry.build(name)
@@ -122,7 +126,7 @@ def test_describe():
 
 
 def test_registry_specs_match_the_built_models():
-    assert list(registry.MODELS) == ["lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-modern"]
+    assert list(registry.MODELS) == ["lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-reader", "lenet5-modern"]
     for name, spec in registry.MODELS.items():
         assert registry.build(name).input_shape[1:] == spec.input_shape
         assert spec.dataset in ("mnist", "usps")
@@ -205,6 +209,18 @@ def test_digit_codes_are_ten_distinct_7x12_bitmaps():
     assert codes.shape == (10, 84)
     assert set(np.unique(codes)) == {-1.0, 1.0}
     assert len({c.tobytes() for c in codes}) == 10
+
+
+def test_the_reader_net_is_lenet5_with_a_blank_code_for_not_a_digit():
+    from lenet_edge.models.interface import model_interface
+
+    reader, lenet5 = registry.build("lenet5-reader"), registry.build("lenet5")
+    assert reader.output_shape == (None, 11) and lenet5.output_shape == (None, 10)
+    assert [layer.name for layer in reader.layers] == [layer.name for layer in lenet5.layers]
+    codes = layers.digit_codes(11)
+    assert np.array_equal(codes[:10], layers.digit_codes()) and (codes[10] == -1).all()
+    assert model_interface(registry.spec("lenet5-reader")).labels == (*"0123456789", "not a digit")
+    assert registry.spec("lenet5-reader").recipe.candidate_strings > 0
 
 
 def test_rbf_output_is_fixed_and_picks_the_nearest_code():

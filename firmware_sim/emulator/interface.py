@@ -33,6 +33,7 @@ FORMAT_VERSION = 1
 # codes: LeNet-5's RBF distances or the MSE nets' tanh scores, compared by a softmax too
 OUTPUT_KINDS = ("probabilities", "logits", "codes")
 DIGIT_LABELS = tuple("0123456789")
+NOT_A_DIGIT = "not a digit"  # the 11th label of a recognizer trained on the reader's cuts
 POLARITIES = {True: "ink_bright", False: "ink_dark"}
 
 
@@ -185,7 +186,9 @@ def _classes(graph: Graph) -> int:
 
 
 def _labels(classes: int) -> tuple[str, ...]:
-    return DIGIT_LABELS if classes == len(DIGIT_LABELS) else tuple(map(str, range(classes)))
+    if classes in (10, 11):
+        return DIGIT_LABELS + (NOT_A_DIGIT,) * (classes - 10)
+    return tuple(map(str, range(classes)))
 
 
 def _string(value, what: str) -> str:

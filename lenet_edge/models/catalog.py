@@ -27,6 +27,8 @@ MODELS = {info.name: info for info in (
               "LeNet-4: 4 maps, 8 subsampling maps, 16 maps, 120 hidden"),
     ModelInfo("lenet5", 60_000, 340_908, (32, 32, 1), "mnist",
               "LeNet-5 (1998): C3 table, trainable subsampling, RBF output"),
+    ModelInfo("lenet5-reader", 60_000, 340_992, (32, 32, 1), "mnist",
+              "LeNet-5 with an 11th output, not a digit, trained on the reader's own cuts"),
     ModelInfo("lenet5-modern", 61_706, 429_342, (32, 32, 1), "mnist",
               "modern Keras LeNet-5: full C3, average pooling, dense softmax output"),
 )}

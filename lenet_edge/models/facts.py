@@ -60,6 +60,13 @@ FIGURES = {
             "about 327,000 multiply-adds with the C3 table, 417,000 with a full C3",
         ),
     ),
+    "lenet5-reader": PaperFigures(
+        parameters=60_000,
+        connections=340_992,  # LeNet-5's 340,908 and the 11th RBF unit's 84 distances
+        test_error=None,
+        approximate=False,
+        source="LeNet-5 of LeCun et al. 1998 with a non-digit output (their Section V recognizer)",
+    ),
     "lenet5-modern": PaperFigures(
         parameters=61_706,
         connections=None,

@@ -13,5 +13,5 @@ OUTPUT_OF_LOSS = {"crossentropy": "probabilities", "mse": "codes"}
 
 
 def model_interface(spec) -> ModelInterface:
-    """The interface of a registry.ModelSpec's model (ten digit classes)."""
-    return zoo_interface(spec.input_convention, OUTPUT_OF_LOSS[spec.loss])
+    """The interface of a registry.ModelSpec's model (ten digit classes, or eleven with "not a digit")."""
+    return zoo_interface(spec.input_convention, OUTPUT_OF_LOSS[spec.loss], spec.classes)

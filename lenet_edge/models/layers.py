@@ -194,11 +194,14 @@ DIGIT_BITMAPS = """
 """
 
 
-def digit_codes():
-    """The RBF codes as a (10, 84) array of +-1, each bitmap read row by row."""
+def digit_codes(classes=10):
+    """The RBF codes as a (classes, 84) array of +-1, each bitmap read row by row. An 11th
+    class, "not a digit", gets the blank bitmap (all -1): no stroke of any digit, the code
+    at Hamming distance 18 (a 1 or a 7) to 34 (a 0) from the ten."""
     rows = [line.split() for line in DIGIT_BITMAPS.strip().splitlines()]
     bitmaps = [[row[digit] for row in rows] for digit in range(10)]
-    return np.array([[1.0 if c == "#" else -1.0 for c in "".join(b)] for b in bitmaps], np.float32)
+    codes = [[1.0 if c == "#" else -1.0 for c in "".join(b)] for b in bitmaps]
+    return np.array(codes + [[-1.0] * len(codes[0])] * (classes - 10), np.float32)
 
 
 @_register
@@ -212,8 +215,9 @@ class RBFOutput(keras.layers.Dense):
     Kernel and bias are fixed, not trainable: the layer has 0 parameters, as in the paper.
     """
 
-    def __init__(self, **kwargs):
-        codes = digit_codes()
+    def __init__(self, classes=10, **kwargs):
+        self.classes = classes
+        codes = digit_codes(classes)
         kwargs["trainable"] = False  # the codes are chosen, never learned
         super().__init__(
             units=len(codes),
@@ -223,8 +227,8 @@ class RBFOutput(keras.layers.Dense):
         )
 
     def get_config(self):
-        # Only name and dtype: units, kernel and bias follow from DIGIT_BITMAPS.
-        return keras.layers.Layer.get_config(self)
+        # Name, dtype and the class count: units, kernel and bias follow from DIGIT_BITMAPS.
+        return {**keras.layers.Layer.get_config(self), "classes": self.classes}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,6 +39,16 @@ def _conv(filters, name, fan_in, gain=layers.GAIN_FROM_SQUASHED, **kwargs):
 
 def build_lenet5():
     """The classic LeNet-5 with the C3 table, trainable subsampling and the RBF output."""
+    return _lenet5("lenet5", classes=10)
+
+
+def build_lenet5_reader():
+    """LeNet-5 with an 11th RBF unit, "not a digit", for the reader's candidate cuts (the
+    1998 paper's recognizer of its heuristic over-segmentation)."""
+    return _lenet5("lenet5_reader", classes=11)
+
+
+def _lenet5(name, classes):
     image = keras.Input(INPUT_SHAPE, name="INPUT")
     x = _conv(6, "C1", fan_in=25, gain=layers.GAIN_FROM_INPUT)(image)  # 6@28x28
     x = layers.subsampling("S2", gain=layers.GAIN_FROM_SQUASHED)(x)  # 6@14x14
@@ -53,13 +63,13 @@ def build_lenet5():
         84, activation="tanh", name="F6",
         kernel_initializer=layers.paper_uniform(120, layers.GAIN_FROM_SQUASHED),
     )(x)  # 84
-    scores = layers.RBFOutput(name="OUTPUT")(x)  # 10 scores: -||h - code||^2 / 2 + const
+    scores = layers.RBFOutput(classes, name="OUTPUT")(x)  # 10 scores: -||h - code||^2 / 2 + const
     # Deviation: the paper trains on the RBF distances y_i with a MAP criterion,
     # y_correct + log(e^-j + sum_i e^-y_i). A softmax over the scores, exp(-y_i / 2) / sum,
     # is the same contrastive form (with y / 2 and without the constant j), so plain
     # cross-entropy trains it; argmax of the probabilities is still the nearest code.
     probabilities = keras.layers.Softmax(name="posterior")(scores)
-    return layers.apply_constraints(keras.Model(image, probabilities, name="lenet5"))
+    return layers.apply_constraints(keras.Model(image, probabilities, name=name))
 
 
 def build_lenet5_modern():

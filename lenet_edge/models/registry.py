@@ -26,11 +26,15 @@ class Recipe:
     lr_decay: float = 0.85  # the learning rate of epoch e is learning_rate * lr_decay**e
     batch_size: int = 32
     weight_decay: float = 0.0
+    # strings of MNIST training digits whose candidate cuts join the training digits
+    # (lenet_edge/read/candidates.py); 0 for none
+    candidate_strings: int = 0
 
     def describe(self) -> str:
         wd = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        cuts = f", the cuts of {self.candidate_strings:,} strings" if self.candidate_strings else ""
         return (f"{self.epochs} epochs, {self.optimizer} lr {self.learning_rate:g} decayed {self.lr_decay:g} "
-                f"an epoch, batch {self.batch_size}{wd}")
+                f"an epoch, batch {self.batch_size}{wd}{cuts}")
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,14 @@ class ModelSpec:
     loss: str
     description: str
     recipe: Recipe = Recipe()
+    classes: int = 10  # 11: the ten digits and "not a digit"
 
 
-def _spec(name, builder, input_convention, loss, recipe=Recipe()):
+def _spec(name, builder, input_convention, loss, recipe=Recipe(), classes=10):
     """The dataset, input shape and description come from the catalog (the TF-free listing)."""
     info = catalog.MODELS[name]
     return ModelSpec(name, builder, info.input_shape, info.dataset, input_convention, loss,
-                     info.description, recipe)
+                     info.description, recipe, classes)
 
 
 MODELS = {
@@ -63,6 +68,8 @@ MODELS = {
         _spec("lenet4", lenet4.build_lenet4, "mnist_28", "crossentropy",
               Recipe(learning_rate=2e-3, weight_decay=0.05)),
         _spec("lenet5", lenet5.build_lenet5, "lenet5_32", "crossentropy", Recipe(weight_decay=0.05)),
+        _spec("lenet5-reader", lenet5.build_lenet5_reader, "lenet5_32", "crossentropy",
+              Recipe(epochs=4, weight_decay=0.05, candidate_strings=2000), classes=11),
         _spec("lenet5-modern", lenet5.build_lenet5_modern, "lenet5_32", "crossentropy"),
     )
 }

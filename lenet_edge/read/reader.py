@@ -12,12 +12,12 @@ from lenet_edge.read import lattice
 from lenet_edge.read.image import ReadError, load_gray, resize
 from lenet_edge.read.normalize import normalize
 from lenet_edge.read.rejection import margin
-from lenet_edge.read.score import Prior, scores
+from lenet_edge.read.score import DIGITS, Prior, digit_probabilities, scores
 from lenet_edge.read.segment import Box, Component, components, digit_ink, reading_scale
 
 REJECTED = "?"
 MAX_DIGITS = 20  # a zip code, an amount, an account number: a longer string is a page to crop
-NOT_A_DIGIT = 10  # the 11th output of a recognizer trained on non-digit cuts, when it has one
+NOT_A_DIGIT = DIGITS  # the index of the 11th output of a recognizer trained on non-digit cuts
 
 # uint8 (N, 28, 28) MNIST-like digits -> (N, 10) class probabilities, or (N, 11) with the
 # probability that the candidate is not a digit at all last
@@ -100,13 +100,18 @@ def load_classifier(model: Path, convention: str | None = None) -> Classifier:
     raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
 
 
-def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
-                         deskew: bool) -> tuple[list[Component], list[np.ndarray], np.ndarray]:
-    """Every candidate digit of the lattice with its ink, classified in one batch."""
+def cut_candidates(ink: np.ndarray, found: lattice.Lattice) -> tuple[list[Component], list[np.ndarray]]:
+    """Every candidate digit of the lattice (one per edge) with its ink alone."""
     line = np.zeros(ink.shape, dtype=bool)
     line[found.ys, found.xs] = True
     candidates = [found.candidate(edge) for edge in found.edges]
-    inks = [digit_ink(ink, c, line) for c in candidates]
+    return candidates, [digit_ink(ink, c, line) for c in candidates]
+
+
+def _classify_candidates(ink: np.ndarray, found: lattice.Lattice, classify: Classifier,
+                         deskew: bool) -> tuple[list[Component], list[np.ndarray], np.ndarray]:
+    """Every candidate digit of the lattice with its ink, classified in one batch."""
+    candidates, inks = cut_candidates(ink, found)
     return candidates, inks, classify(np.stack([normalize(i, deskew) for i in inks]))
 
 
@@ -150,14 +155,15 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
     _check_string(found)
     graph = lattice.build(found, height)
     candidates, inks, probabilities = _classify_candidates(ink, graph, classify, deskew)
-    # The lattice weighs digits only; a "not a digit" output is a verdict on the path chosen.
-    edge_scores = scores(probabilities[:, :NOT_A_DIGIT], candidates, graph, height, prior)
+    # An 11th "not a digit" output costs a candidate its path (score.py); one left on the chosen
+    # path is a verdict on the whole string.
+    edge_scores = scores(probabilities, candidates, graph, height, prior)
     path = lattice.best_path(edge_scores, graph.edges, len(graph.left), digits)
     chosen, boxes = probabilities[path], [candidates[e].box.scaled(1.0 / factor) for e in path]
     _check_path(chosen, boxes)
-    readings = [DigitReading(int(p[:NOT_A_DIGIT].argmax()), float(p[:NOT_A_DIGIT].max()), float(m), box,
-                             bool(p[:NOT_A_DIGIT].max() < reject_threshold))
-                for p, m, box in zip(chosen, margin(chosen), boxes)]
+    digit = digit_probabilities(chosen)
+    readings = [DigitReading(int(p.argmax()), float(p.max()), float(m), box, bool(p.max() < reject_threshold))
+                for p, m, box in zip(digit, margin(digit), boxes)]
     text = "".join(REJECTED if r.rejected else str(r.digit) for r in readings)
     doubtful = min(r.margin for r in readings) < reject_string
     return Reading(text, readings, doubtful, float(edge_scores[path].sum()), [inks[e] for e in path])

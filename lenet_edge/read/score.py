@@ -1,6 +1,9 @@
 """The score of a candidate digit in the lattice: the network's log confidence plus a prior,
 because an int8 LeNet-5 is as sure of half a 0 ("1") or of two touching digits ("8") as of a
-digit. The prior marks what is rarely one digit: a piece much wider or much shorter than the
+digit. A recognizer trained on the reader's cuts (lenet5-reader) has an 11th output, "not a
+digit": its probabilities are P(digit d) with P(not a digit) beside them, so the log of the best
+digit's probability already pays log(1 - P(not a digit)) and a path through pieces the network
+calls non-digits loses. The prior marks what is rarely one digit: a piece much wider or much shorter than the
 string's height, ink from several components, a cut slicing many ink pixels; a bonus per digit
 sets the balance between reading too many digits and too few.
 
@@ -19,6 +22,7 @@ from lenet_edge.read.lattice import Lattice
 from lenet_edge.read.segment import Component
 
 FLOOR = 1.0 / 512  # an int8 softmax prints 0 below 1/256: keep the log finite
+DIGITS = 10  # the first ten outputs; an 11th is "not a digit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +48,17 @@ def shape_scores(candidates: list[Component], graph: Lattice, height: float, pri
             - prior.cut_weight * crossed)
 
 
+def digit_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """(N, 10): each candidate's probability of being each digit; "not a digit" is never read."""
+    return probabilities[:, :DIGITS]
+
+
+def network_scores(probabilities: np.ndarray) -> np.ndarray:
+    """log P(best digit), one per candidate: for an 11-output network, low when it says "not a digit"."""
+    return np.log(np.maximum(digit_probabilities(probabilities).max(axis=1), FLOOR))
+
+
 def scores(probabilities: np.ndarray, candidates: list[Component], graph: Lattice, height: float,
            prior: Prior = Prior()) -> np.ndarray:
-    """log P(best class) + shape prior, one per candidate (edge of the lattice)."""
-    return np.log(np.maximum(probabilities.max(axis=1), FLOOR)) + shape_scores(candidates, graph, height, prior)
+    """log P(best digit) + shape prior, one per candidate (edge of the lattice)."""
+    return network_scores(probabilities) + shape_scores(candidates, graph, height, prior)

@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from lenet_edge.read.segment import Box
+
 
 @dataclasses.dataclass(frozen=True)
 class StringStyle:
@@ -34,10 +36,17 @@ def resample(digit: np.ndarray, scale: float, slant: float) -> np.ndarray:
     return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
-def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
-             style: StringStyle = StringStyle()) -> tuple[np.ndarray, str]:
-    """(float32 gray image, dark ink on white, 1 = white; the true string). MNIST uint8 images
-    in; the same seed always gives the same image."""
+@dataclasses.dataclass(frozen=True)
+class DrawnString:
+    gray: np.ndarray  # float32, dark ink on white, 1 = white
+    text: str
+    boxes: list[Box]  # each digit's ink box, left to right: where the generator drew it
+
+
+def draw(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
+         style: StringStyle = StringStyle()) -> DrawnString:
+    """A string of MNIST uint8 images with where each digit went; the same seed always gives
+    the same image."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(labels), size=length)
     digits = [resample(images[i].astype(np.float32) / 255.0, rng.uniform(*style.scale),
@@ -48,13 +57,21 @@ def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
     height = max(d.shape[0] for d in digits) + 2 * (style.margin + style.jitter)
     width = sum(d.shape[1] for d in digits) + sum(gaps) + 2 * style.margin
     canvas = np.zeros((height, width), dtype=np.float32)
-    left = style.margin
+    left, boxes = style.margin, []
     for digit, offset, gap in zip(digits, offsets, gaps + [0]):
         top = (height - digit.shape[0]) // 2 + offset
         region = canvas[top:top + digit.shape[0], left:left + digit.shape[1]]
         np.maximum(region, digit, out=region)  # overlapping strokes stay ink, like pen on paper
+        boxes.append(Box(top, left, top + digit.shape[0], left + digit.shape[1]))
         left += digit.shape[1] + gap
-    return 1.0 - canvas, "".join(str(int(labels[i])) for i in picks)
+    return DrawnString(1.0 - canvas, "".join(str(int(labels[i])) for i in picks), boxes)
+
+
+def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
+             style: StringStyle = StringStyle()) -> tuple[np.ndarray, str]:
+    """(float32 gray image, dark ink on white, 1 = white; the true string) of draw()."""
+    drawn = draw(images, labels, length, seed, style)
+    return drawn.gray, drawn.text
 
 
 def save_png(gray: np.ndarray, path) -> None:

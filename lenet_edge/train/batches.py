@@ -52,10 +52,25 @@ def load_split(model: str, split: str, limit: int | None = None, data_dir: Path 
     return raw, transforms.CONVENTIONS[spec.input_convention](raw), labels.astype(np.int64)
 
 
-def load_run_data(config: RunConfig, data_dir: Path | None = None) -> RunData:
+def load_run_data(config: RunConfig, data_dir: Path | None = None, cache: Path | None = None) -> RunData:
+    """The run's training and test arrays; with config.candidate_strings, the training digits
+    are joined by the reader's labelled cuts of that many strings drawn from them (kept in the
+    .npz `cache` when given, so a resumed run does not cut them again)."""
     spec = registry.spec(config.model)
     if config.distort and spec.dataset != "mnist":
         raise UsageError(f"--distort applies to MNIST models; {config.model} trains on {spec.dataset}")
-    raw, x_train, y_train = load_split(config.model, "train", config.train_limit, data_dir)
+    raw, _, y_train = load_split(config.model, "train", config.train_limit, data_dir)
+    if config.candidate_strings:
+        cuts, labels = _candidates(raw, y_train, config, cache)
+        raw, y_train = np.concatenate([raw, cuts]), np.concatenate([y_train, labels.astype(np.int64)])
+    x_train = transforms.CONVENTIONS[spec.input_convention](raw)
     _, x_test, y_test = load_split(config.model, "test", config.test_limit, data_dir)
     return RunData(raw, x_train, y_train, x_test, y_test, spec.input_convention, spec.loss, config.distort)
+
+
+def _candidates(raw: np.ndarray, labels: np.ndarray, config: RunConfig, cache: Path | None):
+    from lenet_edge.read import candidates  # PIL and the reader, only for the runs that cut strings
+
+    if cache is None:
+        return candidates.build(raw, labels, config.candidate_strings, config.seed)
+    return candidates.cached(cache, raw, labels, config.candidate_strings, config.seed)

@@ -15,7 +15,7 @@ class Evaluation:
     model: str
     digits: int
     errors: int
-    confusion: list[list[int]]  # rows: true digit, columns: predicted digit
+    confusion: list[list[int]]  # rows: true digit, columns: predicted class (an 11th: not a digit)
     # Kept for error-vs-rejection curves: softmax probabilities (tanh scores for MSE nets,
     # which rank confidence the same way) and the true labels.
     outputs: np.ndarray = dataclasses.field(repr=False, default=None)
@@ -26,8 +26,8 @@ class Evaluation:
         return self.errors / self.digits
 
 
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    matrix = np.zeros((10, 10), dtype=np.int64)
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    matrix = np.zeros((10, classes), dtype=np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     return matrix
 
@@ -37,6 +37,6 @@ def evaluate(folder: Path, limit: int | None = None, data_dir: Path | None = Non
     model = runs.load_model(folder)
     _, x, labels = load_split(config.model, "test", limit, data_dir)
     outputs = model.predict(x, batch_size=1024, verbose=0)
-    matrix = confusion_matrix(labels, np.argmax(outputs, axis=-1))
+    matrix = confusion_matrix(labels, np.argmax(outputs, axis=-1), outputs.shape[-1])
     return Evaluation(config.model, len(labels), int(len(labels) - np.trace(matrix)), matrix.tolist(),
                       outputs, labels)

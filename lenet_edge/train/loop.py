@@ -30,6 +30,8 @@ OPTIMIZERS = {
 }
 
 
+CANDIDATES = "candidates.npz"  # the reader's labelled cuts a run trains on, kept beside its checkpoints
+
 # What metrics.json's train_error is, said beside it: the error Keras counts during the epoch's fit,
 # batch by batch while the weights move (free, where a second pass over the training digits was most
 # of the loop's cost beyond model.fit); it runs above the error of the epoch's final weights.
@@ -82,7 +84,7 @@ def train(folder: Path, config: runs.RunConfig | None = None, resume: bool = Fal
     """Train into folder until config.epochs; with resume, continue from the last checkpoint."""
     folder = Path(folder)
     config, model, metrics = _start(folder, config, resume)
-    data = load_run_data(config, data_dir)
+    data = load_run_data(config, data_dir, folder / CANDIDATES)
     keras.utils.set_random_seed(config.seed + len(metrics))
     first, steps = len(metrics), epochs.steps_per_epoch(data, config.batch_size)
     if first < config.epochs:
@@ -129,8 +131,22 @@ def _extend(stored: runs.RunConfig, asked: runs.RunConfig) -> runs.RunConfig:
 def _fresh_model(config: runs.RunConfig) -> keras.Model:
     keras.utils.set_random_seed(config.seed)
     model = registry.build(config.model, seed=config.seed)
+    if config.source is not None:
+        _start_from(model, Path(config.source))
     compile_model(model, config)
     return model
+
+
+def _start_from(model: keras.Model, source: Path) -> None:
+    """Copy a finished run's trained weights into the same-named layers (lenet5-reader from a
+    LeNet-5 run: every trainable layer is LeNet-5's; the fixed RBF codes are its own)."""
+    trained = {layer.name: layer for layer in runs.load_model(source).layers}
+    for layer in model.layers:
+        if layer.trainable_weights:
+            if layer.name not in trained or [w.shape for w in trained[layer.name].weights] != \
+                    [w.shape for w in layer.weights]:
+                raise UsageError(f"--from {source}: its model has no layer {layer.name} of this shape")
+            layer.set_weights(trained[layer.name].get_weights())
 
 
 class EpochWork(keras.callbacks.Callback):

@@ -1,0 +1,83 @@
+"""The recognizer's training set from the reader's own cuts, as LeCun, Bottou, Bengio and Haffner
+(1998) trained the recognizer of their heuristic over-segmentation: strings of MNIST *training*
+digits are segmented exactly as `read` segments them, and every candidate of the lattice is
+normalized as `read` normalizes it. A candidate that is one whole digit gets that digit's label;
+halves, fragments, pairs and a digit joined with a piece of its neighbour get NOT_A_DIGIT, so
+the network learns to say what the lattice must not trust.
+
+    images, labels = build(mnist_train_images, mnist_train_labels, strings=3000, seed=0)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lenet_edge.read import lattice
+from lenet_edge.read.normalize import normalize
+from lenet_edge.read.reader import cut_candidates
+from lenet_edge.read.segment import Box, components
+from lenet_edge.read.strings import DrawnString, draw
+from lenet_edge.run import atomic_write
+
+NOT_A_DIGIT = 10
+LENGTH = 5  # digits per generated string, as the reading benchmark reads them
+# A candidate is a digit when at least MATCH of its ink lies in that digit's box and it holds at
+# least MATCH of the box's ink; below UNSURE for every digit it is not a digit. In between (a
+# digit with a stroke's tip cut off, or a touching neighbour's tip added) neither label is
+# true, so those candidates are left out.
+MATCH = 0.9
+UNSURE = 0.75
+SKIPPED = -1
+
+
+def overlap_labels(ys: np.ndarray, xs: np.ndarray, chosen: np.ndarray, boxes: list[Box],
+                   text: str) -> np.ndarray:
+    """One label per candidate: `chosen` (candidates, P) marks each one's pixels among the
+    string's ink pixels (ys, xs); its digit, NOT_A_DIGIT, or SKIPPED."""
+    inside = np.stack([(ys >= b.top) & (ys < b.bottom) & (xs >= b.left) & (xs < b.right) for b in boxes])
+    shared = chosen.astype(np.int64) @ inside.T.astype(np.int64)  # (candidates, digits)
+    precision = shared / np.maximum(chosen.sum(axis=1, keepdims=True), 1)
+    recall = shared / np.maximum(inside.sum(axis=1), 1)
+    fit = np.minimum(precision, recall)
+    best = fit.argmax(axis=1)
+    labels = np.array([int(text[k]) for k in best])
+    labels[fit.max(axis=1) < MATCH] = SKIPPED
+    labels[fit.max(axis=1) < UNSURE] = NOT_A_DIGIT
+    return labels
+
+
+def string_candidates(drawn: DrawnString) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 (N, 28, 28) normalized candidates, their labels) of one drawn string, the
+    ambiguous ones left out."""
+    ink, found, height = components(drawn.gray)
+    graph = lattice.build(found, height)
+    _, inks = cut_candidates(ink, graph)
+    chosen = np.stack([graph.pixels(edge) for edge in graph.edges])
+    labels = overlap_labels(graph.ys, graph.xs, chosen, drawn.boxes, drawn.text)
+    keep = np.nonzero(labels != SKIPPED)[0]
+    images = np.stack([normalize(inks[i]) for i in keep]) if len(keep) else np.zeros((0, 28, 28), np.uint8)
+    return images, labels[keep].astype(np.uint8)
+
+
+def build(images: np.ndarray, labels: np.ndarray, strings: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled candidates of `strings` strings drawn from (images, labels) with seeds
+    seed * strings ... (seed + 1) * strings - 1: deterministic by seed."""
+    parts = [string_candidates(draw(images, labels, LENGTH, s))
+             for s in range(seed * strings, (seed + 1) * strings)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def cached(path: Path, images: np.ndarray, labels: np.ndarray, strings: int,
+           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """build()'s arrays, read from the .npz at `path` when it holds this seed and count, else
+    built and written there atomically (a training run keeps them beside its checkpoints)."""
+    path = Path(path)
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["strings"]) == strings and int(data["seed"]) == seed:
+                return data["images"], data["labels"]
+    found = build(images, labels, strings, seed)
+    atomic_write(path, lambda tmp: np.savez(tmp, images=found[0], labels=found[1],
+                                            strings=strings, seed=seed))
+    return found
