@@ -135,7 +135,7 @@ def test_registry_specs_match_the_built_models():
 
 
 def test_unknown_model_name_lists_the_valid_ones():
-    valid = "lenet1989, lenet1, lenet4, lenet5, lenet5-modern"
+    valid = "lenet1989, lenet1, lenet4, lenet5, lenet5-reader, lenet5-modern"
     with pytest.raises(ModelError, match=f"'lenet6'.*{valid}"):
         registry.build("lenet6")
 
