@@ -19,7 +19,6 @@ import dataclasses
 import numpy as np
 import tf_keras as keras
 
-from convert import tflite
 from firmware_sim.emulator.model_file import read_graph
 from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile
@@ -63,6 +62,8 @@ class Standing:
 def int8_bytes(model, x_train: np.ndarray) -> bytes:
     """The model as `convert --int8` makes it: post-training, calibrated on the first
     CALIBRATION training inputs."""
+    from convert import tflite  # lazily: convert imports lenet_edge (docs/ARCHITECTURE.md)
+
     return tflite.to_tflite(model, "int8", x_train[:CALIBRATION], CALIBRATION)
 
 
