@@ -7,13 +7,15 @@ Each round runs two subprocesses back to back, each paying its own start-up (Ten
 data): a plain `model.fit(x, y, epochs=E)` of the compiled zoo model, timed per epoch by a
 callback, then `lenet-edge train` with the same recipe (its per-epoch time is metrics.json's
 epoch_seconds: fit, test error and checkpoint). Rounds alternate which goes first, since the
-machine may be busier in one half. Prints a Markdown table and writes <out>/train_overhead.json.
+machine may be busier in one half; each round's row gives the 1-minute load average before and
+after it, and each subprocess's CPU seconds (start-up included) beside its wall time. Prints a Markdown table and writes <out>/train_overhead.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -58,9 +60,10 @@ def _limit_args(flag: str, limit: int | None) -> list[str]:
 def run_plain(args) -> dict:
     command = [sys.executable, __file__, "--plain", "--model", args.model, "--epochs", str(args.epochs),
                "--batch-size", str(args.batch_size), *_limit_args("--train-limit", args.train_limit)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=_env())
-    return {"wall": time.perf_counter() - start, **json.loads(done.stdout.splitlines()[-1])}
+    return {"wall": time.perf_counter() - start, "cpu": _children_cpu() - cpu,
+            **json.loads(done.stdout.splitlines()[-1])}
 
 
 def run_train(args, folder: Path) -> dict:
@@ -68,12 +71,19 @@ def run_train(args, folder: Path) -> dict:
     command = [sys.executable, "-m", "lenet_edge.cli", "train", "--model", args.model, "--epochs", str(args.epochs),
                "--batch-size", str(args.batch_size), "--out", str(folder),
                *_limit_args("--train-limit", args.train_limit)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(command, check=True, capture_output=True, text=True, env=_env())
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     metrics = json.loads((folder / "metrics.json").read_text())
-    return {"wall": wall, "epoch_seconds": [m["epoch_seconds"] for m in metrics],
+    return {"wall": wall, "cpu": cpu, "epoch_seconds": [m["epoch_seconds"] for m in metrics],
             "fit_seconds": [m["seconds"] for m in metrics]}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished subprocesses: less swayed by the other
+    processes on the shared cores than the wall clock is."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _env() -> dict:
@@ -83,6 +93,7 @@ def _env() -> dict:
 
 def measure_round(args, number: int) -> dict:
     folder = args.out / f"run-{number}"
+    load_before = os.getloadavg()[0]  # the shared machine's 1-minute load, beside the ratio it sways
     if number % 2:  # alternate the order, so neither side always gets the quieter half
         train = run_train(args, folder)
         plain = run_plain(args)
@@ -93,7 +104,9 @@ def measure_round(args, number: int) -> dict:
     # the loop's own cost beyond its model.fit (test error, checkpoint): free of the other process's noise
     beyond_fit = sum(train["epoch_seconds"]) / sum(train["fit_seconds"])
     return {"round": number + 1, "first": "train" if number % 2 else "plain", "plain": plain, "train": train,
-            "epoch_ratio": per_epoch, "beyond_fit_ratio": beyond_fit, "wall_ratio": train["wall"] / plain["wall"]}
+            "epoch_ratio": per_epoch, "beyond_fit_ratio": beyond_fit, "wall_ratio": train["wall"] / plain["wall"],
+            "cpu_ratio": train["cpu"] / plain["cpu"],
+            "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -102,10 +115,12 @@ def table(rows: list[dict]) -> list[str]:
 
     return markdown.table(
         ("round", "first", "model.fit s/epoch", "lenet-edge train s/epoch", "ratio", "train epoch / its fit",
-         "wall plain / train s", "wall ratio"),
+         "wall plain / train s", "wall ratio", "CPU plain / train s", "CPU ratio", "load before / after"),
         [(r["round"], r["first"], epochs(r["plain"]["epoch_seconds"]), epochs(r["train"]["epoch_seconds"]),
           f"{r['epoch_ratio']:.3f}", f"{r['beyond_fit_ratio']:.3f}",
-          f"{r['plain']['wall']:.1f} / {r['train']['wall']:.1f}", f"{r['wall_ratio']:.3f}") for r in rows])
+          f"{r['plain']['wall']:.1f} / {r['train']['wall']:.1f}", f"{r['wall_ratio']:.3f}",
+          f"{r['plain']['cpu']:.1f} / {r['train']['cpu']:.1f}", f"{r['cpu_ratio']:.3f}",
+          "{:.1f} / {:.1f}".format(*r["load"])) for r in rows])
 
 
 def main() -> None:

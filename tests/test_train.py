@@ -6,7 +6,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from lenet_edge.outputs import MARKER
+from lenet_edge.train import epochs
+from lenet_edge.train.batches import load_run_data
+from lenet_edge.train.loop import recipe_config
 from tests.cli_support import invoke, one_error_line
 
 SMALL = ["--train-limit", "2048", "--test-limit", "256", "--batch-size", "32"]
@@ -30,6 +35,21 @@ def test_train_then_evaluate(tmp_path):
     card = json.loads(report.stdout)
     assert card["digits"] == 256 and sum(map(sum, card["confusion"])) == 256
     assert abs(card["error"] - metrics[-1]["test_error"]) < 1e-9
+
+
+def test_a_resumed_run_gets_the_batches_of_an_uninterrupted_one():
+    data = load_run_data(recipe_config("lenet1", epochs=3, train_limit=100, test_limit=10, distort=True))
+    whole = list(epochs.epoch_batches(data, 7, 32, 0, 3).as_numpy_iterator())
+    resumed = list(epochs.epoch_batches(data, 7, 32, 1, 3).as_numpy_iterator())
+    assert [len(y) for _, y in whole] == [32, 32, 32, 4] * 3  # each epoch ends in its own short batch
+    assert len(resumed) == 8
+    for (x, y), (x_resumed, y_resumed) in zip(whole[4:], resumed, strict=True):
+        np.testing.assert_array_equal(x, x_resumed)
+        np.testing.assert_array_equal(y, y_resumed)
+    x1, y1 = data.training_epoch(np.random.default_rng([7, 1]))  # epoch 1: seeded by (seed, 1)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in whole[4:8]]), x1)
+    np.testing.assert_array_equal(np.concatenate([y for _, y in whole[4:8]]), y1)
+    assert not np.array_equal(whole[0][0], whole[4][0])  # a new order and new distortions each epoch
 
 
 def test_killed_run_resumes_to_requested_epoch(tmp_path):

@@ -46,6 +46,7 @@ from lenet_edge.compress import budget as budgets
 from lenet_edge.compress import magnitude, masks, obd
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
+from lenet_edge.train import epochs
 from lenet_edge.train.batches import RunData, load_run_data, targets
 from lenet_edge.train.loop import compile_model, error_rate
 from lenet_edge.train.progress import BatchProgress, make_progress
@@ -126,7 +127,9 @@ def final_learning_rate(config: runs.RunConfig) -> float:
 
 @dataclasses.dataclass
 class Retrainer:
-    """Compiles and trains a model `epochs` epochs per call; metrics accumulate across calls.
+    """Compiles and trains a model `epochs` epochs per call, in one model.fit over
+    train.epochs.epoch_batches (epoch numbers, and so the seeds, count on across calls, as the
+    metrics accumulate).
 
     Call it as fit(model, callbacks): magnitude.prune_round passes tfmot's callback through it.
     """
@@ -139,24 +142,38 @@ class Retrainer:
 
     def __call__(self, model, callbacks=()) -> None:
         compile_model(model, self.config)
-        for e in range(self.epochs):
-            rate = self.config.learning_rate * self.lr_decay ** e
-            keras.backend.set_value(model.optimizer.learning_rate, rate)
-            self.metrics.append(self._epoch(model, list(callbacks), rate))
-
-    def _epoch(self, model, callbacks: list, rate: float) -> dict:
-        epoch = len(self.metrics)  # seeds the shuffle, as the training loop does
-        x, y = self.data.training_epoch(np.random.default_rng([self.config.seed, epoch]))
+        if not self.epochs:
+            return
+        first = len(self.metrics)  # seeds the shuffle, as the training loop does
+        steps = epochs.steps_per_epoch(self.data, self.config.batch_size)
+        work = [_RetrainEpoch(self, first)]
         if self.bar is not None:
-            steps = -(-len(x) // self.config.batch_size)
-            callbacks.append(BatchProgress(self.bar, f"{self.config.stage} epoch {epoch + 1}", steps))
-        start = time.perf_counter()
-        history = model.fit(x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0,
-                            callbacks=callbacks)
-        return {"epoch": epoch + 1, "loss": float(history.history["loss"][-1]),
-                "train_error": error_rate(model, self.data.x_train, self.data.y_train),
-                "test_error": error_rate(model, self.data.x_test, self.data.y_test),
-                "learning_rate": rate, "seconds": round(time.perf_counter() - start, 3)}
+            work.append(BatchProgress(self.bar, lambda e: f"{self.config.stage} epoch {first + e + 1}", steps))
+        batches = epochs.epoch_batches(self.data, self.config.seed, self.config.batch_size, first, first + self.epochs)
+        model.fit(batches, epochs=self.epochs, steps_per_epoch=steps, verbose=0, callbacks=[*callbacks, *work])
+
+
+class _RetrainEpoch(keras.callbacks.Callback):
+    """Epoch e of a Retrainer call: its learning rate before it, its metrics entry after it."""
+
+    def __init__(self, retrainer: Retrainer, first: int):
+        super().__init__()
+        self.retrainer, self.first = retrainer, first
+
+    def rate(self, epoch: int) -> float:
+        return self.retrainer.config.learning_rate * self.retrainer.lr_decay ** epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        keras.backend.set_value(self.model.optimizer.learning_rate, self.rate(epoch))
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        data = self.retrainer.data
+        self.retrainer.metrics.append({
+            "epoch": self.first + epoch + 1, "loss": float(logs["loss"]),
+            "train_error": error_rate(self.model, data.x_train, data.y_train),
+            "test_error": error_rate(self.model, data.x_test, data.y_test),
+            "learning_rate": self.rate(epoch), "seconds": round(time.perf_counter() - self.start, 3)})
 
 
 def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), data_dir: Path | None = None,

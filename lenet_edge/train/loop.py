@@ -1,7 +1,9 @@
 """Training: fit a zoo model epoch by epoch, checkpoint after each, resume a killed run.
 
-Each epoch gets its own numpy Generator seeded by (seed, epoch) for the shuffle and the
-distortions, so a resumed run sees exactly the batches an uninterrupted one would have seen.
+One model.fit call trains all the epochs still to do (initial_epoch on resume): their batches
+come from epochs.epoch_batches (each epoch's shuffle and distortions seeded by (seed, epoch), so a
+resumed run sees exactly the batches an uninterrupted one would have seen), and the per-epoch
+work (learning rate, test error, checkpoint, metrics) is the EpochWork callback's.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import tf_keras as keras
 from lenet_edge import run as runs
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
+from lenet_edge.train import epochs
 from lenet_edge.train.batches import RunData, load_run_data
 from lenet_edge.train.progress import BatchProgress, make_progress
 
@@ -81,12 +84,17 @@ def train(folder: Path, config: runs.RunConfig | None = None, resume: bool = Fal
     config, model, metrics = _start(folder, config, resume)
     data = load_run_data(config, data_dir)
     keras.utils.set_random_seed(config.seed + len(metrics))
-    bar = make_progress() if progress else contextlib.nullcontext()
-    with bar:
-        for epoch in range(len(metrics), config.epochs):
-            start = time.perf_counter()
-            metrics.append(_epoch(model, config, data, epoch, bar if progress else None))
-            _checkpoint(folder, model, metrics, start)
+    first, steps = len(metrics), epochs.steps_per_epoch(data, config.batch_size)
+    if first < config.epochs:
+        bar = make_progress() if progress else contextlib.nullcontext()
+        callbacks = [EpochWork(folder, config, data, metrics)]
+        if progress:
+            callbacks.append(BatchProgress(bar, lambda e: f"epoch {e + 1}/{config.epochs}", steps))
+        with bar:
+            # one call for all the epochs: a fit per epoch paid a new data adapter each time
+            model.fit(epochs.epoch_batches(data, config.seed, config.batch_size, first, config.epochs),
+                      epochs=config.epochs, initial_epoch=first, steps_per_epoch=steps, verbose=0,
+                      callbacks=callbacks)
     runs.save_model(model, folder / runs.MODEL)
     return metrics
 
@@ -125,24 +133,33 @@ def _fresh_model(config: runs.RunConfig) -> keras.Model:
     return model
 
 
-def _epoch(model, config: runs.RunConfig, data: RunData, epoch: int, bar) -> dict:
-    rng = np.random.default_rng([config.seed, epoch])
-    x, y = data.training_epoch(rng)
-    keras.backend.set_value(model.optimizer.learning_rate, config.learning_rate * config.lr_decay ** epoch)
-    steps = -(-len(x) // config.batch_size)
-    callbacks = [BatchProgress(bar, f"epoch {epoch + 1}/{config.epochs}", steps)] if bar else []
-    start = time.perf_counter()
-    history = model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
-    seconds = time.perf_counter() - start
-    return {
-        "epoch": epoch + 1,
-        "loss": float(history.history["loss"][-1]),
-        "train_error": 1.0 - float(history.history["accuracy"][-1]),
-        "train_error_kind": TRAIN_ERROR_KIND,
-        "test_error": error_rate(model, data.x_test, data.y_test),
-        "learning_rate": config.learning_rate * config.lr_decay ** epoch,
-        "seconds": round(seconds, 3),  # model.fit alone
-    }
+class EpochWork(keras.callbacks.Callback):
+    """The loop's work around each epoch of the one fit: the epoch's learning rate before it; after
+    it, the test error, the metrics.json entry and the checkpoint."""
+
+    def __init__(self, folder: Path, config: runs.RunConfig, data: RunData, metrics: list[dict]):
+        super().__init__()
+        self.folder, self.config, self.data, self.metrics = folder, config, data, metrics
+
+    def rate(self, epoch: int) -> float:
+        return self.config.learning_rate * self.config.lr_decay ** epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        keras.backend.set_value(self.model.optimizer.learning_rate, self.rate(epoch))
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.start
+        self.metrics.append({
+            "epoch": epoch + 1,
+            "loss": float(logs["loss"]),
+            "train_error": 1.0 - float(logs["accuracy"]),
+            "train_error_kind": TRAIN_ERROR_KIND,
+            "test_error": error_rate(self.model, self.data.x_test, self.data.y_test),
+            "learning_rate": self.rate(epoch),
+            "seconds": round(seconds, 3),  # model.fit's epoch alone
+        })
+        _checkpoint(self.folder, self.model, self.metrics, self.start)
 
 
 def _checkpoint(folder: Path, model, metrics: list[dict], started: float) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import tf_keras as keras
 from rich.console import Console
@@ -22,20 +23,25 @@ def make_progress() -> Progress:
 
 
 class BatchProgress(keras.callbacks.Callback):
-    """Advances one task as batches end (redrawn at most every REFRESH seconds, by this callback:
-    the bar has no refresh thread, which cost the first epoch of LeNet-5 10 s of 23) and shows the running loss and training error (Keras' running
-    means over the epoch's batches so far, labelled so: not the error of the current weights)."""
+    """One task per epoch, advanced as batches end (redrawn at most every REFRESH seconds, by this
+    callback: the bar has no refresh thread, which cost the first epoch of LeNet-5 10 s of 23) and
+    showing the running loss and training error (Keras' running means over the epoch's batches so
+    far, labelled so: not the error of the current weights). describe(epoch) names the task of
+    fit's epoch index."""
 
-    REFRESH = 0.5  # seconds between redraws
+    REFRESH = 1.0  # seconds between redraws: one costs about 4 ms on a terminal (benchmarks/progress_cost.py)
 
-    def __init__(self, progress: Progress, description: str, steps: int):
+    def __init__(self, progress: Progress, describe: Callable[[int], str], steps: int):
         super().__init__()
         # Keras then passes the logs as tensors instead of copying them to numpy after every
         # batch (a wait for the device each step); they are read only when the bar is redrawn.
         self._supports_tf_logs = True
         self.progress = progress
+        self.describe = describe
         self.steps = steps
-        self.task = progress.add_task(description, total=steps, status="")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.task = self.progress.add_task(self.describe(epoch), total=self.steps, status="")
         self.shown = 0  # batches the bar shows
         self.last = 0.0
 
