@@ -76,6 +76,7 @@ def test_prune_to_a_rate_meets_it_on_qemu(source, dense_rate, tmp_path):
     # the prediction the loop stopped on against QEMU's count of the same firmware (check's 10%)
     assert outcome["measured_instructions"] == pytest.approx(outcome["final"]["instructions"], rel=0.10)
     assert outcome["board"] == "mps2-an386" and (out / "firmware-int8.tflite").exists()
+    assert outcome["met"] and outcome["measured_digits_per_second"] >= asked  # on the board too
     assert "measured on mps2-an386" in result.stdout
     assert masks.sparsity(runs.load_model(out)) > 0
 

@@ -53,6 +53,12 @@ class Standing:
     flash_bytes: int
     ram_bytes: int
 
+    def scaled(self, factor: float) -> "Standing":
+        """The standing with its instructions times `factor` (the board's count over the cost
+        model's, once measured)."""
+        return dataclasses.replace(self, instructions=self.instructions * factor,
+                                   digits_per_second=self.digits_per_second / factor)
+
     def meets(self, budget: Budget) -> bool:
         return ((budget.digits_per_second is None or self.digits_per_second >= budget.digits_per_second)
                 and (budget.flash_bytes is None or self.flash_bytes <= budget.flash_bytes)

@@ -199,9 +199,7 @@ def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), da
         if settings.budget is None:
             model = _rounds(model, steps, settings, context, result)
         else:
-            model = _budget_rounds(model, settings, context, result)
-    if settings.budget is not None and result.rounds:
-        _confirm(out, model, settings.budget, context, result.budget)
+            model = _budget_rounds(model, settings, context, result, out)
     _write(out, config, model, result, retrainer.metrics)
     return result
 
@@ -271,20 +269,25 @@ def _rounds(model, steps, settings: PruneSettings, context: _Context, result: Pr
     return model
 
 
-def _budget_rounds(model, settings: PruneSettings, context: _Context, result: PruneResult):
+def _budget_rounds(model, settings: PruneSettings, context: _Context, result: PruneResult, out: Path):
     """Rounds towards settings.budget; see the module docstring. Nothing is pruned when the
-    model already meets it; a budget its floor misses is refused before any training."""
+    model already meets it; a budget its floor misses is refused before any training. When the
+    board misses what the cost model said was met, the rounds go on with the prediction scaled
+    by the board's count over it (within the extra rounds), and the firmware is measured again."""
     target, x = settings.budget, context.data.x_train
     now, bottom = budgets.standing(model, x, target), budgets.floor(model, x, target)
     budgets.check_reachable(now, bottom, target)
     result.budget = BudgetOutcome(now, bottom, final=now)
     sample = _hessian_sample(context, settings.sample) if settings.method == "obd" else None
+    correction = 1.0  # the board's instructions over the cost model's, once measured
     for index in range(1, settings.rounds + EXTRA_ROUNDS + 1):
-        if now.meets(target):
-            break
+        if now.scaled(correction).meets(target):
+            correction = _confirm(out, model, target, context, result.budget)
+            if result.budget.met:
+                break
         start, before = time.perf_counter(), _alive_count(model)
         share = 1.0 / (settings.rounds - index + 1) if index <= settings.rounds else 1.0
-        removal = budgets.amount(model, target, now, bottom, share)
+        removal = budgets.amount(model, target, now.scaled(correction), bottom.scaled(correction), share)
         pruned, predicted, measured = _delete_cost(model, removal, now, settings, sample, context)
         now = budgets.standing(pruned, x, target)
         error = error_rate(pruned, context.data.x_test, context.data.y_test)
@@ -292,7 +295,9 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
                                    predicted, measured, True, round(time.perf_counter() - start, 3),
                                    now.instructions, now.digits_per_second))
         model = pruned
-    result.budget.final = now
+        result.budget.final = now
+    else:
+        _confirm(out, model, target, context, result.budget)
     return model
 
 
@@ -316,8 +321,9 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
     return pruned, deletion.predicted_increase, measured
 
 
-def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcome: BudgetOutcome) -> None:
-    """Build the result's int8 firmware once, run it on QEMU, and record the measured rate."""
+def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcome: BudgetOutcome) -> float:
+    """Build the model's int8 firmware, run it on QEMU, record the measured rate; return the
+    board's instructions over the cost model's."""
     profile = load_profile(target.device)
     out.mkdir(parents=True, exist_ok=True)
     tflite_bytes = budgets.int8_bytes(model, context.data.x_train)
@@ -332,6 +338,7 @@ def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcom
     measured = dataclasses.replace(outcome.final, instructions=report.instructions_per_inference,
                                    digits_per_second=outcome.measured_digits_per_second)
     outcome.met = measured.meets(target)
+    return report.instructions_per_inference / outcome.final.instructions
 
 
 def _alive_count(model) -> int:
