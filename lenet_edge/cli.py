@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from firmware_sim.errors import FirmwareSimError
-from lenet_edge.errors import LenetEdgeError
+from lenet_edge.errors import LenetEdgeError, UsageError
 from lenet_edge.outputs import claim_files, claim_folder
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -290,32 +290,82 @@ def prune(
     run_dir: Path = typer.Argument(..., callback=EXISTING, help="A train or prune run folder."),
     out_dir: Path = typer.Option(..., "--out", help="The pruned run folder to create."),
     method: str = typer.Option("obd", "--method", help="obd (Optimal Brain Damage) or magnitude (tfmot)."),
-    sparsity: float = typer.Option(0.9, "--sparsity", callback=FRACTION, help="Fraction of the prunable weights to delete, in (0, 1)."),
+    sparsity: Optional[float] = typer.Option(None, "--sparsity", callback=FRACTION, help="Fraction of the prunable weights to delete, in (0, 1) (default 0.9; not with a --device budget)."),
     rounds: int = typer.Option(3, "--rounds", callback=AT_LEAST_1, help="Delete-and-retrain rounds."),
     retrain_epochs: int = typer.Option(1, "--retrain-epochs", callback=AT_LEAST_0, help="Retraining epochs after each deletion (0: none)."),
     estimator: str = typer.Option("paper", "--estimator", help="OBD Hessian diagonal: paper (1990 backward pass) or gn (exact Gauss-Newton)."),
     sample: int = typer.Option(2000, "--sample", callback=AT_LEAST_1, help="OBD: training digits the Hessian averages over."),
     lr: Optional[float] = typer.Option(None, "--lr", callback=POSITIVE, help="Retraining learning rate (default: the run's last)."),
     max_error: Optional[float] = typer.Option(None, "--max-error", callback=FRACTION, help="Error budget: stop, undoing the round, when test error exceeds this."),
+    device: Optional[str] = typer.Option(None, "--device", help="Prune for this device's budget (a profile name or .toml) instead of a sparsity."),
+    digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", callback=POSITIVE, help="With --device: the rate to reach, as the cost model predicts it."),
+    flash_bytes: Optional[int] = typer.Option(None, "--flash-bytes", callback=AT_LEAST_1, help="With --device: the flash the firmware may take."),
+    ram_bytes: Optional[int] = typer.Option(None, "--ram-bytes", callback=AT_LEAST_1, help="With --device: the RAM the firmware may take."),
+    rank: str = typer.Option("per-cost", "--rank", help="OBD towards a budget: per-cost (saliency per unit of device cost) or saliency."),
+    granularity: str = typer.Option("weight", "--granularity", help="OBD: weight, or map (whole filters)."),
     as_json: bool = typer.Option(False, "--json", help="Print the pruning table as JSON."),
     data_dir: Optional[Path] = DataDir,
 ):
-    """Delete weights by OBD saliency or magnitude and retrain, round by round, into a new run."""
+    """Delete weights by OBD saliency or magnitude and retrain, round by round, into a new run:
+    to a sparsity, or until the cost model says a device's budget is met (then checked on QEMU)."""
+    budget = _prune_budget(device, digits_per_second, flash_bytes, ram_bytes, sparsity)
     with claim_folder(out_dir, "prune"):
         from lenet_edge.compress.prune import PruneSettings, prune as prune_run
 
-        settings = PruneSettings(method, sparsity, rounds, retrain_epochs, estimator, sample, lr, max_error=max_error)
+        settings = PruneSettings(method, sparsity or 0.9, rounds, retrain_epochs, estimator, sample, lr,
+                                 max_error=max_error, budget=budget, rank=rank, granularity=granularity)
         result = prune_run(run_dir, out_dir, settings, data_dir)
     if as_json:
         return print_json(dataclasses.asdict(result))
-    rows = [("0", f"{100 * result.source_sparsity:.1f}%", "", f"{100 * result.source_error:.2f}%", "", "")]
+    rows = [("0", f"{100 * result.source_sparsity:.1f}%", "", f"{100 * result.source_error:.2f}%", "", "", "")]
     for row in result.rounds:
         loss = ["-" if v is None else f"{v:.4f}" for v in (row.predicted_increase, row.measured_increase)]
         undone = "" if row.kept else " (undone: above --max-error)"
-        rows.append((str(row.round), f"{100 * row.sparsity:.1f}%", f"{row.deleted:,}", f"{100 * row.test_error:.2f}%{undone}", *loss))
-    show_table(("round", "sparsity", "deleted", "test error", "predicted ΔL", "measured ΔL"), rows,
+        rate = "-" if row.digits_per_second is None else f"{row.digits_per_second:,.1f}"
+        rows.append((str(row.round), f"{100 * row.sparsity:.1f}%", f"{row.deleted:,}",
+                     f"{100 * row.test_error:.2f}%{undone}", *loss, rate))
+    show_table(("round", "sparsity", "deleted", "test error", "predicted ΔL", "measured ΔL", "digits/s"), rows,
                title=f"{method} pruning of {run_dir}")
+    for line in _budget_lines(result):
+        out.print(line)
     out.print(f"{result.prunable_weights:,} prunable weights -> {out_dir}")
+
+
+def _prune_budget(device, digits_per_second, flash_bytes, ram_bytes, sparsity):
+    """The device budget of `prune`'s flags, None without --device; UsageError for a mix."""
+    limits = (digits_per_second, flash_bytes, ram_bytes)
+    if device is None:
+        if any(limit is not None for limit in limits):
+            raise UsageError("--digits-per-second, --flash-bytes and --ram-bytes need --device")
+        return None
+    if sparsity is not None:
+        raise UsageError("--sparsity and a --device budget are two targets; give one")
+    from lenet_edge.compress.budget import Budget
+
+    budget = Budget(device, *limits)
+    budget.validate()
+    return budget
+
+
+def _budget_lines(result) -> list[str]:
+    outcome = result.budget
+    if outcome is None:
+        return []
+    budget = result.settings.budget
+    lines = [f"cost model on {budget.device}: dense {outcome.dense.digits_per_second:,.1f} digits/s "
+             f"({outcome.dense.instructions:,.0f} instructions), floor {outcome.floor.digits_per_second:,.1f}"]
+    if not result.rounds:
+        return lines + ["the model already meets the budget: nothing pruned"]
+    final = outcome.final
+    lines.append(f"predicted after pruning: {final.digits_per_second:,.1f} digits/s "
+                 f"({final.instructions:,.0f} instructions), flash {final.flash_bytes:,} B, RAM {final.ram_bytes:,} B")
+    verdict = "meets" if outcome.met else "MISSES"
+    asked = "" if budget.digits_per_second is None else \
+        f" ({100 * (outcome.measured_digits_per_second / budget.digits_per_second - 1):+.1f}% against {budget.digits_per_second:,.1f})"
+    lines.append(f"measured on {outcome.board}: {outcome.measured_instructions:,.0f} instructions per digit, "
+                 f"{outcome.measured_digits_per_second:,.1f} digits/s{asked}: {verdict} the budget; "
+                 f"test error {100 * result.source_error:.2f}% -> {100 * result.rounds[-1].test_error:.2f}%")
+    return lines
 
 
 @app.command()

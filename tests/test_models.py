@@ -19,13 +19,15 @@ from lenet_edge.models import facts, layers, lenet1, lenet1989, lenet4, lenet5, 
 PAPER_AMPLITUDE, PAPER_SLOPE = 1.7159, 2.0 / 3.0
 
 # Each model with a connection table, and the layer that has it.
-TABLE_LAYERS = {"lenet1989": "H2", "lenet1": "H3", "lenet5": "C3"}
+TABLE_LAYERS = {"lenet1989": "H2", "lenet1": "H3", "lenet1-4x": "H3", "lenet5": "C3"}
 
 EXPECTED_OPS = {
     "lenet1989": ["CONV_2D", "ADD", "TANH", "CONV_2D", "ADD", "TANH", "RESHAPE",
                   "FULLY_CONNECTED", "TANH", "FULLY_CONNECTED", "TANH"],
     "lenet1": ["CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH",
                "DEPTHWISE_CONV_2D", "TANH", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"],
+    "lenet1-4x": ["CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH",
+                  "DEPTHWISE_CONV_2D", "TANH", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"],
     "lenet4": ["CONV_2D", "TANH", "DEPTHWISE_CONV_2D", "TANH", "CONV_2D", "TANH",
                "DEPTHWISE_CONV_2D", "TANH", "RESHAPE", "FULLY_CONNECTED", "TANH",
                "FULLY_CONNECTED", "SOFTMAX"],
@@ -79,6 +81,7 @@ def _table_mask(model, layer_name):
 @pytest.mark.parametrize("name, parameters, connections", [
     ("lenet1989", 9_760, 64_660),
     ("lenet1", 2_578, 98_442),
+    ("lenet1-4x", 10_714, 487_306),
     ("lenet5", 60_000, 340_908),
     ("lenet5-reader", 60_000, 340_908 + 84),  # the 11th RBF unit: 84 distances, no parameter
 ])
@@ -126,7 +129,8 @@ def test_describe():
 
 
 def test_registry_specs_match_the_built_models():
-    assert list(registry.MODELS) == ["lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-reader", "lenet5-modern"]
+    assert list(registry.MODELS) == ["lenet1989", "lenet1", "lenet1-4x", "lenet4", "lenet5", "lenet5-reader",
+                                     "lenet5-modern"]
     for name, spec in registry.MODELS.items():
         assert registry.build(name).input_shape[1:] == spec.input_shape
         assert spec.dataset in ("mnist", "usps")
@@ -135,7 +139,7 @@ def test_registry_specs_match_the_built_models():
 
 
 def test_unknown_model_name_lists_the_valid_ones():
-    valid = "lenet1989, lenet1, lenet4, lenet5, lenet5-reader, lenet5-modern"
+    valid = "lenet1989, lenet1, lenet1-4x, lenet4, lenet5, lenet5-reader, lenet5-modern"
     with pytest.raises(ModelError, match=f"'lenet6'.*{valid}"):
         registry.build("lenet6")
 
@@ -161,6 +165,15 @@ def test_lenet1_h3_table_is_the_papers_listing():
              for h3 in range(1, 13)}
     assert lenet1.H3_TABLE == reads
     assert sum(len(ins) for ins in lenet1.H3_TABLE.values()) == 20
+
+
+def test_lenet1_4x_table_is_lenet1s_with_each_map_made_three():
+    table = lenet1.H3_TABLE_4X
+    assert sorted(table) == list(range(36))
+    for h3, reads in table.items():
+        assert {h2 // 3 for h2 in reads} == set(lenet1.H3_TABLE[h3 // 3])
+        assert len(reads) == 3 * len(lenet1.H3_TABLE[h3 // 3])
+    assert sum(len(ins) for ins in table.values()) == 9 * 20
 
 
 def test_lenet1989_h2_reads_8_of_12_maps_in_lecun1989_repro_blocks():

@@ -279,3 +279,40 @@ def mean_loss(model, x, targets, loss: str) -> float:
     """The training criterion on (x, targets): what h_kk is the Hessian of."""
     criterion = keras.losses.MeanSquaredError() if loss == "mse" else keras.losses.SparseCategoricalCrossentropy()
     return float(criterion(targets, model.predict(x, batch_size=1024, verbose=0)))
+
+
+def delete_for_cost(saliencies: dict, alive: dict, costs: dict, amount: float, per_cost: bool = True,
+                    groups: dict | None = None) -> Deletion:
+    """Deletes alive weights until their cost adds up to `amount`: the groups of lowest saliency
+    per unit of cost first (per_cost), or of lowest saliency (OBD as the paper ranks it).
+
+    costs: layer name -> what each weight costs the device (multiply-adds per digit, or bytes),
+    in the kernel's shape. groups: layer name -> an int array of the kernel's shape naming each
+    weight's group (a feature map's filter): a group's saliency and cost are the sums over its
+    alive weights, and it goes whole. Without groups every weight is its own.
+    """
+    names = list(alive)
+    labels, offset = [], 0
+    for name in names:  # one id per group over all layers, for the alive weights only
+        ids = np.arange(alive[name].size).reshape(alive[name].shape) if groups is None or name not in groups \
+            else np.asarray(groups[name])
+        labels.append(ids[alive[name]] + offset)
+        offset += int(ids.max(initial=-1)) + 1
+    label = np.concatenate(labels)
+    score = np.bincount(label, np.concatenate([saliencies[n][alive[n]] for n in names]), offset)
+    cost = np.bincount(label, np.concatenate([costs[n][alive[n]] for n in names]), offset)
+    present = np.flatnonzero(np.bincount(label, minlength=offset) > 0)
+    if not 0 <= amount <= cost[present].sum():
+        raise UsageError(f"cannot delete a cost of {amount:,.0f} of the {cost[present].sum():,.0f} remaining")
+    rank = score[present] / np.maximum(cost[present], 1e-12) if per_cost else score[present]
+    order = present[np.argsort(rank, kind="stable")]
+    count = int(np.searchsorted(np.cumsum(cost[order]), amount)) + 1 if amount > 0 else 0
+    deleted = np.zeros(offset, bool)
+    deleted[order[:count]] = True
+    keep = {}
+    for name, ids in zip(names, labels):
+        mask = alive[name].copy()
+        mask[alive[name]] = ~deleted[ids]
+        keep[name] = mask
+    return Deletion(keep, float(score[order[:count]].sum()))
+

@@ -12,6 +12,14 @@ towards the target; `steps` sets them explicitly (the benchmark's
 0.5, 0.7, 0.8, 0.9, 0.95). With `max_error`, the first round whose test error exceeds it is undone
 and pruning stops there: the error budget is spent.
 
+With a device `budget` (budget.py: a rate, flash or RAM on a named part) the rounds aim at the
+budget instead of a sparsity: each deletes its share of the way there as the cost model prices
+it (OBD by saliency per unit of the device cost each weight carries, `rank="saliency"` for the
+paper's ranking, `granularity="map"` for whole filters), retrains, and asks the cost model again,
+until it says the budget is met. The int8 conversion of the result is then built once as
+firmware and run on QEMU (firmware-int8.tflite in the run folder), and the measured rate is
+recorded beside the prediction.
+
 The new run folder holds
     config.json   stage "prune", source = the run pruned, epochs = all retraining epochs
     metrics.json  one entry per retraining epoch, as a training run's
@@ -28,7 +36,13 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
+from firmware_sim.emulator.files import atomic_write
+from firmware_sim.firmware.boards import BOARD_OF_CORE
+from firmware_sim.firmware.flash_arrays import flash_arrays
+from firmware_sim.fit.cost_model import load_core
+from firmware_sim.fit.devices.profile import load_profile
 from lenet_edge import run as runs
+from lenet_edge.compress import budget as budgets
 from lenet_edge.compress import magnitude, masks, obd
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
@@ -38,7 +52,12 @@ from lenet_edge.train.loop import compile_model, error_rate
 from lenet_edge.train.progress import BatchProgress, make_progress
 
 PRUNING = "pruning.json"
+FIRMWARE_MODEL = "firmware-int8.tflite"  # a budget run's int8 model, as built and run on QEMU
 METHODS = ("obd", "magnitude")
+RANKS = ("per-cost", "saliency")
+GRANULARITIES = ("weight", "map")
+EXTRA_ROUNDS = 3  # rounds past `rounds` a budget run may take before it gives up
+CONFIRM_DIGITS = 3  # test digits the budget's firmware runs on QEMU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +73,9 @@ class PruneSettings:
     max_error: float | None = None  # error budget: undo the first round above this test error, stop
     lr_decay: float = 1.0  # within each round, retraining epoch e runs at learning_rate * lr_decay**e
     weight_decay: float | None = None  # decoupled weight decay for retraining; None: the source run's
+    budget: budgets.Budget | None = None  # prune until the cost model says this is met (not to sparsity)
+    rank: str = "per-cost"  # OBD towards a budget: saliency per unit of device cost, or "saliency"
+    granularity: str = "weight"  # OBD: "map" deletes whole filters (a map's saliency: their sum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +88,20 @@ class Round:
     measured_increase: float | None  # OBD: the training loss increase the deletion caused
     kept: bool  # False for the round that broke the error budget (undone)
     seconds: float
+    instructions: float | None = None  # towards a device budget: the cost model's, after the round
+    digits_per_second: float | None = None
+
+
+@dataclasses.dataclass
+class BudgetOutcome:
+    """Where a budget run started, its floor, where it ended, and the board's measurement."""
+    dense: budgets.Standing
+    floor: budgets.Standing
+    final: budgets.Standing | None = None
+    board: str | None = None
+    measured_instructions: float | None = None  # QEMU's count per digit of the final firmware
+    measured_digits_per_second: float | None = None  # at the device's clock and its core's CPI
+    met: bool | None = None  # the measured rate (and the predicted memory) within the budget
 
 
 @dataclasses.dataclass
@@ -75,6 +111,7 @@ class PruneResult:
     source_sparsity: float
     source_error: float
     rounds: list[Round]
+    budget: BudgetOutcome | None = None
 
 
 def schedule(start: float, final: float, rounds: int) -> tuple[float, ...]:
@@ -157,8 +194,12 @@ def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), da
     result = PruneResult(settings, masks.prunable_count(model), masks.sparsity(model),
                          error_rate(model, data.x_test, data.y_test), [])
     retrainer = Retrainer(config, data, settings.retrain_epochs, bar, lr_decay=settings.lr_decay)
+    context = _Context(config, data, retrainer)
     with bar or contextlib.nullcontext():
-        model = _rounds(model, steps, settings, _Context(config, data, retrainer), result)
+        if settings.budget is None:
+            model = _rounds(model, steps, settings, context, result)
+        else:
+            model = _budget_rounds(model, settings, context, result, out)
     _write(out, config, model, result, retrainer.metrics)
     return result
 
@@ -183,6 +224,14 @@ def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
         raise UsageError("--rounds and --sample must be at least 1, --retrain-epochs at least 0")
     if settings.estimator not in obd.ESTIMATORS:
         raise UsageError(f"unknown Hessian estimator {settings.estimator!r}; choose one of {', '.join(obd.ESTIMATORS)}")
+    if settings.rank not in RANKS or settings.granularity not in GRANULARITIES:
+        raise UsageError(f"--rank must be one of {', '.join(RANKS)} and --granularity one of "
+                         f"{', '.join(GRANULARITIES)}; got {settings.rank}, {settings.granularity}")
+    if settings.granularity == "map" and settings.method != "obd":
+        raise UsageError("--granularity map is OBD's; magnitude pruning deletes weights")
+    if settings.budget is not None:
+        settings.budget.validate()
+        return ()
     steps = settings.steps or schedule(current, settings.sparsity, settings.rounds)
     if list(steps) != sorted(set(steps)) or steps[0] <= current or steps[-1] >= 1.0:
         raise UsageError(f"sparsity steps must rise from the run's current {current:.1%} to below 100%; got {steps}")
@@ -218,6 +267,78 @@ def _rounds(model, steps, settings: PruneSettings, context: _Context, result: Pr
             return model
         model = pruned
     return model
+
+
+def _budget_rounds(model, settings: PruneSettings, context: _Context, result: PruneResult, out: Path):
+    """Rounds towards settings.budget; see the module docstring. Nothing is pruned when the
+    model already meets it; a budget its floor misses is refused before any training. When the
+    board misses what the cost model said was met, the rounds go on with the prediction scaled
+    by the board's count over it (within the extra rounds), and the firmware is measured again."""
+    target, x = settings.budget, context.data.x_train
+    now, bottom = budgets.standing(model, x, target), budgets.floor(model, x, target)
+    budgets.check_reachable(now, bottom, target)
+    result.budget = BudgetOutcome(now, bottom, final=now)
+    sample = _hessian_sample(context, settings.sample) if settings.method == "obd" else None
+    correction = 1.0  # the board's instructions over the cost model's, once measured
+    for index in range(1, settings.rounds + EXTRA_ROUNDS + 1):
+        if now.scaled(correction).meets(target):
+            correction = _confirm(out, model, target, context, result.budget)
+            if result.budget.met:
+                break
+        start, before = time.perf_counter(), _alive_count(model)
+        share = 1.0 / (settings.rounds - index + 1) if index <= settings.rounds else 1.0
+        removal = budgets.amount(model, target, now.scaled(correction), bottom.scaled(correction), share)
+        pruned, predicted, measured = _delete_cost(model, removal, now, settings, sample, context)
+        now = budgets.standing(pruned, x, target)
+        error = error_rate(pruned, context.data.x_test, context.data.y_test)
+        result.rounds.append(Round(index, masks.sparsity(pruned), before - _alive_count(pruned), error,
+                                   predicted, measured, True, round(time.perf_counter() - start, 3),
+                                   now.instructions, now.digits_per_second))
+        model = pruned
+        result.budget.final = now
+    else:
+        _confirm(out, model, target, context, result.budget)
+    return model
+
+
+def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, context: _Context):
+    """One round towards a budget: delete weights carrying `removal` of budget.costs(), retrain."""
+    costs = budgets.costs(model, settings.budget, now)
+    if settings.method == "magnitude":
+        alive = masks.alive(model)
+        total = sum(float(costs[name][mask].sum()) for name, mask in alive.items())
+        # every layer loses the same share of its alive weights, and so of their cost
+        target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - removal / total)
+        return magnitude.prune_round(model, target, context.retrain), None, None
+    x, y = sample
+    hessian = obd.hessian_diagonal(model, x, context.loss, settings.estimator)
+    groups = budgets.map_groups(model) if settings.granularity == "map" else None
+    deletion = obd.delete_for_cost(obd.saliency(model, hessian), masks.alive(model), costs, removal,
+                                   per_cost=settings.rank == "per-cost", groups=groups)
+    pruned = masks.with_masks(model, deletion.keep)
+    measured = obd.mean_loss(pruned, x, y, context.loss) - obd.mean_loss(model, x, y, context.loss)
+    context.retrain(pruned)
+    return pruned, deletion.predicted_increase, measured
+
+
+def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcome: BudgetOutcome) -> float:
+    """Build the model's int8 firmware, run it on QEMU, record the measured rate; return the
+    board's instructions over the cost model's."""
+    profile = load_profile(target.device)
+    out.mkdir(parents=True, exist_ok=True)
+    tflite_bytes = budgets.int8_bytes(model, context.data.x_train)
+    atomic_write(out / FIRMWARE_MODEL, lambda tmp: tmp.write_bytes(tflite_bytes))
+    data = context.data
+    report = flash_arrays(out / FIRMWARE_MODEL, data.x_test[:CONFIRM_DIGITS], BOARD_OF_CORE[profile.core],
+                          data.y_test[:CONFIRM_DIGITS], "test digits")
+    outcome.board = report.board
+    outcome.measured_instructions = report.instructions_per_inference
+    outcome.measured_digits_per_second = profile.clock_hz / (load_core(profile.core).cpi
+                                                             * report.instructions_per_inference)
+    measured = dataclasses.replace(outcome.final, instructions=report.instructions_per_inference,
+                                   digits_per_second=outcome.measured_digits_per_second)
+    outcome.met = measured.meets(target)
+    return report.instructions_per_inference / outcome.final.instructions
 
 
 def _alive_count(model) -> int:

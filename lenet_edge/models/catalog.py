@@ -23,6 +23,8 @@ MODELS = {info.name: info for info in (
               "1989 zip-code net: H1, H2 (8 of 12 maps) with unshared biases, H3 30, 10 out"),
     ModelInfo("lenet1", 2_578, 98_442, (28, 28, 1), "mnist",
               "LeNet-1: 4 and 12 maps, trainable subsampling, H3 table"),
+    ModelInfo("lenet1-4x", 10_714, 487_306, (28, 28, 1), "mnist",
+              "LeNet-1's larger start: 12 and 36 maps, the H3 table scaled, for OBD down to 2,578"),
     ModelInfo("lenet4", 15_674, 245_138, (28, 28, 1), "mnist",
               "LeNet-4: 4 maps, 8 subsampling maps, 16 maps, 120 hidden"),
     ModelInfo("lenet5", 60_000, 340_908, (32, 32, 1), "mnist",

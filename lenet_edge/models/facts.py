@@ -38,6 +38,14 @@ FIGURES = {
         source="LeCun et al. NIPS 1989; MNIST error from the 1998 comparison",
         notes=("4,635 units", "zip codes: 1% error at about 9% rejection"),
     ),
+    "lenet1-4x": PaperFigures(
+        parameters=10_714,
+        connections=None,
+        test_error=None,
+        approximate=True,
+        source="LeCun et al. NIPS 1989: LeNet-1 \"was started by a previous CNN with 4 times as "
+               "many trainable parameters\"; its layer sizes are not given (ours: 3x the maps)",
+    ),
     "lenet4": PaperFigures(
         parameters=17_000,
         connections=260_000,

@@ -65,6 +65,7 @@ MODELS = {
         _spec("lenet1989", lenet1989.build_lenet1989, "usps_20", "mse",
               Recipe(epochs=60, learning_rate=2e-3, lr_decay=0.94, weight_decay=0.02)),
         _spec("lenet1", lenet1.build_lenet1, "mnist_28", "crossentropy", Recipe(learning_rate=2e-3)),
+        _spec("lenet1-4x", lenet1.build_lenet1_4x, "mnist_28", "crossentropy", Recipe(learning_rate=2e-3)),
         _spec("lenet4", lenet4.build_lenet4, "mnist_28", "crossentropy",
               Recipe(learning_rate=2e-3, weight_decay=0.05)),
         _spec("lenet5", lenet5.build_lenet5, "lenet5_32", "crossentropy", Recipe(weight_decay=0.05)),
