@@ -11,6 +11,7 @@ import typer
 
 from lenet_edge.cli import app
 from lenet_edge.errors import UsageError
+from lenet_edge.models import catalog
 from lenet_edge.outputs import MARKER, claim_files, claim_folder
 from tests.cli_support import invoke, one_error_line
 
@@ -199,7 +200,7 @@ def test_piped_models_is_plain_tab_separated_text():
     lines = result.stdout.splitlines()
     assert not BOX & set(result.stdout)
     assert lines[0].split("\t") == ["model", "parameters", "connections", "input", "dataset", "description"]
-    assert all(len(line.split("\t")) == 6 for line in lines) and len(lines) == 7  # a header, 6 models
+    assert all(len(line.split("\t")) == 6 for line in lines) and len(lines) == 1 + len(catalog.MODELS)  # a header, a line a model
     assert "modern Keras LeNet-5: full C3, average pooling, dense softmax output" in result.stdout
 
 
