@@ -26,14 +26,15 @@ def folded_bias(bias: np.ndarray, weights: np.ndarray, input_offset: int) -> np.
 
 
 def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
-              planar_output: bool = False) -> Emitted:
+              planar_output: bool = False, kind: str | None = None) -> Emitted:
     """The struct and the call of the conv variant for a step (nn_ops.h: nn_conv_<weights>
-    [_<subsampling>][_lut]); planar_* say which activations are stored channel-major."""
+    [_<subsampling>][_lut]); planar_* say which activations are stored channel-major, `kind`
+    the weights' encoding (cost_model.step_costs' choice; None: the smallest)."""
     params, g = step.params, step_geometry(graph, step)
     span, inside = window(g)
     weights, geometry = conv_weights(graph, step, planar_input)
     groups = geometry.groups
-    encoding = encode.choose(weights, geometry)
+    encoding = encode.pack(kind, weights, geometry) if kind else encode.choose(weights, geometry)
     arrays = Arrays(prefix)
     pointers = {name: arrays.add(name, values, dtype)
                 for name, (values, dtype) in encoding.arrays.items()}

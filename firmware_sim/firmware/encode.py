@@ -1,4 +1,5 @@
-"""Weight encodings for the conv variants (runtime/conv_*.c): dense, blocked by input channel, or sparse; the smallest wins.
+"""Weight encodings for the conv variants (runtime/conv_*.c): dense, blocked by input channel,
+sparse or bitmap; fit/conv_layout.choose picks one per layer (the fastest, or the smallest).
 
 A window's taps are listed in "patch order" (see nn_ops.h): `segments` runs of `seg_len` taps,
 grouped in quads of 4 because SMLAD takes the weights four at a time, zero weights padding the
@@ -17,8 +18,8 @@ order, so the same SXTB16 split pairs them up.
   and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity.
 Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
 index encodings spend about 3 times the instructions per weight of the patch encodings (no
-SMLAD, a load per tap), so they are chosen only when they save more than a fifth of the bytes.
-The choice, the geometry and the patch order are fit/conv_layout.py's (check needs them too).
+SMLAD, a load per tap): `--optimize speed` takes them where the cost model prices them below
+the patch encodings, `--optimize size` only when they save more than a fifth of the bytes. The choice, the geometry and the patch order are fit/conv_layout.py's (check needs them too).
 """
 from dataclasses import dataclass
 
@@ -47,11 +48,15 @@ class Encoding:
         return sum(np.asarray(v).size * np.dtype(t).itemsize for v, t in self.arrays.values())
 
 
-def choose(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    """The encoding fit/conv_layout.py chooses for int weights (out, fh, fw, in), packed."""
-    kind = conv_layout.choose(weights, geometry).kind
+def pack(kind: str, weights: np.ndarray, geometry: Geometry) -> Encoding:
+    """Int weights (out, fh, fw, in) packed in the encoding `kind` (conv_layout.choose's)."""
     return {"dense": dense, "blocked": blocked, "sparse": sparse, "bitmap": bitmap}[kind](
         weights, geometry)
+
+
+def choose(weights: np.ndarray, geometry: Geometry, price=None) -> Encoding:
+    """The encoding fit/conv_layout.py chooses for int weights (out, fh, fw, in), packed."""
+    return pack(conv_layout.choose(weights, geometry, price).kind, weights, geometry)
 
 
 def _segment(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple[list, int, dict]:

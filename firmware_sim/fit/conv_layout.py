@@ -1,6 +1,7 @@
 """A conv step's weights as the firmware's conv kernel reads them: geometry, patch order, which
-encoding (dense, blocked, sparse, bitmap; firmware/encode.py packs the bytes) and its sizes, and
-the patch scratch the kernel needs in the arena.
+encoding (dense, blocked, sparse, bitmap; firmware/encode.py packs the bytes): the fastest by
+the cost model's price or the smallest (choose), its sizes, and the patch scratch the kernel
+needs in the arena.
 
 `check` (through fit/arena.py) and the code generator both take the encoding and the scratch
 from here, so the arena `check` reports is the one the generated firmware allocates. The sizes
@@ -120,16 +121,25 @@ def patch_order(offsets: list[int]) -> tuple[list, int]:
     return [tap for quad in contiguous + scattered for tap in quad], len(contiguous)
 
 
-def choose(weights: np.ndarray, geometry: Geometry) -> EncodingSize:
-    """The encoding of int weights (out, fh, fw, in) to use: the smallest patch encoding, unless
-    an index encoding (windows inside the image only) is clearly smaller."""
+OPTIMIZE = ("speed", "size")  # what the per-layer choice of encoding minimises
+
+
+def choose(weights: np.ndarray, geometry: Geometry, price=None) -> EncodingSize:
+    """The encoding of int weights (out, fh, fw, in) to use. With `price` (an EncodingSize ->
+    predicted instructions; cost_model.step_costs passes the core's, for `--optimize speed`):
+    the cheapest of every encoding that applies, the smaller on a tie. Without (`--optimize
+    size`): the smallest patch encoding, unless an index encoding (windows inside the image
+    only) is clearly smaller."""
     options = sizes(weights, geometry)
     patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options else [])
+    index = [options["sparse"], options["bitmap"]] if geometry.all_inside else []
+    if price is not None:
+        return min(patch + index, key=lambda e: (price(e), e.nbytes))
     best = min(patch, key=lambda e: e.nbytes)
-    if geometry.all_inside:
-        index = min(options["sparse"], options["bitmap"], key=lambda e: e.nbytes)
-        if index.nbytes * _INDEX_SAVING < best.nbytes:
-            return index
+    if index:
+        smallest = min(index, key=lambda e: e.nbytes)
+        if smallest.nbytes * _INDEX_SAVING < best.nbytes:
+            return smallest
     return best
 
 
