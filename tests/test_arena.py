@@ -133,12 +133,18 @@ def conv_cases(draw):
 @given(conv_cases())
 def test_encoding_sizes_are_those_of_the_packed_weights(case):
     weights, geometry = case
-    packers = {"dense": encode.dense, "blocked": encode.blocked, "sparse": encode.sparse,
-               "bitmap": encode.bitmap}
     for kind, size in conv_layout.sizes(weights, geometry).items():
-        packed = packers[kind](weights, geometry)
+        packed = encode.pack(kind, weights, geometry)
         assert (size.nbytes, size.segments, size.seg_len) == (
             packed.nbytes, packed.segments, packed.seg_len), kind
+        assert conv_layout.scratch_bytes(size, geometry.groups) == \
+            conv_layout.scratch_bytes(packed, geometry.groups), kind
+    pairs = encode.pairs(weights, geometry)
+    # every nonzero weight in exactly one pair, each pair a word of two int16 weights
+    words = np.asarray(pairs.arrays["weights"][0], dtype=np.int64)
+    halves = np.concatenate([(words & 0xFFFF), words >> 16]).astype(np.uint16).view(np.int16)
+    assert np.count_nonzero(halves) == np.count_nonzero(weights)
+    assert sorted(halves[halves != 0].tolist()) == sorted(weights[weights != 0].tolist())
     choice = conv_layout.choose(weights, geometry)
     assert encode.choose(weights, geometry).kind == choice.kind
 

@@ -42,6 +42,7 @@ class Encoding:
     seg_contiguous: int = 0
     slots: int = 0  # multiply-adds executed per output pixel, zero padding included
     bitmap_words: int = 0
+    scratch: int = 0  # pairs: the pair buffer's bytes
 
     @property
     def nbytes(self) -> int:
@@ -50,8 +51,8 @@ class Encoding:
 
 def pack(kind: str, weights: np.ndarray, geometry: Geometry) -> Encoding:
     """Int weights (out, fh, fw, in) packed in the encoding `kind` (conv_layout.choose's)."""
-    return {"dense": dense, "blocked": blocked, "sparse": sparse, "bitmap": bitmap}[kind](
-        weights, geometry)
+    return {"dense": dense, "blocked": blocked, "sparse": sparse, "bitmap": bitmap,
+            "pairs": pairs}[kind](weights, geometry)
 
 
 def choose(weights: np.ndarray, geometry: Geometry, price=None) -> Encoding:
@@ -178,6 +179,31 @@ def sparse(weights: np.ndarray, geometry: Geometry) -> Encoding:
               "skip": (np.array(skips, dtype=np.int64), "uint8"),
               "nnz": (np.array(counts), "uint16")}
     return Encoding("sparse", arrays, slots=len(values))
+
+
+def pairs(weights: np.ndarray, geometry: Geometry) -> Encoding:
+    """Per channel its nonzero taps in conv_layout.tap_pairs' pairs: the int16 weight pair
+    (w at o, w at o + 1; 0 for a tap without partner) as a word, and o."""
+    out_c = len(weights)
+    offsets = _offsets(weights, geometry)
+    if offsets.max(initial=0) > 0xFFFF:
+        raise UnsupportedOpError(f"a convolution window spans {int(offsets.max()) + 1} input "
+                                 f"bytes; paired weights hold 16-bit offsets")
+    flat = weights.reshape(out_c, -1)
+    words, starts, counts = [], [], []
+    for c in range(out_c):
+        nonzero = np.flatnonzero(flat[c])
+        values = flat[c][nonzero]
+        for first, partner in conv_layout.tap_pairs(offsets[nonzero]):
+            high = int(values[partner]) if partner is not None else 0
+            words.append((int(values[first]) & 0xFFFF) | ((high & 0xFFFF) << 16))
+            starts.append(int(offsets[nonzero[first]]))
+        counts.append(len(starts) - sum(counts))
+    arrays = {"weights": (np.array(words, dtype=np.int64), "uint32"),
+              "offsets": (np.array(starts, dtype=np.int64), "uint16"),
+              "pairs": (np.array(counts), "uint16")}
+    in_size = geometry.in_h * geometry.in_w * geometry.in_c
+    return Encoding("pairs", arrays, slots=2 * len(words), scratch=4 * in_size)
 
 
 def _sparse_entries(offsets: np.ndarray, weights: np.ndarray) -> list[tuple[int, int]]:

@@ -56,8 +56,7 @@ def step_scratch_bytes(graph: Graph, steps: list[Step], encodings: list | None =
         weights, geometry = conv_layout.conv_weights(graph, step, step.inputs[0] in planar)
         choice = encodings[index] if encodings is not None else \
             conv_layout.choose(weights, geometry)
-        scratch.append(conv_layout.patch_scratch_bytes(choice.kind, choice.segments,
-                                                       choice.seg_len, geometry.groups))
+        scratch.append(conv_layout.scratch_bytes(choice, geometry.groups))
     return scratch
 
 

@@ -17,6 +17,8 @@ instructions = sum over its terms of count x coefficient, the terms being
                the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
                variants (requantize into a table)
     bitmap.word  bitmap words scanned (pixels x output channels x words)
+    pairs.mac  for pairs, the SMLADs: each (tap, tap + 1) pair of a channel once per conv pixel
+    pairs.input  the pair buffer's words filled (the input's bytes)
     sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
                output value it reads
   depthwise.mac / depthwise.output, pool.tap / pool.output, lookup.element,
@@ -49,6 +51,7 @@ INSTRUCTION_TERMS = (
     "blocked.mac", "blocked.patch", "blocked.output", "blocked.output_lut",
     "sparse.mac", "sparse.output", "sparse.output_lut",
     "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
+    "pairs.mac", "pairs.output", "pairs.output_lut", "pairs.input",
     "sub_dw.output", "sub_avg.output", "sub_max.output",
     "depthwise.mac", "depthwise.output", "pool.tap", "pool.output", "lookup.element",
     "softmax.element", "softmax.row", "add.element", "mul.element", "quantize.element",
@@ -150,9 +153,12 @@ def load_core(core: str | Path) -> Core:
                         f"({type(error).__name__}: {error})") from None
 
 
-def pricing_core(optimize: str, core: "Core | str") -> "Core | None":
+def pricing_core(optimize, core: "Core | str") -> "Core | None":
     """The core whose prices choose the conv encodings: `core` for `optimize` speed, None (the
-    smallest encodings) for size."""
+    smallest encodings) for size; `optimize` may itself be a Core, whose prices then choose
+    (calibrate's, to measure every kernel)."""
+    if isinstance(optimize, Core):
+        return optimize
     if optimize not in conv_layout.OPTIMIZE:
         raise ArgumentError(f"unknown optimize goal {optimize!r}; choose one of "
                             f"{', '.join(conv_layout.OPTIMIZE)}")
@@ -198,8 +204,13 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
     def cost(choice):
         return _encoded_cost(graph, step, index, g, weights, geometry.groups, choice)
 
-    price = None if core is None else (lambda choice: step_instructions(cost(choice), core))
-    return cost(conv_layout.choose(weights, geometry, price))
+    def price(choice) -> float:
+        priced = cost(choice)
+        if core.function_bytes and priced.function not in core.function_bytes:
+            return float("inf")  # a kernel this core's calibration has not measured
+        return step_instructions(priced, core)
+
+    return cost(conv_layout.choose(weights, geometry, None if core is None else price))
 
 
 def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, groups: int,
@@ -215,6 +226,8 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, 
         slots = int((np.abs(weights).sum(axis=(1, 2)) > 0).sum()) * choice.seg_len
     elif kind == "sparse":
         slots = (choice.nbytes - 2 * out_c) // 2
+    elif kind == "pairs":
+        slots = choice.slots
     else:
         slots = nonzero
     terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
@@ -225,6 +238,8 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, 
     if kind == "bitmap":
         words = (choice.nbytes - nonzero) // (4 * out_c)
         terms["bitmap.word"] = conv_pixels * out_c * words
+    if kind == "pairs":
+        terms["pairs.input"] = choice.scratch // 4
     function = f"nn_conv_{kind}"
     structs = [f"nn_conv_{kind}_t"]
     array_bytes = choice.nbytes + _stage_bytes(step.params, step.table)
