@@ -474,13 +474,15 @@ def pipeline(
     board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage (as for `flash --board`: mps2-an386, mps2-an385, mps2-an500, mps2-an505, mps3-an547, microbit)."),
     train_run: Optional[Path] = typer.Option(None, "--train-run", callback=EXISTING, help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
+    optimize: str = Optimize,
 ):
     """Train, OBD prune (and magnitude, the baseline), QAT, int8, check, firmware on QEMU, report."""
     with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
         from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
 
         settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
-                                    board=board, train_run=train_run, data_dir=data_dir)
+                                    board=board, train_run=train_run, data_dir=data_dir,
+                                    optimize=optimize)
         result = run_pipeline(settings, _pipeline_progress)
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",
               markup=False, highlight=False, soft_wrap=True)
