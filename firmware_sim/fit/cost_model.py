@@ -206,8 +206,10 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
 
     def price(choice) -> float:
         priced = cost(choice)
-        if core.function_bytes and priced.function not in core.function_bytes:
-            return float("inf")  # a kernel this core's calibration has not measured
+        if core.function_bytes and priced.function not in core.function_scale:
+            # a kernel this core's calibration has not timed: its price is a guess (blocked
+            # weights without a subsampling, priced from the shared terms, ran 4x slower)
+            return float("inf")
         return step_instructions(priced, core)
 
     return cost(conv_layout.choose(weights, geometry, None if core is None else price))
