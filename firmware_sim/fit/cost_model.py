@@ -204,11 +204,16 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
     def cost(choice):
         return _encoded_cost(graph, step, index, g, weights, geometry.groups, choice)
 
+    smallest = conv_layout.choose(weights, geometry).kind
+
     def price(choice) -> float:
         priced = cost(choice)
-        if core.function_bytes and priced.function not in core.function_scale:
-            # a kernel this core's calibration has not timed: its price is a guess (blocked
-            # weights without a subsampling, priced from the shared terms, ran 4x slower)
+        fitted = any(key.startswith(f"{priced.function}:") for key in core.function_terms)
+        if core.function_bytes and choice.kind != smallest and not fitted:
+            # a kernel without its own fitted terms is priced from the shared ones, a guess the
+            # choice would seize where it errs low (bitmap weights with a 2x2 subsampling, a
+            # dense model's blocked C5 ran 2-4x their price): only the smallest encoding is
+            # taken on such a price
             return float("inf")
         return step_instructions(priced, core)
 
