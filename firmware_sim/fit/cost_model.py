@@ -208,12 +208,17 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
 
     def price(choice) -> float:
         priced = cost(choice)
+        if not core.function_bytes:  # calibrate's own prices
+            return step_instructions(priced, core)
+        if priced.function not in core.function_scale:
+            # a kernel this core's calibration has not timed: its price is a guess (blocked
+            # weights without a subsampling ran 4x theirs)
+            return float("inf")
         fitted = any(key.startswith(f"{priced.function}:") for key in core.function_terms)
-        if core.function_bytes and choice.kind != smallest and not fitted:
-            # a kernel without its own fitted terms is priced from the shared ones, a guess the
-            # choice would seize where it errs low (bitmap weights with a 2x2 subsampling, a
-            # dense model's blocked C5 ran 2-4x their price): only the smallest encoding is
-            # taken on such a price
+        if choice.kind not in conv_layout.PATCH_KINDS and choice.kind != smallest and not fitted:
+            # an index kernel priced from the shared terms alone is a guess the choice would
+            # seize where it errs low (bitmap weights with a 2x2 subsampling ran 2-4x theirs);
+            # the patch kernels stay: they are what the dense twin runs
             return float("inf")
         return step_instructions(priced, core)
 
