@@ -60,6 +60,8 @@ def _choice(*choices):
 
 
 RUNTIME = _choice("firmware", "tflm")
+OPTIMIZE = _choice("speed", "size")
+Optimize = typer.Option("speed", "--optimize", callback=OPTIMIZE, help="Each conv's weight encoding: the fastest on the core by the cost model (speed) or the smallest (size).")
 
 
 def EXISTING(ctx: typer.Context, param: typer.CallbackParam, value):
@@ -394,11 +396,12 @@ def check(
     digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", callback=POSITIVE, help="Required rate; exit code 1 when missed."),
     runtime: str = typer.Option("firmware", "--runtime", callback=RUNTIME, help="firmware: the C `flash` generates, predicted from the core's calibrated cost model; tflm: TFLM's arena, all MACs at the profile's rate (an estimate)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (flash_inference, ram_inference, instructions_per_inference: the keys of flash --json)."),
+    optimize: str = Optimize,
 ):
     """Will the model fit the device (flash, RAM) and read digits fast enough? Exit code 1 if not."""
     from firmware_sim.fit.check import check_model
 
-    report = check_model(model, device, digits_per_second, runtime)
+    report = check_model(model, device, digits_per_second, runtime, optimize)
     if as_json:
         print_json(report.as_dict())
     else:
@@ -481,6 +484,7 @@ def flash(
     normalize: bool = typer.Option(False, "--normalize", help="The board also normalizes raw digits (MNIST test digits made raw); report normalization vs classification instructions."),
     data_dir: Optional[Path] = DataDir,
     convention: Optional[str] = Convention,
+    optimize: str = Optimize,
 ):
     """Compile the model to C firmware, run it on an emulated Cortex-M board, compare with the emulator.
 
@@ -501,10 +505,11 @@ def flash(
         if normalize:
             from lenet_edge.board.flash_normalize import flash_normalized
 
-            report = flash_normalized(model, board, images, data_dir, inputs, outputs, out_dir)
+            report = flash_normalized(model, board, images, data_dir, inputs, outputs, out_dir,
+                                      optimize=optimize)
         else:
             report = flash_model(model, board, images, dataset, data_dir, inputs, outputs, out_dir,
-                                 convention=convention)
+                                 convention=convention, optimize=optimize)
     if as_json:
         print_json(report.as_dict())
     else:
@@ -526,13 +531,15 @@ def pipeline(
     board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage (as for `flash --board`: mps2-an386, mps2-an385, mps2-an500, mps2-an505, mps3-an547, microbit)."),
     train_run: Optional[Path] = typer.Option(None, "--train-run", callback=EXISTING, help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
+    optimize: str = Optimize,
 ):
     """Train, OBD prune (and magnitude, the baseline), QAT, int8, check, firmware on QEMU, report."""
     with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
         from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
 
         settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
-                                    board=board, train_run=train_run, data_dir=data_dir)
+                                    board=board, train_run=train_run, data_dir=data_dir,
+                                    optimize=optimize)
         result = run_pipeline(settings, _pipeline_progress)
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",
               markup=False, highlight=False, soft_wrap=True)

@@ -16,7 +16,7 @@ from firmware_sim.emulator import speed, tables
 from firmware_sim.emulator.interpreter import Interpreter, prepared_ops
 from firmware_sim.firmware import encode, generate, qemu
 from firmware_sim.firmware.generate import _emit
-from firmware_sim.fit import arena, conv_layout, planner
+from firmware_sim.fit import arena, conv_layout, cost_model, planner
 from firmware_sim.fit.check import check_model
 from tests.test_emulator import _random_tflite, model_specs
 from tests.test_planner import zoo_int8_tflite
@@ -42,8 +42,10 @@ def assert_check_equals_generated(tflite: bytes, folder) -> int:
     # the scratch the arena holds is the scratch the emitted kernels use
     steps = step_planner.plan_steps(graph)
     planar = step_planner.planar_tensors(graph, steps)
-    emitted = [_emit(graph, step, f"step{i}", planar) for i, step in enumerate(steps)]
-    assert [item.scratch_bytes for item in emitted] == arena.step_scratch_bytes(graph, steps)
+    chosen = cost_model.encodings(cost_model.step_costs(graph, cost_model.load_core("cortex-m4")))
+    emitted = [_emit(graph, step, f"step{i}", planar, chosen[i]) for i, step in enumerate(steps)]
+    assert [item.scratch_bytes for item in emitted] == arena.step_scratch_bytes(graph, steps,
+                                                                                 chosen)
     folded = assert_fast_path_follows_the_steps(graph, steps)
     return firmware.arena_bytes, folded
 
@@ -131,12 +133,18 @@ def conv_cases(draw):
 @given(conv_cases())
 def test_encoding_sizes_are_those_of_the_packed_weights(case):
     weights, geometry = case
-    packers = {"dense": encode.dense, "blocked": encode.blocked, "sparse": encode.sparse,
-               "bitmap": encode.bitmap}
     for kind, size in conv_layout.sizes(weights, geometry).items():
-        packed = packers[kind](weights, geometry)
+        packed = encode.pack(kind, weights, geometry)
         assert (size.nbytes, size.segments, size.seg_len) == (
             packed.nbytes, packed.segments, packed.seg_len), kind
+        assert conv_layout.scratch_bytes(size, geometry.groups) == \
+            conv_layout.scratch_bytes(packed, geometry.groups), kind
+    pairs = encode.pairs(weights, geometry)
+    # every nonzero weight in exactly one pair, each pair a word of two int16 weights
+    words = np.asarray(pairs.arrays["weights"][0], dtype=np.int64)
+    halves = np.concatenate([(words & 0xFFFF), words >> 16]).astype(np.uint16).view(np.int16)
+    assert np.count_nonzero(halves) == np.count_nonzero(weights)
+    assert sorted(halves[halves != 0].tolist()) == sorted(weights[weights != 0].tolist())
     choice = conv_layout.choose(weights, geometry)
     assert encode.choose(weights, geometry).kind == choice.kind
 

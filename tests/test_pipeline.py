@@ -106,6 +106,7 @@ def test_cli_prints_each_stage(finished, monkeypatch):
     (["--device", "toaster"], "unknown device"),
     (["--sparsity", "1.5"], "--sparsity"),
     (["--model", "lenet99"], "unknown model"),
+    (["--optimize", "fast"], "--optimize must be one of speed, size"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, args, fragment):
     result = invoke("pipeline", "--out", tmp_path / "p", "--quick", *args)

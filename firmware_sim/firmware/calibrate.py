@@ -2,7 +2,8 @@
 them as fit/cores/<core>.toml (fit/cost_model.py reads them; `lenet-edge calibrate` calls this).
 
 Each calibration model is generated, built and run (flash_arrays, a few inputs: the kernels'
-instruction counts barely depend on the input) and measured:
+instruction counts barely depend on the input; twice where the pairs encoding applies, BUILDS)
+and measured:
 - instructions of every kernel call (model.c rebuilt with SysTick read around each call),
   against fit.cost_model's term counts of that step: the shared coefficients are their
   non-negative least-squares fit, each row weighted by its model's total; a kernel with enough
@@ -67,19 +68,41 @@ def map_sections(map_file: Path) -> list[tuple[str, str, int, str]]:
             for kind, name, size, obj in _SECTION.findall(text[start:])]
 
 
-def measure(model_path: Path, board: str, images: int, workdir: Path,
-            cache: dict | None = None) -> dict:
-    """One calibration model built and run: counts, sizes and the cost model's terms. `cache`
-    (key: board/model file name) holds earlier measurements, reused when there."""
+# The two builds of each calibration model: the smallest encodings (the index ones at 70% and
+# 95% zeros, patch ones below) and, where pairs apply, pairs first (priced 0, the rest 1), so
+# that every conv kernel is measured whatever the shipped coefficients say of it.
+PAIRS_FIRST = cost_model.Core(
+    "pairs-first", {term: 0.0 if term.startswith("pairs.") else 1.0
+                    for term in cost_model.INSTRUCTION_TERMS}, {}, {}, {}, {}, {}, {}, 1.0, "",
+    "", "", 0.0)
+BUILDS = {"size": "size", "pairs": PAIRS_FIRST}
+
+
+def model_builds(model_path: Path) -> list[str]:
+    """The builds (BUILDS keys) a calibration model is measured in: pairs only where it changes
+    an encoding."""
     graph = load_model(model_path)
-    costs = cost_model.step_costs(graph)
-    key = f"{board}/{Path(model_path).name}"
+    size, pairs = (cost_model.step_costs(graph, cost_model.pricing_core(BUILDS[b], ""))
+                   for b in BUILDS)
+    return ["size"] + (["pairs"] if [c.encoding for c in size] != [c.encoding for c in pairs]
+                       else [])
+
+
+def measure(model_path: Path, board: str, images: int, workdir: Path,
+            cache: dict | None = None, build: str = "size") -> dict:
+    """One calibration model built (`build`, a BUILDS key) and run: counts, sizes and the cost
+    model's terms. `cache` (key: board/model file name[/build]) holds earlier measurements,
+    reused when there."""
+    graph = load_model(model_path)
+    optimize = BUILDS[build]
+    costs = cost_model.step_costs(graph, cost_model.pricing_core(optimize, ""))
+    key = f"{board}/{Path(model_path).name}" + ("" if build == "size" else f"/{build}")
     if cache is not None and key in cache:
         return dict(model=str(model_path), costs=costs,
                     features=cost_model.instruction_features(costs), **cache[key])
     shape = graph.tensors[graph.inputs[0]].shape
     x = np.random.default_rng(0).integers(-128, 128, (images, *shape[1:]), dtype=np.int8)
-    report = flash_arrays(model_path, x, board=board, workdir=workdir)
+    report = flash_arrays(model_path, x, board=board, workdir=workdir, optimize=optimize)
     measured = dict(instructions=report.instructions_per_inference, ram_stack=report.ram_stack,
                     sections=[list(s) for s in map_sections(workdir / "firmware.map")],
                     object_functions=_object_functions(workdir),
@@ -168,15 +191,18 @@ def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None =
     cached = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
     with tempfile.TemporaryDirectory(prefix="lenet-edge-calibrate-") as scratch:
         for i, model in enumerate(models):
-            rows.append(measure(model, board, images, Path(scratch) / f"m{i}", cached))
-            if cache:
-                text = json.dumps(cached, indent=1)
-                atomic_write(Path(cache), lambda path: path.write_text(text))
-            if progress:
-                progress(f"{model.name}: {rows[-1]['instructions']:,.0f} instructions")
+            for build in model_builds(model):
+                rows.append(measure(model, board, images, Path(scratch) / f"m{i}-{build}",
+                                    cached, build))
+                if cache:
+                    text = json.dumps(cached, indent=1)
+                    atomic_write(Path(cache), lambda path: path.write_text(text))
+                if progress:
+                    progress(f"{model.name} ({build}): {rows[-1]['instructions']:,.0f} "
+                             f"instructions")
     values = dict(core=target.core, board=board, date=datetime.date.today().isoformat(),
                   cpi=CPI[target.core][0], cpi_source=CPI[target.core][1],
-                  calibration_models=len(rows), **_fit_instructions(rows), **_sizes(rows))
+                  calibration_models=len(models), **_fit_instructions(rows), **_sizes(rows))
     values["run_seconds"] = round(time.monotonic() - started, 1)
     path = Path(out) if out is not None else cost_model.CORES_DIR / f"{target.core}.toml"
     cost_model.write_core(path, values)

@@ -13,7 +13,7 @@ from firmware_sim.emulator.ir import Graph
 from firmware_sim.firmware import cgen, encode
 from firmware_sim.firmware.emitted import Arrays, Emitted
 from firmware_sim.fit.conv_layout import (conv_weights, int8_weights, lut_variant,
-                                          patch_scratch_bytes, step_geometry, window)
+                                          scratch_bytes, step_geometry, window)
 
 def wrap_int32(values) -> np.ndarray:
     return ((np.asarray(values, dtype=np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
@@ -26,14 +26,15 @@ def folded_bias(bias: np.ndarray, weights: np.ndarray, input_offset: int) -> np.
 
 
 def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
-              planar_output: bool = False) -> Emitted:
+              planar_output: bool = False, kind: str | None = None) -> Emitted:
     """The struct and the call of the conv variant for a step (nn_ops.h: nn_conv_<weights>
-    [_<subsampling>][_lut]); planar_* say which activations are stored channel-major."""
+    [_<subsampling>][_lut]); planar_* say which activations are stored channel-major, `kind`
+    the weights' encoding (cost_model.step_costs' choice; None: the smallest)."""
     params, g = step.params, step_geometry(graph, step)
     span, inside = window(g)
     weights, geometry = conv_weights(graph, step, planar_input)
     groups = geometry.groups
-    encoding = encode.choose(weights, geometry)
+    encoding = encode.pack(kind, weights, geometry) if kind else encode.choose(weights, geometry)
     arrays = Arrays(prefix)
     pointers = {name: arrays.add(name, values, dtype)
                 for name, (values, dtype) in encoding.arrays.items()}
@@ -42,6 +43,7 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
     fields = dict(window=_nested(arrays, _window_fields(g, span, inside, geometry, out_pixels,
                                                         planar_output)))
     patched = encoding.kind in ("dense", "blocked")
+    scratched = patched or encoding.kind == "pairs"
     if patched:
         fields["taps"] = _nested(arrays, _taps_fields(encoding, pointers, params.input_offset))
     fields.update(out_c=g["out_c"], weights=pointers["weights"])
@@ -49,16 +51,19 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
         fields.update(nnz=pointers["nnz"], skip=pointers["skip"])
     elif encoding.kind == "bitmap":
         fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
+    elif encoding.kind == "pairs":
+        fields.update(in_size=geometry.in_h * geometry.in_w * geometry.in_c,
+                      offsets=pointers["offsets"], pairs=pointers["pairs"])
     fields["output"] = _nested(arrays, _output_stage(
         arrays, "", params, folded_bias(params.bias, weights, params.input_offset), step.table))
     if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments
         fields = dict(conv=_nested(arrays, fields), seg_count=pointers["seg_count"],
                       seg_index=pointers["seg_index"])
     arrays.struct(f"nn_conv_{encoding.kind}_t", fields)
-    scratch = patch_scratch_bytes(encoding.kind, encoding.segments, encoding.seg_len, groups)
+    scratch = scratch_bytes(encoding, groups)
     notes = dict(encoding=encoding.kind, weight_bytes=encoding.nbytes,
                  executed_macs=groups * out_pixels * encoding.slots)
-    return arrays.emitted(_call(arrays, step, encoding.kind, patched), scratch, notes)
+    return arrays.emitted(_call(arrays, step, encoding.kind, scratched), scratch, notes)
 
 
 def _window_fields(g: dict, span, inside: bool, geometry: encode.Geometry, out_pixels: int,
@@ -81,7 +86,7 @@ def _taps_fields(encoding: encode.Encoding, pointers: dict, input_offset: int) -
                 tap_x=pointers.get("tap_x", "0"), input_zero_point=-input_offset)
 
 
-def _call(arrays: Arrays, step, kind: str, patched: bool) -> str:
+def _call(arrays: Arrays, step, kind: str, scratched: bool) -> str:
     """The variant's call for model.c: nn_conv_<kind>[_dw|_avg|_max][_lut](...)."""
     function, arguments = f"nn_conv_{kind}", [f"&{arrays.prefix}"]
     if step.subsample:
@@ -89,7 +94,7 @@ def _call(arrays: Arrays, step, kind: str, patched: bool) -> str:
         function, arguments = f"{function}_{suffix}", [*arguments, f"&{name}"]
     if lut_variant(step):
         function += "_lut"
-    arguments += ["{inputs[0]}", "{output}"] + (["(int16_t *){scratch}"] if patched else [])
+    arguments += ["{inputs[0]}", "{output}"] + (["(int16_t *){scratch}"] if scratched else [])
     return f"{function}({', '.join(arguments)});"
 
 

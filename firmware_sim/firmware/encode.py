@@ -1,4 +1,5 @@
-"""Weight encodings for the conv variants (runtime/conv_*.c): dense, blocked by input channel, or sparse; the smallest wins.
+"""Weight encodings for the conv variants (runtime/conv_*.c): dense, blocked by input channel,
+sparse or bitmap; fit/conv_layout.choose picks one per layer (the fastest, or the smallest).
 
 A window's taps are listed in "patch order" (see nn_ops.h): `segments` runs of `seg_len` taps,
 grouped in quads of 4 because SMLAD takes the weights four at a time, zero weights padding the
@@ -17,8 +18,8 @@ order, so the same SXTB16 split pairs them up.
   and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity.
 Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
 index encodings spend about 3 times the instructions per weight of the patch encodings (no
-SMLAD, a load per tap), so they are chosen only when they save more than a fifth of the bytes.
-The choice, the geometry and the patch order are fit/conv_layout.py's (check needs them too).
+SMLAD, a load per tap): `--optimize speed` takes them where the cost model prices them below
+the patch encodings, `--optimize size` only when they save more than a fifth of the bytes. The choice, the geometry and the patch order are fit/conv_layout.py's (check needs them too).
 """
 from dataclasses import dataclass
 
@@ -41,17 +42,22 @@ class Encoding:
     seg_contiguous: int = 0
     slots: int = 0  # multiply-adds executed per output pixel, zero padding included
     bitmap_words: int = 0
+    scratch: int = 0  # pairs: the pair buffer's bytes
 
     @property
     def nbytes(self) -> int:
         return sum(np.asarray(v).size * np.dtype(t).itemsize for v, t in self.arrays.values())
 
 
-def choose(weights: np.ndarray, geometry: Geometry) -> Encoding:
+def pack(kind: str, weights: np.ndarray, geometry: Geometry) -> Encoding:
+    """Int weights (out, fh, fw, in) packed in the encoding `kind` (conv_layout.choose's)."""
+    return {"dense": dense, "blocked": blocked, "sparse": sparse, "bitmap": bitmap,
+            "pairs": pairs}[kind](weights, geometry)
+
+
+def choose(weights: np.ndarray, geometry: Geometry, price=None) -> Encoding:
     """The encoding fit/conv_layout.py chooses for int weights (out, fh, fw, in), packed."""
-    kind = conv_layout.choose(weights, geometry).kind
-    return {"dense": dense, "blocked": blocked, "sparse": sparse, "bitmap": bitmap}[kind](
-        weights, geometry)
+    return pack(conv_layout.choose(weights, geometry, price).kind, weights, geometry)
 
 
 def _segment(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple[list, int, dict]:
@@ -173,6 +179,31 @@ def sparse(weights: np.ndarray, geometry: Geometry) -> Encoding:
               "skip": (np.array(skips, dtype=np.int64), "uint8"),
               "nnz": (np.array(counts), "uint16")}
     return Encoding("sparse", arrays, slots=len(values))
+
+
+def pairs(weights: np.ndarray, geometry: Geometry) -> Encoding:
+    """Per channel its nonzero taps in conv_layout.tap_pairs' pairs: the int16 weight pair
+    (w at o, w at o + 1; 0 for a tap without partner) as a word, and o."""
+    out_c = len(weights)
+    offsets = _offsets(weights, geometry)
+    if offsets.max(initial=0) > 0xFFFF:
+        raise UnsupportedOpError(f"a convolution window spans {int(offsets.max()) + 1} input "
+                                 f"bytes; paired weights hold 16-bit offsets")
+    flat = weights.reshape(out_c, -1)
+    words, starts, counts = [], [], []
+    for c in range(out_c):
+        nonzero = np.flatnonzero(flat[c])
+        values = flat[c][nonzero]
+        for first, partner in conv_layout.tap_pairs(offsets[nonzero]):
+            high = int(values[partner]) if partner is not None else 0
+            words.append((int(values[first]) & 0xFFFF) | ((high & 0xFFFF) << 16))
+            starts.append(int(offsets[nonzero[first]]))
+        counts.append(len(starts) - sum(counts))
+    arrays = {"weights": (np.array(words, dtype=np.int64), "uint32"),
+              "offsets": (np.array(starts, dtype=np.int64), "uint16"),
+              "pairs": (np.array(counts), "uint16")}
+    in_size = geometry.in_h * geometry.in_w * geometry.in_c
+    return Encoding("pairs", arrays, slots=2 * len(words), scratch=4 * in_size)
 
 
 def _sparse_entries(offsets: np.ndarray, weights: np.ndarray) -> list[tuple[int, int]]:

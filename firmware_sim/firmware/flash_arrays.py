@@ -102,7 +102,7 @@ class FlashReport:
 
 def flash_arrays(model_path, inputs, board: str = boards.DEFAULT_BOARD, labels=None,
                  source: str | None = None, outputs=None, workdir=None,
-                 timeout: float | None = None) -> FlashReport:
+                 timeout: float | None = None, optimize: str = "speed") -> FlashReport:
     """Build `model_path` for `board` and run it on every row of `inputs`; see the module docstring.
 
     `inputs` is an array or a .npy of the model's input dtype (or floats to quantize); `labels`
@@ -110,14 +110,15 @@ def flash_arrays(model_path, inputs, board: str = boards.DEFAULT_BOARD, labels=N
     (default: the .npy path). `outputs` receives the board's outputs (.npy). The firmware folder
     is kept in `workdir` if given. Raises FirmwareSimError subclasses: a missing toolchain, a
     model too large for the board (before building), an op without a kernel, a failed build, a
-    run past `timeout` seconds.
+    run past `timeout` seconds. `optimize` (speed, size) as in generate().
     """
     qemu.check_toolchain()
     target = boards.board(board)
     graph = load_model(model_path)
     with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
-        firmware = generate(graph, folder, board, source=Path(model_path).name)
+        firmware = generate(graph, folder, board, source=Path(model_path).name,
+                            optimize=optimize)
         if isinstance(inputs, (str, Path)):
             inputs, source = load_npy(inputs), str(inputs) if source is None else source
         x = model_input(graph, inputs)

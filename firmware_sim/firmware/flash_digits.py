@@ -118,7 +118,8 @@ class NormalizeReport:
 
 def flash_digits(model_path, digits, board: str = boards.DEFAULT_BOARD, labels=None,
                  source: str | None = None, outputs=None, workdir=None,
-                 timeout: float | None = None, compare=None) -> NormalizeReport:
+                 timeout: float | None = None, compare=None,
+                 optimize: str = "speed") -> NormalizeReport:
     """Normalize and classify raw digits on `board`; see the module docstring.
 
     `digits` is a RawDigit list, or an .npz that load_raw_digits reads; `labels` (one class per
@@ -137,7 +138,8 @@ def flash_digits(model_path, digits, board: str = boards.DEFAULT_BOARD, labels=N
     costs = layer_costs(graph)
     with tempfile.TemporaryDirectory(prefix="lenet-edge-flash-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
-        firmware = generate(graph, folder, board, source=Path(model_path).name, normalize=True)
+        firmware = generate(graph, folder, board, source=Path(model_path).name, normalize=True,
+                            optimize=optimize)
         build = qemu.build(folder, board, sources=firmware.sources)
         limit = timeout or 30 + len(raw) / 20e6 * (10 * max(sum(c.macs for c in costs), 10_000)
                                                    + _NORMALIZE_BOUND)

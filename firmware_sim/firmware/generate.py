@@ -15,6 +15,7 @@ from firmware_sim.firmware.errors import BoardTooSmallError
 from firmware_sim.firmware.model_c import model_sources
 from firmware_sim.firmware.normalize_c import normalize_data_c
 from firmware_sim.fit.arena import plan_arena, step_scratch_bytes
+from firmware_sim.fit.cost_model import encodings, pricing_core, step_costs
 
 # Flash the runtime kernels and the harness take besides the model's data (measured: ~10 KB),
 # counted before building so that a model too large for the board fails early.
@@ -44,19 +45,23 @@ class Firmware:
 
 
 def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
-             source: str = "model.tflite", normalize: bool = False) -> Firmware:
+             source: str = "model.tflite", normalize: bool = False,
+             optimize: str = "speed") -> Firmware:
     """Write the firmware folder for `graph`; raises before writing if it cannot fit `board`.
 
     With `normalize` the firmware takes raw digits and normalizes them first (normalize.c; an
-    int8-input MNIST model only)."""
+    int8-input MNIST model only). `optimize` speed gives each conv the weight encoding the
+    cost model prices fastest on the board's core, size the smallest (fit/conv_layout.choose)."""
     target = boards.board(board)
+    pricing = pricing_core(optimize, target.core)
     _check_io(graph)
     normalize_data = normalize_data_c(graph, source) if normalize else None
     _check_fits(target, _least_data_bytes(graph), qualifier="at least ")
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
-    emitted = [_emit(graph, step, f"step{i}", planar) for i, step in enumerate(steps)]
-    plan = plan_arena(graph, steps, step_scratch_bytes(graph, steps))  # what `check` reports
+    chosen = encodings(step_costs(graph, pricing))  # what `check` predicts
+    emitted = [_emit(graph, step, f"step{i}", planar, chosen[i]) for i, step in enumerate(steps)]
+    plan = plan_arena(graph, steps, step_scratch_bytes(graph, steps, chosen))
     data_bytes = sum(item.data_bytes for item in emitted)
     _check_fits(target, data_bytes, plan.size)
     folder = Path(folder)
@@ -72,9 +77,10 @@ def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
                     tuple(project.sources(normalize)))
 
 
-def _emit(graph: Graph, step, prefix: str, planar: set[int]):
+def _emit(graph: Graph, step, prefix: str, planar: set[int], choice):
     if step.kind == "conv":
-        return emit_conv(graph, step, prefix, step.inputs[0] in planar, step.output in planar)
+        return emit_conv(graph, step, prefix, step.inputs[0] in planar, step.output in planar,
+                         choice.kind)
     return EMITTERS[step.kind](graph, step, prefix)
 
 

@@ -11,7 +11,7 @@ from firmware_sim.firmware.model_c import ModelSources
 
 _HERE = Path(__file__).parent
 RUNTIME_SOURCES = ("conv_dense.c", "conv_blocked.c", "conv_sparse.c", "conv_bitmap.c",
-                   "depthwise.c", "pool.c", "lut.c", "quantize.c", "softmax.c", "elementwise.c")
+                   "conv_pairs.c", "depthwise.c", "pool.c", "lut.c", "quantize.c", "softmax.c", "elementwise.c")
 RUNTIME_HEADERS = ("nn_arith.h", "nn_ops.h", "nn_conv.h", "nn_patch.h", "nn_bytepatch.h",
                    "nn_index.h")
 HARNESS_SOURCES = ("main.c", "startup.c", "semihost.c")

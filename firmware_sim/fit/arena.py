@@ -4,7 +4,7 @@
     plan.size                      # 2,920 for an int8 LeNet-5, TFLM's head being 9,408
 
 The steps are emulator/steps.py's (the code generator's kernel calls); each conv step's scratch
-is conv_layout.py's patch for the weight encoding the generator will choose.
+is conv_layout.py's patch for the weight encoding the generator chooses (cost_model's, passed in).
 
 Buffers are the graph input, each step's output and each step's scratch (conv patches). A
 buffer lives from the step that writes it to the last step that reads it (graph outputs to the
@@ -37,25 +37,26 @@ class _Buffer:
     last: int
 
 
-def firmware_arena(graph: Graph) -> ArenaPlan:
-    """The arena the code generator plans for `graph`; raises what prepare raises, or
+def firmware_arena(graph: Graph, encodings: list | None = None) -> ArenaPlan:
+    """The arena the code generator plans for `graph` with the conv encodings `encodings` (per
+    step, cost_model.encodings; None: the smallest ones); raises what prepare raises, or
     UnsupportedOpError for weights the firmware's kernels cannot take."""
     steps = plan_steps(graph)
-    return plan_arena(graph, steps, step_scratch_bytes(graph, steps))
+    return plan_arena(graph, steps, step_scratch_bytes(graph, steps, encodings))
 
 
-def step_scratch_bytes(graph: Graph, steps: list[Step]) -> list[int]:
+def step_scratch_bytes(graph: Graph, steps: list[Step], encodings: list | None = None) -> list[int]:
     """Each step's scratch: a conv step's patch buffers for its weight encoding, else 0."""
     planar = planar_tensors(graph, steps)
     scratch = []
-    for step in steps:
+    for index, step in enumerate(steps):
         if step.kind != "conv":
             scratch.append(0)
             continue
         weights, geometry = conv_layout.conv_weights(graph, step, step.inputs[0] in planar)
-        choice = conv_layout.choose(weights, geometry)
-        scratch.append(conv_layout.patch_scratch_bytes(choice.kind, choice.segments,
-                                                       choice.seg_len, geometry.groups))
+        choice = encodings[index] if encodings is not None else \
+            conv_layout.choose(weights, geometry)
+        scratch.append(conv_layout.scratch_bytes(choice, geometry.groups))
     return scratch
 
 

@@ -36,7 +36,8 @@ from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError, UnsupportedOpError
 from firmware_sim.fit.arena import firmware_arena
 from firmware_sim.fit.arena_tail import ARM32
-from firmware_sim.fit.cost_model import CoreError, load_core, predict
+from firmware_sim.fit.conv_layout import OPTIMIZE
+from firmware_sim.fit.cost_model import CoreError, encodings, load_core, pricing_core, predict, step_costs
 from firmware_sim.fit.devices.profile import DeviceProfile, load_profile
 from firmware_sim.fit.planner import tflm_arena, tflm_plan
 
@@ -161,14 +162,19 @@ class CheckReport:
 
 
 def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
-                digits_per_second: float | None = None, runtime: str = "firmware") -> CheckReport:
+                digits_per_second: float | None = None, runtime: str = "firmware",
+                optimize: str = "speed") -> CheckReport:
     """The verdict of `model` (a .tflite path or a Graph) on `device` (a profile, name or path)
-    for `runtime` (firmware: the generated C; tflm: TFLM, estimated). A float32-storage device
-    runs its own float code: the tflm-style sizes apply whatever `runtime` says."""
+    for `runtime` (firmware: the generated C, its conv encodings chosen for `optimize` as
+    `flash --optimize` does; tflm: TFLM, estimated). A float32-storage device runs its own
+    float code: the tflm-style sizes apply whatever `runtime` says."""
     if digits_per_second is not None and not digits_per_second > 0:
         raise ArgumentError(f"required digits per second must be positive, got {digits_per_second}")
     if runtime not in RUNTIMES:
         raise ArgumentError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if optimize not in OPTIMIZE:
+        raise ArgumentError(f"unknown optimize goal {optimize!r}; choose one of "
+                            f"{', '.join(OPTIMIZE)}")
     graph = model if isinstance(model, Graph) else load_model(model)
     profile = device if isinstance(device, DeviceProfile) else load_profile(device)
     if is_float_model(graph):
@@ -181,20 +187,21 @@ def check_model(model: str | Path | Graph, device: str | Path | DeviceProfile,
         model=str(model) if from_file else "<graph>", device=profile.name, layers=tuple(layers),
         weight_storage=profile.weight_storage,
         model_file_bytes=Path(model).stat().st_size if from_file else None,
-        **_memory(graph, profile), **_speed(layers, profile),
+        **_memory(graph, profile, optimize), **_speed(layers, profile),
         required_digits_per_second=digits_per_second)
     if runtime == "firmware" and profile.weight_storage == "int8":
-        return _firmware_report(report, graph, profile)
+        return _firmware_report(report, graph, profile, optimize)
     return replace(report, flash_inference=report.flash_needed, ram_inference=report.ram_needed)
 
 
-def _firmware_report(report: CheckReport, graph: Graph, profile: DeviceProfile) -> CheckReport:
+def _firmware_report(report: CheckReport, graph: Graph, profile: DeviceProfile,
+                     optimize: str) -> CheckReport:
     """The report's flash, RAM and speed replaced by the generated firmware's, predicted."""
     if not profile.core:
         raise CoreError(f"device {profile.name} names no core: add core = \"cortex-mN\" to its "
                         f"profile, or check with --runtime tflm")
     core = load_core(profile.core)
-    p = predict(graph, core)
+    p = predict(graph, core, optimize)
     latency = p.instructions_per_inference * core.cpi / profile.clock_hz
     return replace(report, runtime="firmware", core=core.name, estimate=False,
                    flash_inference=p.flash_inference, ram_inference=p.ram_inference,
@@ -206,7 +213,7 @@ def _firmware_report(report: CheckReport, graph: Graph, profile: DeviceProfile) 
                    latency_s=latency, digits_per_second=1.0 / latency if latency > 0 else None)
 
 
-def _memory(graph: Graph, profile: DeviceProfile) -> dict:
+def _memory(graph: Graph, profile: DeviceProfile, optimize: str) -> dict:
     storage = profile.weight_storage
     weight_bytes = sum(_stored_bytes(graph.tensors[t].data, storage)
                        for t in _constant_tensors(graph))
@@ -214,19 +221,21 @@ def _memory(graph: Graph, profile: DeviceProfile) -> dict:
     return dict(weight_bytes=weight_bytes, runtime_flash_bytes=profile.runtime_flash_bytes,
                 flash_needed=weight_bytes + profile.runtime_flash_bytes,
                 flash_bytes=profile.flash_bytes, arena_head_bytes=head, arena_tail_bytes=tail,
-                firmware_arena_bytes=_firmware_arena(graph),
+                firmware_arena_bytes=_firmware_arena(graph, profile, optimize),
                 runtime_ram_bytes=profile.runtime_ram_bytes,
                 ram_needed=head + tail + profile.runtime_ram_bytes, ram_bytes=profile.ram_bytes,
                 unified_memory=profile.unified_memory)
 
 
-def _firmware_arena(graph: Graph) -> int | None:
-    """The arena `lenet-edge flash` allocates; None for a model it does not take (float32, not
+def _firmware_arena(graph: Graph, profile: DeviceProfile, optimize: str) -> int | None:
+    """The arena `lenet-edge flash --optimize` allocates for the profile's core (a profile
+    naming none: the smallest encodings'); None for a model it does not take (float32, not
     one input and one output, weights beyond int8)."""
     if is_float_model(graph) or len(graph.inputs) != 1 or len(graph.outputs) != 1:
         return None
+    pricing = pricing_core(optimize, profile.core) if profile.core else None
     try:
-        return firmware_arena(graph).size
+        return firmware_arena(graph, encodings(step_costs(graph, pricing))).size
     except UnsupportedOpError:
         return None
 

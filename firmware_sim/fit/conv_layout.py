@@ -1,6 +1,7 @@
 """A conv step's weights as the firmware's conv kernel reads them: geometry, patch order, which
-encoding (dense, blocked, sparse, bitmap; firmware/encode.py packs the bytes) and its sizes, and
-the patch scratch the kernel needs in the arena.
+encoding (dense, blocked, sparse, bitmap; firmware/encode.py packs the bytes): the fastest by
+the cost model's price or the smallest (choose), its sizes, and the patch scratch the kernel
+needs in the arena.
 
 `check` (through fit/arena.py) and the code generator both take the encoding and the scratch
 from here, so the arena `check` reports is the one the generated firmware allocates. The sizes
@@ -50,10 +51,12 @@ class Geometry:
 class EncodingSize:
     """An encoding of a conv step's weights, by its sizes only."""
 
-    kind: str  # dense, blocked, sparse or bitmap
+    kind: str  # dense, blocked, sparse, bitmap or pairs
     nbytes: int  # flash of its arrays (weights, taps, indices)
     segments: int = 1
     seg_len: int = 0
+    slots: int = 0  # pairs: the (tap, tap + 1) pairs of every channel
+    scratch: int = 0  # pairs: the pair buffer's bytes (4 per input byte)
 
 
 def int8_weights(op_data, what: str) -> np.ndarray:
@@ -120,22 +123,36 @@ def patch_order(offsets: list[int]) -> tuple[list, int]:
     return [tap for quad in contiguous + scattered for tap in quad], len(contiguous)
 
 
-def choose(weights: np.ndarray, geometry: Geometry) -> EncodingSize:
-    """The encoding of int weights (out, fh, fw, in) to use: the smallest patch encoding, unless
-    an index encoding (windows inside the image only) is clearly smaller."""
+OPTIMIZE = ("speed", "size")  # what the per-layer choice of encoding minimises
+
+
+def choose(weights: np.ndarray, geometry: Geometry, price=None) -> EncodingSize:
+    """The encoding of int weights (out, fh, fw, in) to use. With `price` (an EncodingSize ->
+    predicted instructions; cost_model.step_costs passes the core's, for `--optimize speed`):
+    the cheapest of every encoding that applies, the smaller on a tie. Without (`--optimize
+    size`): the smallest patch encoding, unless an index encoding (windows inside the image
+    only) is clearly smaller."""
     options = sizes(weights, geometry)
     patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options else [])
+    index = [options["sparse"], options["bitmap"]] if geometry.all_inside else []
+    if price is not None:
+        paired = [options["pairs"]] if geometry.all_inside else []
+        return min(patch + index + paired, key=lambda e: (price(e), e.nbytes))
     best = min(patch, key=lambda e: e.nbytes)
-    if geometry.all_inside:
-        index = min(options["sparse"], options["bitmap"], key=lambda e: e.nbytes)
-        if index.nbytes * _INDEX_SAVING < best.nbytes:
-            return index
+    if index:
+        smallest = min(index, key=lambda e: e.nbytes)
+        if smallest.nbytes * _INDEX_SAVING < best.nbytes:
+            return smallest
     return best
 
 
-def patch_scratch_bytes(kind: str, segments: int, seg_len: int, groups: int) -> int:
-    """The int16 patch a patch-encoded conv kernel fills: two buffers of a patch per group."""
-    return 2 * groups * segments * seg_len if kind in PATCH_KINDS else 0
+def scratch_bytes(choice, groups: int) -> int:
+    """The scratch a conv kernel fills: the int16 patch of a patch encoding (two bytes a slot
+    per group), the pair buffer of pairs, none for the index encodings. `choice`: an
+    EncodingSize or the packed encode.Encoding."""
+    if choice.kind in PATCH_KINDS:
+        return 2 * groups * choice.segments * choice.seg_len
+    return choice.scratch
 
 
 def sizes(weights: np.ndarray, geometry: Geometry) -> dict[str, EncodingSize]:
@@ -161,7 +178,25 @@ def sizes(weights: np.ndarray, geometry: Geometry) -> dict[str, EncodingSize]:
     result["sparse"] = EncodingSize("sparse", 2 * entries + 2 * out_c, 1, 0)
     words = -(-(int(offsets.max()) + 1) // 32)
     result["bitmap"] = EncodingSize("bitmap", nonzero + 4 * out_c * words, 1, 0)
+    pairs = sum(len(tap_pairs(offsets[np.flatnonzero(row)])) for row in flat)
+    in_size = geometry.in_h * geometry.in_w * geometry.in_c
+    result["pairs"] = EncodingSize("pairs", 6 * pairs + 2 * out_c, 1, 0, pairs, 4 * in_size)
     return result
+
+
+def tap_pairs(offsets: np.ndarray) -> list[tuple[int, int | None]]:
+    """A channel's nonzero taps (their window offsets) as pairs (index of o, index of o + 1 or
+    None), o rising: each tap pairs with the tap one input byte after it when that one is nonzero
+    and not yet taken. Indices are into `offsets`."""
+    position = {int(o): i for i, o in enumerate(offsets)}
+    pairs, taken = [], set()
+    for o in sorted(position):
+        if o in taken:
+            continue
+        partner = position.get(o + 1)
+        pairs.append((position[o], partner))
+        taken.update((o, o + 1) if partner is not None else (o,))
+    return pairs
 
 
 def _segment_size(taps: list[tuple[int, int, int]], geometry: Geometry) -> tuple[int, int]:

@@ -17,6 +17,8 @@ instructions = sum over its terms of count x coefficient, the terms being
                the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
                variants (requantize into a table)
     bitmap.word  bitmap words scanned (pixels x output channels x words)
+    pairs.mac  for pairs, the SMLADs: each (tap, tap + 1) pair of a channel once per conv pixel
+    pairs.input  the pair buffer's words filled (the input's bytes)
     sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
                output value it reads
   depthwise.mac / depthwise.output, pool.tap / pool.output, lookup.element,
@@ -38,7 +40,7 @@ import numpy as np
 
 from firmware_sim.emulator.ir import Graph
 from firmware_sim.emulator.steps import planar_tensors, plan_steps
-from firmware_sim.errors import FirmwareSimError
+from firmware_sim.errors import ArgumentError, FirmwareSimError
 from firmware_sim.fit import conv_layout
 from firmware_sim.fit.arena import firmware_arena
 
@@ -49,6 +51,7 @@ INSTRUCTION_TERMS = (
     "blocked.mac", "blocked.patch", "blocked.output", "blocked.output_lut",
     "sparse.mac", "sparse.output", "sparse.output_lut",
     "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
+    "pairs.mac", "pairs.output", "pairs.output_lut", "pairs.input",
     "sub_dw.output", "sub_avg.output", "sub_max.output",
     "depthwise.mac", "depthwise.output", "pool.tap", "pool.output", "lookup.element",
     "softmax.element", "softmax.row", "add.element", "mul.element", "quantize.element",
@@ -75,6 +78,7 @@ class StepCost:
     terms: dict  # instruction term -> count
     array_bytes: int  # const arrays (weights, biases, multipliers, tables)
     encoding: str | None = None
+    choice: conv_layout.EncodingSize | None = None  # a conv step's encoding, by its sizes
 
 
 @dataclass(frozen=True)
@@ -149,17 +153,39 @@ def load_core(core: str | Path) -> Core:
                         f"({type(error).__name__}: {error})") from None
 
 
-def step_costs(graph: Graph) -> list[StepCost]:
-    """Per fused step: the runtime function, the instruction terms and the const array bytes."""
+def pricing_core(optimize, core: "Core | str") -> "Core | None":
+    """The core whose prices choose the conv encodings: `core` for `optimize` speed, None (the
+    smallest encodings) for size; `optimize` may itself be a Core, whose prices then choose
+    (calibrate's, to measure every kernel)."""
+    if isinstance(optimize, Core):
+        return optimize
+    if optimize not in conv_layout.OPTIMIZE:
+        raise ArgumentError(f"unknown optimize goal {optimize!r}; choose one of "
+                            f"{', '.join(conv_layout.OPTIMIZE)}")
+    if optimize == "size":
+        return None
+    return core if isinstance(core, Core) else load_core(core)
+
+
+def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
+    """Per fused step: the runtime function, the instruction terms and the const array bytes.
+    Each conv step takes the encoding conv_layout.choose picks: the fastest on `core` (its
+    prices), or without a core the smallest. The code generator builds from these choices."""
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
     costs = []
     for index, step in enumerate(steps):
         if step.kind == "conv":
-            costs.append(_conv_cost(graph, step, index, step.inputs[0] in planar))
+            costs.append(_conv_cost(graph, step, index, step.inputs[0] in planar, core))
         else:
             costs.append(_other_cost(graph, step, index))
     return costs
+
+
+def encodings(costs: list[StepCost]) -> list:
+    """Each step's chosen conv encoding (conv_layout.EncodingSize), None for the others: what
+    fit/arena.py and the code generator take."""
+    return [cost.choice for cost in costs]
 
 
 def _stage_bytes(stage, table) -> int:
@@ -170,11 +196,39 @@ def _stage_bytes(stage, table) -> int:
         (256 if table is not None else 0)
 
 
-def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
+def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
+               core: Core | None) -> StepCost:
     g = conv_layout.step_geometry(graph, step)
     weights, geometry = conv_layout.conv_weights(graph, step, planar_input)
-    choice = conv_layout.choose(weights, geometry)
-    kind, groups, out_c = choice.kind, geometry.groups, g["out_c"]
+
+    def cost(choice):
+        return _encoded_cost(graph, step, index, g, weights, geometry.groups, choice)
+
+    smallest = conv_layout.choose(weights, geometry).kind
+
+    def price(choice) -> float:
+        priced = cost(choice)
+        if not core.function_bytes:  # calibrate's own prices
+            return step_instructions(priced, core)
+        if priced.function not in core.function_scale:
+            # a kernel this core's calibration has not timed: its price is a guess (blocked
+            # weights without a subsampling ran 4x theirs)
+            return float("inf")
+        fitted = any(key.startswith(f"{priced.function}:") for key in core.function_terms)
+        if choice.kind not in conv_layout.PATCH_KINDS and choice.kind != smallest and not fitted:
+            # an index kernel priced from the shared terms alone is a guess the choice would
+            # seize where it errs low (bitmap weights with a 2x2 subsampling ran 2-4x theirs);
+            # the patch kernels stay: they are what the dense twin runs
+            return float("inf")
+        return step_instructions(priced, core)
+
+    return cost(conv_layout.choose(weights, geometry, None if core is None else price))
+
+
+def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, groups: int,
+                  choice) -> StepCost:
+    """A conv step's cost with its weights in the encoding `choice`."""
+    kind, out_c = choice.kind, g["out_c"]
     pixels = (g["out_h"] // 2) * (g["out_w"] // 2) if step.subsample else g["out_h"] * g["out_w"]
     conv_pixels = groups * pixels
     nonzero = int(np.count_nonzero(weights))
@@ -184,6 +238,8 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
         slots = int((np.abs(weights).sum(axis=(1, 2)) > 0).sum()) * choice.seg_len
     elif kind == "sparse":
         slots = (choice.nbytes - 2 * out_c) // 2
+    elif kind == "pairs":
+        slots = choice.slots
     else:
         slots = nonzero
     terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
@@ -194,6 +250,8 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
     if kind == "bitmap":
         words = (choice.nbytes - nonzero) // (4 * out_c)
         terms["bitmap.word"] = conv_pixels * out_c * words
+    if kind == "pairs":
+        terms["pairs.input"] = choice.scratch // 4
     function = f"nn_conv_{kind}"
     structs = [f"nn_conv_{kind}_t"]
     array_bytes = choice.nbytes + _stage_bytes(step.params, step.table)
@@ -211,7 +269,8 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool) -> StepCost:
             array_bytes += 256 if step.subsample_table is not None else 0
     if lut:
         function += "_lut"
-    return StepCost(index, "conv", function, tuple(structs), terms, int(array_bytes), kind)
+    return StepCost(index, "conv", function, tuple(structs), terms, int(array_bytes), kind,
+                    choice)
 
 
 def _other_cost(graph: Graph, step, index: int) -> StepCost:
@@ -278,10 +337,11 @@ def functions_used(costs: list[StepCost]) -> list[str]:
     return sorted({c.function for c in costs if c.function})
 
 
-def predict(graph: Graph, core: Core | str) -> Prediction:
-    """Instructions per inference, flash and RAM of the firmware `lenet-edge flash` generates."""
+def predict(graph: Graph, core: Core | str, optimize: str = "speed") -> Prediction:
+    """Instructions per inference, flash and RAM of the firmware `lenet-edge flash` generates
+    with the same `optimize` goal (speed: each conv the encoding fastest on `core`)."""
     core = core if isinstance(core, Core) else load_core(core)
-    costs = step_costs(graph)
+    costs = step_costs(graph, pricing_core(optimize, core))
     functions = functions_used(costs)
     missing = [f for f in functions if f not in core.function_bytes]
     if missing:
@@ -297,7 +357,7 @@ def predict(graph: Graph, core: Core | str) -> Prediction:
              + sum(core.function_bytes[f] for f in functions)
              + sum(core.object_rodata.get(o, 0) for o in objects)
              + core.model_code["base"] + core.model_code["per_call"] * calls)
-    arena = firmware_arena(graph).size
+    arena = firmware_arena(graph, encodings(costs)).size
     stack = max((core.function_stack.get(f, 0) for f in functions), default=0)
     return Prediction(core.name, float(instructions), int(round(flash)), arena + stack, arena,
                       stack, tuple(dict(function=c.function, encoding=c.encoding,

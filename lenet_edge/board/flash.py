@@ -19,20 +19,22 @@ from lenet_edge.errors import UsageError
 
 def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
           dataset: str = "mnist", data_dir=None, inputs=None, outputs=None, workdir=None,
-          timeout: float | None = None, convention: str | None = None) -> FlashReport:
+          timeout: float | None = None, convention: str | None = None,
+          optimize: str = "speed") -> FlashReport:
     """Build and run `model_path` on `board`; see the module docstring.
 
     With `inputs` (a .npy of the model's input dtype, or floats to quantize) every row runs and
     `images`/`dataset` are ignored; `outputs` then receives the board's outputs (.npy). The
     firmware folder is kept in `workdir` if given. Raises LenetEdgeError or FirmwareSimError
     subclasses: a missing toolchain, a model too large for the board (before building), an op
-    without a kernel, a failed build, a run past `timeout` seconds.
+    without a kernel, a failed build, a run past `timeout` seconds. `optimize`: each conv's
+    weight encoding the fastest on the board's core (speed) or the smallest (size).
     """
     qemu.check_toolchain()
     boards.board(board)
     if inputs is not None:
         return flash_arrays(model_path, inputs, board, outputs=outputs, workdir=workdir,
-                            timeout=timeout)
+                            timeout=timeout, optimize=optimize)
     if images < 1:
         raise UsageError(f"images must be at least 1, got {images}")
     graph = load_model(model_path)
@@ -43,4 +45,4 @@ def flash(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
     raw, labels = load_dataset(dataset, "test", data_dir)
     x = model_input(graph, interface.prepare(raw[:images]))
     return flash_arrays(model_path, x, board, labels[:images], f"{dataset} test", outputs,
-                        workdir, timeout)
+                        workdir, timeout, optimize)

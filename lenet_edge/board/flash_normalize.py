@@ -27,7 +27,7 @@ SIZE_BUCKETS = (1, 16, 24, 40, MAX_SIDE + 1)  # raw digits' longer side, for err
 
 def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int = 1000,
                      data_dir=None, digits=None, outputs=None, workdir=None,
-                     timeout: float | None = None) -> NormalizeReport:
+                     timeout: float | None = None, optimize: str = "speed") -> NormalizeReport:
     """Normalize and classify raw digits on `board`; see the module docstring.
 
     `digits` (a RawDigit list, or an .npz that load_raw_digits reads) replace the dataset's;
@@ -40,7 +40,7 @@ def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int 
     load_model(model_path)
     if digits is not None:
         return flash_digits(model_path, digits, board, outputs=outputs, workdir=workdir,
-                            timeout=timeout)
+                            timeout=timeout, optimize=optimize)
     if images < 1:
         raise UsageError(f"images must be at least 1, got {images}")
     dataset_images, labels = load_dataset("mnist", "test", data_dir)
@@ -50,7 +50,7 @@ def flash_normalized(model_path, board: str = boards.DEFAULT_BOARD, images: int 
         return _compare(interpreter, raw, dataset_images, labels, got)
 
     return flash_digits(model_path, raw_test_digits(dataset_images), board, labels,
-                        "mnist test, made raw", outputs, workdir, timeout, compare)
+                        "mnist test, made raw", outputs, workdir, timeout, compare, optimize)
 
 
 def _compare(interpreter: Interpreter, raw, dataset_images, labels, got) -> HostComparison:

@@ -69,6 +69,7 @@ class PipelineSettings:
     train_run: Path | None = None  # reuse this finished train run instead of training into out/train
     data_dir: Path | None = None
     progress: bool = True
+    optimize: str = "speed"  # the firmware's conv encodings: fastest (speed) or smallest (size)
 
 
 @dataclasses.dataclass
@@ -105,7 +106,7 @@ def validate(settings: PipelineSettings) -> None:
 def _recorded(s: PipelineSettings) -> dict:
     return {"model": s.model, "device": s.device, "sparsity": s.sparsity, "board": s.board,
             "digits_per_second": s.digits_per_second, "train_run": None if s.train_run is None else str(s.train_run),
-            "budget": dataclasses.asdict(s.budget)}
+            "budget": dataclasses.asdict(s.budget), "optimize": s.optimize}
 
 
 def same_settings(settings: PipelineSettings) -> None:
@@ -116,7 +117,8 @@ def same_settings(settings: PipelineSettings) -> None:
         runs.write_json(path, wanted)
         return
     before = runs.read_json(path)
-    changed = [key for key in wanted if before.get(key) != wanted[key]]
+    # a key recorded before it existed (optimize) constrains nothing
+    changed = [key for key in wanted if key in before and before[key] != wanted[key]]
     if changed:
         raise UsageError(f"{settings.out} holds a pipeline with other settings ({', '.join(changed)}); "
                          f"choose another --out")
@@ -218,7 +220,8 @@ def stage_check(s: PipelineSettings, out: Path) -> dict:
 
     folder = out / "check"
     folder.mkdir(parents=True, exist_ok=True)
-    report = check_model(_tflite(out), s.device, s.digits_per_second, runtime="tflm").as_dict()
+    report = check_model(_tflite(out), s.device, s.digits_per_second, runtime="tflm",
+                         optimize=s.optimize).as_dict()
     runs.write_json(folder / "check.json", report)
     return report
 
@@ -230,7 +233,7 @@ def stage_firmware(s: PipelineSettings, out: Path) -> dict:
     folder = _fresh(out / "firmware")
     try:
         report = flash(_tflite(out), board=s.board, images=s.budget.firmware_images, data_dir=s.data_dir,
-                       workdir=folder).as_dict()
+                       workdir=folder, optimize=s.optimize).as_dict()
     except ToolchainMissingError as exc:
         return {"skipped": True, "reason": str(exc)}
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* ---- convolution and fully connected (conv_dense.c, conv_blocked.c, conv_sparse.c,
- * conv_bitmap.c; shared code in nn_conv.h, nn_patch.h, nn_index.h) -----------------------------
+ * conv_bitmap.c, conv_pairs.c; shared code in nn_conv.h, nn_patch.h, nn_index.h) ---------------
  * CONV_2D and FULLY_CONNECTED (a 1x1 convolution over the rows of its input) run as one of a
  * few variants, each its own function with its own parameter struct; the emitter
  * (firmware_sim/firmware/emit_conv.py) picks it when it generates the code:
@@ -20,7 +20,9 @@
  *   blocked  per output channel only the runs of input channels it is connected to (LeNet-5's
  *            C3 table), through the same patch;
  *   sparse   the nonzero weights, each with the input step from the one before (a byte);
- *   bitmap   the nonzero weights and a bit per window byte, set where a weight is nonzero.
+ *   bitmap   the nonzero weights and a bit per window byte, set where a weight is nonzero;
+ *   pairs    the nonzero weights in pairs of taps one input byte apart, an SMLAD each, over
+ *            the input copied as int16 pairs (x[i], x[i+1]).
  * <subsampling>, a 2x2 stride-2 op fused after the conv (LeNet's trainable DEPTHWISE_CONV_2D, an
  * AVERAGE_POOL_2D or a MAX_POOL_2D) with its own activation table: dw, avg, max; the conv output
  * is then never stored, each 2x2 group of pixels is computed in registers and subsampled at once.
@@ -108,6 +110,17 @@ typedef struct {                     /* every window inside the image */
   nn_output_t output;
 } nn_conv_bitmap_t;
 
+typedef struct {                     /* every window inside the image */
+  nn_window_t window;
+  uint16_t out_c;
+  uint32_t in_size;                  /* input bytes: the words of the pair buffer (scratch) */
+  const uint32_t *weights;           /* int16 pairs (w at window byte o, w at o + 1), channel
+                                        after channel */
+  const uint16_t *offsets;           /* the window byte o of each pair */
+  const uint16_t *pairs;             /* pairs per channel */
+  nn_output_t output;
+} nn_conv_pairs_t;
+
 /* The fused 2x2 subsamplings. */
 typedef struct {
   const int8_t *weights;             /* [channel][4], taps (0,0) (0,1) (1,0) (1,1) */
@@ -188,6 +201,24 @@ void nn_conv_bitmap_max(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub, con
                         int8_t *output);
 void nn_conv_bitmap_max_lut(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub,
                             const int8_t *input, int8_t *output);
+
+/* paired weights (conv_pairs.c); scratch: in_size words */
+void nn_conv_pairs(const nn_conv_pairs_t *p, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_lut(const nn_conv_pairs_t *p, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_dw(const nn_conv_pairs_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_dw_lut(const nn_conv_pairs_t *p, const nn_sub_depthwise_t *sub, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_avg(const nn_conv_pairs_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_avg_lut(const nn_conv_pairs_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_max(const nn_conv_pairs_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+    int8_t *output, int16_t *scratch);
+void nn_conv_pairs_max_lut(const nn_conv_pairs_t *p, const nn_sub_pool_t *sub, const int8_t *input,
+    int8_t *output, int16_t *scratch);
 
 /* ---- DEPTHWISE_CONV_2D in general (depthwise.c) ---------------------------------------- */
 typedef struct {
