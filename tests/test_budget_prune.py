@@ -10,19 +10,8 @@ import pytest
 from lenet_edge import run as runs
 from lenet_edge.compress import budget, masks, obd
 from lenet_edge.models import registry
-from lenet_edge.run import RunConfig
-from lenet_edge.train.loop import train
 from tests.cli_support import invoke, one_error_line
-
-SLICE = dict(train_limit=1024, test_limit=256, batch_size=32)
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("runs") / "lenet1"
-    train(folder, RunConfig("lenet1", epochs=1, **SLICE), progress=False)
-    return folder
-
+from tests.prune_support import source  # noqa: F401  (a fixture)
 
 @pytest.fixture(scope="module")
 def dense_rate(source):

@@ -15,20 +15,9 @@ from lenet_edge.compress import masks, qat
 from lenet_edge.compress.prune import PruneSettings, prune, schedule
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.models import registry
-from lenet_edge.run import RunConfig
 from lenet_edge.train.batches import load_split
-from lenet_edge.train.loop import train
 from tests.cli_support import invoke, one_error_line
-
-SLICE = dict(train_limit=1024, test_limit=256, batch_size=32)
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("runs") / "lenet1"
-    train(folder, RunConfig("lenet1", epochs=1, **SLICE), progress=False)
-    return folder
-
+from tests.prune_support import source  # noqa: F401  (a fixture)
 
 @pytest.fixture(scope="module")
 def obd_run(source):

@@ -287,8 +287,9 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
                 break
         start, before = time.perf_counter(), _alive_count(model)
         share = 1.0 / (settings.rounds - index + 1) if index <= settings.rounds else 1.0
-        removal = budgets.amount(model, target, now.scaled(correction), bottom.scaled(correction), share)
-        pruned, predicted, measured = _delete_cost(model, removal, now, settings, sample, context)
+        seen = now.scaled(correction)  # the cost model's standing as the board would count it
+        removal = budgets.amount(model, target, seen, bottom.scaled(correction), share)
+        pruned, predicted, measured = _delete_cost(model, removal, seen, settings, sample, context)
         now = budgets.standing(pruned, x, target)
         error = error_rate(pruned, context.data.x_test, context.data.y_test)
         result.rounds.append(Round(index, masks.sparsity(pruned), before - _alive_count(pruned), error,
