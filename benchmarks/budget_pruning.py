@@ -3,7 +3,7 @@ OBD by saliency per cost, OBD by saliency (the paper's ranking) and tfmot's magn
 the same retraining budget (issue 14).
 
     python benchmarks/budget_pruning.py --run runs/bench/lenet1 [--device nrf52840]
-        [--speedups 2,3,4] [--rounds 3] [--retrain-epochs 1] [--out runs/bench/budget]
+        [--speedups 2,3,4] [--rounds 3] [--retrain-epochs 1] [--lr 1e-3] [--out runs/bench/budget]
 
 For each asked speed-up k the rate asked is k times the dense model's rate as the cost model
 gives it; `lenet_edge.compress.prune` prunes round by round until the cost model says the rate
@@ -58,11 +58,11 @@ def dense_measurement(source: Path, device: str, out: Path) -> dict:
     return row
 
 
-def prune_to(source: Path, out: Path, method: str, rank: str, rate: float, device: str,
-             rounds: int, retrain_epochs: int) -> dict:
+def prune_to(source: Path, out: Path, method: str, rank: str, rate: float, args) -> dict:
     if not (out / PRUNING).exists():
-        prune(source, out, PruneSettings(method, rounds=rounds, retrain_epochs=retrain_epochs, rank=rank,
-                                         budget=budget.Budget(device, rate)), progress=False)
+        settings = PruneSettings(method, rounds=args.rounds, retrain_epochs=args.retrain_epochs, rank=rank,
+                                 learning_rate=args.lr, budget=budget.Budget(args.device, rate))
+        prune(source, out, settings, progress=False)
     return json.loads((out / PRUNING).read_text())
 
 
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--speedups", default="2,3,4")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--retrain-epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=None, help="retraining rate (default: the run's last)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/budget"))
     args = parser.parse_args()
     out = args.out / args.run.name
@@ -82,8 +83,7 @@ def main() -> None:
     for speedup in [float(k) for k in args.speedups.split(",")]:
         for name, (method, rank) in METHODS.items():
             folder = out / f"{method}-{rank}-{speedup:g}x"
-            table = prune_to(args.run, folder, method, rank, speedup * dense["predicted_digits_per_second"],
-                             args.device, args.rounds, args.retrain_epochs)
+            table = prune_to(args.run, folder, method, rank, speedup * dense["predicted_digits_per_second"], args)
             outcome = table["budget"]
             measured = dense["measured_instructions"] / outcome["measured_instructions"]
             error = table["rounds"][-1]["test_error"]
