@@ -70,7 +70,7 @@ NN_INLINE void nn_pairs_conv(const nn_conv_pairs_t *k, const void *sub, const in
           /* stride 1 over a byte per column (LeNet's): the second pixel is the next word */
           if (d1 == 1) nn_pair_sums4(base, 1, d2, w, offset, n, acc);
           else nn_pair_sums4(base, d1, d2, w, offset, n, acc);
-          *out = (int8_t)nn_group_output(o, table, sub, sub_table, c, acc, kind, lut);
+          *out = (int8_t)nn_group_output(o, o->output_offset, table, sub, sub_table, c, acc, kind, lut);
         }
         w += n, offset += n;
       }

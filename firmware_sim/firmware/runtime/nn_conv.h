@@ -114,14 +114,14 @@ NN_INLINE const int8_t *nn_sub_table(const void *sub, int kind) {
 
 /* The four conv sums acc[0..3] of a 2x2 group of channel c through the conv's output stage,
  * then subsampled: the group's output. The _lut stage's constants are taken once for the
- * four, each output a handful of instructions in registers. */
-NN_INLINE int32_t nn_group_output(const nn_output_t *o, const int8_t *table, const void *sub,
-                                  const int8_t *sub_table, uint32_t c, const int32_t *acc,
-                                  int kind, int lut) {
+ * four, each output a handful of instructions in registers; output_offset is the caller's
+ * (o->output_offset, or a copy it took outside its channel loop). */
+NN_INLINE int32_t nn_group_output(const nn_output_t *o, int32_t output_offset, const int8_t *table,
+                                  const void *sub, const int8_t *sub_table, uint32_t c,
+                                  const int32_t *acc, int kind, int lut) {
   int32_t v[4];
   if (lut) {
     nn_lut_rq_t r = nn_lut_rq(o, c);
-    const int32_t output_offset = o->output_offset;
     v[0] = nn_output_lut(&r, output_offset, table, acc[0]);
     v[1] = nn_output_lut(&r, output_offset, table, acc[1]);
     v[2] = nn_output_lut(&r, output_offset, table, acc[2]);

@@ -320,18 +320,8 @@ NN_INLINE void nn_block_channels(const nn_patch_conv_t *p, const nn_conv_blocked
   for (uint32_t c = 0; c < p->out_c; c++, output += p->window.out_channel_step) {
     int32_t acc[4] = {o->bias[c], o->bias[c], o->bias[c], o->bias[c]};
     w = nn_patch_sums(p, b, c, w, &runs, patch, 4, acc);
-    int32_t v[4];
-    if (lut) {
-      nn_lut_rq_t r = nn_lut_rq(o, c);
-      const int32_t output_offset = b ? blocked_offset : o->output_offset;
-      v[0] = nn_output_lut(&r, output_offset, table, acc[0]);
-      v[1] = nn_output_lut(&r, output_offset, table, acc[1]);
-      v[2] = nn_output_lut(&r, output_offset, table, acc[2]);
-      v[3] = nn_output_lut(&r, output_offset, table, acc[3]);
-    } else {
-      for (int j = 0; j < 4; j++) v[j] = nn_output_any(o, table, c, acc[j]);
-    }
-    *output = (int8_t)nn_subsample(sub, sub_table, c, v, kind, lut);
+    *output = (int8_t)nn_group_output(o, b ? blocked_offset : o->output_offset, table, sub,
+                                      sub_table, c, acc, kind, lut);
   }
 }
 
