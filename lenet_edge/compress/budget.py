@@ -111,21 +111,28 @@ def uses(model) -> dict:
     return result
 
 
+def _misses_rate(budget: Budget, now: Standing) -> bool:
+    return budget.digits_per_second is not None and now.digits_per_second < budget.digits_per_second
+
+
 def costs(model, budget: Budget, now: Standing) -> dict:
     """What each weight costs against the budget's binding limit: multiply-adds for a rate it
     misses, else one stored weight."""
-    if budget.digits_per_second is not None and now.digits_per_second < budget.digits_per_second:
+    if _misses_rate(budget, now):
         return uses(model)
     return {name: np.ones(a.shape) for name, a in masks.alive(model).items()}
+
+
+def alive_cost(model, weights: dict) -> float:
+    """The cost (a costs() dict) of the weights the model still has."""
+    return sum(float(weights[name][mask].sum()) for name, mask in masks.alive(model).items())
 
 
 def amount(model, budget: Budget, now: Standing, bottom: Standing, share: float) -> float:
     """The cost (in costs()'s units) a round deletes: `share` of the way to the binding limit,
     priced by the instructions (or flash bytes) per alive unit between now and the floor."""
-    alive = masks.alive(model)
-    weights = costs(model, budget, now)
-    total = sum(float(weights[name][mask].sum()) for name, mask in alive.items())
-    if budget.digits_per_second is not None and now.digits_per_second < budget.digits_per_second:
+    total = alive_cost(model, costs(model, budget, now))
+    if _misses_rate(budget, now):
         target = now.instructions * now.digits_per_second / budget.digits_per_second
         excess, span = now.instructions - target, now.instructions - bottom.instructions
     elif budget.flash_bytes is not None and now.flash_bytes > budget.flash_bytes:

@@ -34,12 +34,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tf_keras as keras
 
 from firmware_sim.emulator.files import atomic_write
 from firmware_sim.firmware.boards import BOARD_OF_CORE
 from firmware_sim.firmware.flash_arrays import flash_arrays
-from firmware_sim.fit.cost_model import load_core
 from firmware_sim.fit.devices.profile import load_profile
 from lenet_edge import run as runs
 from lenet_edge.compress import budget as budgets
@@ -48,7 +46,7 @@ from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
 from lenet_edge.train import epochs
 from lenet_edge.train.batches import RunData, load_run_data, targets
-from lenet_edge.train.loop import compile_model, error_rate
+from lenet_edge.train.loop import ScheduledEpochs, compile_model, error_rate
 from lenet_edge.train.progress import BatchProgress, make_progress
 
 PRUNING = "pruning.json"
@@ -153,7 +151,7 @@ class Retrainer:
         model.fit(batches, epochs=self.epochs, steps_per_epoch=steps, verbose=0, callbacks=[*callbacks, *work])
 
 
-class _RetrainEpoch(keras.callbacks.Callback):
+class _RetrainEpoch(ScheduledEpochs):
     """Epoch e of a Retrainer call: its learning rate before it, its metrics entry after it."""
 
     def __init__(self, retrainer: Retrainer, first: int):
@@ -162,10 +160,6 @@ class _RetrainEpoch(keras.callbacks.Callback):
 
     def rate(self, epoch: int) -> float:
         return self.retrainer.config.learning_rate * self.retrainer.lr_decay ** epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        keras.backend.set_value(self.model.optimizer.learning_rate, self.rate(epoch))
-        self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         data = self.retrainer.data
@@ -306,10 +300,8 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
     """One round towards a budget: delete weights carrying `removal` of budget.costs(), retrain."""
     costs = budgets.costs(model, settings.budget, now)
     if settings.method == "magnitude":
-        alive = masks.alive(model)
-        total = sum(float(costs[name][mask].sum()) for name, mask in alive.items())
         # every layer loses the same share of its alive weights, and so of their cost
-        target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - removal / total)
+        target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - removal / budgets.alive_cost(model, costs))
         return magnitude.prune_round(model, target, context.retrain), None, None
     x, y = sample
     hessian = obd.hessian_diagonal(model, x, context.loss, settings.estimator)
@@ -332,14 +324,13 @@ def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcom
     data = context.data
     report = flash_arrays(out / FIRMWARE_MODEL, data.x_test[:CONFIRM_DIGITS], BOARD_OF_CORE[profile.core],
                           data.y_test[:CONFIRM_DIGITS], "test digits")
+    factor = report.instructions_per_inference / outcome.final.instructions
+    measured = outcome.final.scaled(factor)  # the rate check's formula gives for QEMU's count
     outcome.board = report.board
-    outcome.measured_instructions = report.instructions_per_inference
-    outcome.measured_digits_per_second = profile.clock_hz / (load_core(profile.core).cpi
-                                                             * report.instructions_per_inference)
-    measured = dataclasses.replace(outcome.final, instructions=report.instructions_per_inference,
-                                   digits_per_second=outcome.measured_digits_per_second)
+    outcome.measured_instructions = measured.instructions
+    outcome.measured_digits_per_second = measured.digits_per_second
     outcome.met = measured.meets(target)
-    return report.instructions_per_inference / outcome.final.instructions
+    return factor
 
 
 def _alive_count(model) -> int:

@@ -149,7 +149,19 @@ def _start_from(model: keras.Model, source: Path) -> None:
             layer.set_weights(trained[layer.name].get_weights())
 
 
-class EpochWork(keras.callbacks.Callback):
+class ScheduledEpochs(keras.callbacks.Callback):
+    """Each epoch of one fit at its own learning rate, timed from its start: rate(epoch) is the
+    subclass's (the training loop's EpochWork, the pruning retrainer's)."""
+
+    def rate(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def on_epoch_begin(self, epoch, logs=None):
+        keras.backend.set_value(self.model.optimizer.learning_rate, self.rate(epoch))
+        self.start = time.perf_counter()
+
+
+class EpochWork(ScheduledEpochs):
     """The loop's work around each epoch of the one fit: the epoch's learning rate before it; after
     it, the test error, the metrics.json entry and the checkpoint."""
 
@@ -159,10 +171,6 @@ class EpochWork(keras.callbacks.Callback):
 
     def rate(self, epoch: int) -> float:
         return self.config.learning_rate * self.config.lr_decay ** epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        keras.backend.set_value(self.model.optimizer.learning_rate, self.rate(epoch))
-        self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.start
