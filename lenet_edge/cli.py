@@ -9,11 +9,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
-from rich.console import Console
+# piped help is click's plain text, not rich's boxes cut at 80 columns (typer reads this at import)
+os.environ.setdefault("TYPER_USE_RICH", "1" if sys.stdout.isatty() else "0")
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
 from rich.table import Table
 from rich.text import Text
 
