@@ -22,7 +22,7 @@ import tf_keras as keras
 from firmware_sim.emulator.model_file import read_graph
 from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile
-from lenet_edge.compress import masks
+from lenet_edge.compress import masks, shrink
 from lenet_edge.errors import UsageError
 
 CALIBRATION = 500  # training digits the int8 conversion calibrates on, as `convert` does
@@ -79,10 +79,11 @@ def standing(model, x_train: np.ndarray, budget: Budget) -> Standing:
                     report.flash_needed, report.ram_needed)
 
 
-def floor(model, x_train: np.ndarray, budget: Budget) -> Standing:
-    """The standing with every prunable weight deleted: what no pruning can go below."""
+def floor(model, x_train: np.ndarray, budget: Budget, maps: bool = False) -> Standing:
+    """The standing with every prunable weight deleted: what no pruning can go below. With
+    `maps` (pruning by maps), the dead maps are removed too (shrink.py): one map a layer is left."""
     empty = masks.with_masks(model, {name: np.zeros_like(a) for name, a in masks.alive(model).items()})
-    return standing(empty, x_train, budget)
+    return standing(shrink.shrink(empty) if maps else empty, x_train, budget)
 
 
 def check_reachable(dense: Standing, bottom: Standing, budget: Budget) -> None:

@@ -15,8 +15,8 @@ and pruning stops there: the error budget is spent.
 With a device `budget` (budget.py: a rate, flash or RAM on a named part) the rounds aim at the
 budget instead of a sparsity: each deletes its share of the way there as the cost model prices
 it (OBD by saliency per unit of the device cost each weight carries, `rank="saliency"` for the
-paper's ranking, `granularity="map"` for whole filters), retrains, and asks the cost model again,
-until it says the budget is met. The int8 conversion of the result is then built once as
+paper's ranking, `granularity="map"` for whole filters, whose dead maps shrink.py then removes
+from the graph), retrains, and asks the cost model again, until it says the budget is met. The int8 conversion of the result is then built once as
 firmware and run on QEMU (firmware-int8.tflite in the run folder), and the measured rate is
 recorded beside the prediction.
 
@@ -41,7 +41,7 @@ from firmware_sim.firmware.flash_arrays import flash_arrays
 from firmware_sim.fit.devices.profile import load_profile
 from lenet_edge import run as runs
 from lenet_edge.compress import budget as budgets
-from lenet_edge.compress import magnitude, masks, obd
+from lenet_edge.compress import magnitude, masks, obd, shrink
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
 from lenet_edge.train import epochs
@@ -269,7 +269,8 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
     board misses what the cost model said was met, the rounds go on with the prediction scaled
     by the board's count over it (within the extra rounds), and the firmware is measured again."""
     target, x = settings.budget, context.data.x_train
-    now, bottom = budgets.standing(model, x, target), budgets.floor(model, x, target)
+    by_maps = settings.granularity == "map"
+    now, bottom = budgets.standing(model, x, target), budgets.floor(model, x, target, maps=by_maps)
     budgets.check_reachable(now, bottom, target)
     result.budget = BudgetOutcome(now, bottom, final=now)
     sample = _hessian_sample(context, settings.sample) if settings.method == "obd" else None
@@ -286,7 +287,9 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
         pruned, predicted, measured = _delete_cost(model, removal, seen, settings, sample, context)
         now = budgets.standing(pruned, x, target)
         error = error_rate(pruned, context.data.x_test, context.data.y_test)
-        result.rounds.append(Round(index, masks.sparsity(pruned), before - _alive_count(pruned), error,
+        # of the source's prunable weights: pruning by maps removes weights from the graph too
+        sparsity = 1.0 - _alive_count(pruned) / result.prunable_weights
+        result.rounds.append(Round(index, sparsity, before - _alive_count(pruned), error,
                                    predicted, measured, True, round(time.perf_counter() - start, 3),
                                    now.instructions, now.digits_per_second))
         model = pruned
@@ -309,6 +312,8 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
     deletion = obd.delete_for_cost(obd.saliency(model, hessian), masks.alive(model), costs, removal,
                                    per_cost=settings.rank == "per-cost", groups=groups)
     pruned = masks.with_masks(model, deletion.keep)
+    if settings.granularity == "map":
+        pruned = shrink.shrink(pruned)  # the deleted maps out of the graph, before retraining
     measured = obd.mean_loss(pruned, x, y, context.loss) - obd.mean_loss(model, x, y, context.loss)
     context.retrain(pruned)
     return pruned, deletion.predicted_increase, measured
