@@ -129,13 +129,21 @@ def alive_cost(model, weights: dict) -> float:
     return sum(float(weights[name][mask].sum()) for name, mask in masks.alive(model).items())
 
 
+def aim(budget: Budget, now: Standing, share: float) -> float | None:
+    """The instructions per digit a round aims at: `share` of the way from now to the rate
+    (None when the rate is not what binds)."""
+    if not _misses_rate(budget, now):
+        return None
+    target = now.instructions * now.digits_per_second / budget.digits_per_second
+    return now.instructions - share * (now.instructions - target)
+
+
 def amount(model, budget: Budget, now: Standing, bottom: Standing, share: float) -> float:
     """The cost (in costs()'s units) a round deletes: `share` of the way to the binding limit,
     priced by the instructions (or flash bytes) per alive unit between now and the floor."""
     total = alive_cost(model, costs(model, budget, now))
     if _misses_rate(budget, now):
-        target = now.instructions * now.digits_per_second / budget.digits_per_second
-        excess, span = now.instructions - target, now.instructions - bottom.instructions
+        excess, span = now.instructions - aim(budget, now, 1.0), now.instructions - bottom.instructions
     elif budget.flash_bytes is not None and now.flash_bytes > budget.flash_bytes:
         excess, span = now.flash_bytes - budget.flash_bytes, now.flash_bytes - bottom.flash_bytes
     else:
