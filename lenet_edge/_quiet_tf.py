@@ -60,6 +60,8 @@ class _QuietLoader(importlib.abc.Loader):
         with stderr_silenced():
             self._loader.exec_module(module)
             module.config.list_physical_devices()  # the cuInit line comes with the first device query
+        # its Python logger's warnings too (a tf.function retraced for each pruned model is by design)
+        module.get_logger().setLevel("ERROR")
 
 
 class _QuietFinder(importlib.abc.MetaPathFinder):
