@@ -70,12 +70,16 @@ NN_INLINE int32_t nn_output(const nn_output_t *o, const int8_t *table, uint32_t 
  * order (0,0) (0,1) (1,0) (1,1). `lut`: the depthwise's stage takes nn_rqf_lookup. */
 enum { NN_SUB_DEPTHWISE = 1, NN_SUB_AVERAGE = 2, NN_SUB_MAX = 3 };
 
+/* The depthwise subsampling's sum: w is channel c's word of 4 weights, bias its bias. */
+NN_INLINE int32_t nn_sub_dw_sum(uint32_t w, const int32_t *v, int32_t bias) {
+  /* SXTB16 pairs tap 0 with tap 2 and tap 1 with tap 3 */
+  int32_t acc = nn_smlad(nn_sxtb16(w), nn_pack(v[0], v[2]), bias);
+  return nn_smlad(nn_sxtb16_ror8(w), nn_pack(v[1], v[3]), acc);
+}
+
 NN_INLINE int32_t nn_sub_depthwise(const nn_sub_depthwise_t *s, const int8_t *table, uint32_t c,
                                    const int32_t *v, int lut) {
-  /* SXTB16 pairs tap 0 with tap 2 and tap 1 with tap 3 */
-  uint32_t w = ((const nn_word_t *)s->weights)[c];
-  int32_t acc = nn_smlad(nn_sxtb16(w), nn_pack(v[0], v[2]), s->output.bias[c]);
-  acc = nn_smlad(nn_sxtb16_ror8(w), nn_pack(v[1], v[3]), acc);
+  int32_t acc = nn_sub_dw_sum(((const nn_word_t *)s->weights)[c], v, s->output.bias[c]);
   if (lut) {
     nn_lut_rq_t r = nn_lut_rq(&s->output, c);
     return nn_output_lut(&r, s->output.output_offset, table, acc);
@@ -130,6 +134,43 @@ NN_INLINE int32_t nn_group_output(const nn_output_t *o, int32_t output_offset, c
     for (int j = 0; j < 4; j++) v[j] = nn_output_any(o, table, c, acc[j]);
   }
   return nn_subsample(sub, sub_table, c, v, kind, lut);
+}
+
+/* ---- the group output of one channel with its constants taken once (nn_group_stage), for a
+ * caller whose pixel loop sits inside its channel loop (conv_pairs.c): through the parameter
+ * structs, GCC reloads and recomputes them after every output byte it stores (an int8 store
+ * may alias them). Only the _lut forms, LeNet's, are held; the others read the structs. */
+typedef struct {
+  nn_lut_rq_t conv, sub;       /* the conv's stage, the depthwise subsampling's */
+  int32_t conv_offset, sub_offset, sub_bias;
+  uint32_t sub_weights;        /* the depthwise subsampling's word of 4 weights */
+} nn_group_stage_t;
+
+NN_INLINE nn_group_stage_t nn_group_stage(const nn_output_t *o, const void *sub, uint32_t c,
+                                          int kind, int lut) {
+  nn_group_stage_t s = {{0, 0, 0}, {0, 0, 0}, o->output_offset, 0, 0, 0};
+  if (lut) s.conv = nn_lut_rq(o, c);
+  if (lut && kind == NN_SUB_DEPTHWISE) {
+    const nn_sub_depthwise_t *d = (const nn_sub_depthwise_t *)sub;
+    s.sub = nn_lut_rq(&d->output, c);
+    s.sub_offset = d->output.output_offset, s.sub_bias = d->output.bias[c];
+    s.sub_weights = ((const nn_word_t *)d->weights)[c];
+  }
+  return s;
+}
+
+/* nn_group_output from the constants of s (channel c's). */
+NN_INLINE int32_t nn_group_apply(const nn_group_stage_t *s, const nn_output_t *o,
+                                 const int8_t *table, const void *sub, const int8_t *sub_table,
+                                 uint32_t c, const int32_t *acc, int kind, int lut) {
+  if (!lut) return nn_group_output(o, s->conv_offset, table, sub, sub_table, c, acc, kind, lut);
+  const int32_t v[4] = {nn_output_lut(&s->conv, s->conv_offset, table, acc[0]),
+                        nn_output_lut(&s->conv, s->conv_offset, table, acc[1]),
+                        nn_output_lut(&s->conv, s->conv_offset, table, acc[2]),
+                        nn_output_lut(&s->conv, s->conv_offset, table, acc[3])};
+  if (kind != NN_SUB_DEPTHWISE) return nn_sub_pool((const nn_sub_pool_t *)sub, sub_table, v, kind);
+  return nn_output_lut(&s->sub, s->sub_offset, sub_table,
+                       nn_sub_dw_sum(s->sub_weights, v, s->sub_bias));
 }
 
 #endif
