@@ -21,7 +21,7 @@ from lenet_edge import run as runs
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
 from lenet_edge.train import epochs
-from lenet_edge.train.batches import RunData, load_run_data
+from lenet_edge.train.batches import RunData, check_data, load_run_data
 from lenet_edge.train.progress import BatchProgress, make_progress
 
 OPTIMIZERS = {
@@ -61,6 +61,7 @@ def validate(config: runs.RunConfig) -> None:
     for name, limit in (("--train-limit", config.train_limit), ("--test-limit", config.test_limit)):
         if limit is not None and limit < 1:
             raise UsageError(f"{name} must be at least 1, got {limit}")
+    check_data(config)
 
 
 def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
