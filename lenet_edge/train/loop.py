@@ -78,8 +78,8 @@ def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
 
 
 # One traced forward pass per model, kept while the model lives: model.predict builds a new data
-# adapter at every call, and for LeNet-5's 10,000 test digits after each epoch that was 0.7 s of a
-# 0.3 s forward pass (benchmarks/train_overhead.py)
+# adapter at every call; for LeNet-5's 10,000 test digits after each epoch it took 0.41-0.48 s
+# against the traced pass's 0.13-0.16 s (BENCHMARKS.md, training overhead)
 _FORWARD: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = weakref.WeakKeyDictionary()
 ERROR_BATCH = 2500  # the fastest of 256..10,000 on 2 cores
 
