@@ -81,6 +81,7 @@ def test_prune_by_maps_removes_them_from_the_firmware(source, dense_rate, tmp_pa
     pruned, dense = runs.load_model(out), runs.load_model(source)
     maps = [pruned.get_layer(name).filters for name in ("H1", "H3")]
     assert maps < [dense.get_layer(name).filters for name in ("H1", "H3")] and maps[0] >= 1
+    assert np.all(pruned.get_layer("output").kernel.numpy() != 0)  # maps go whole; the classes' weights stay
     # what QEMU ran is the smaller graph: its first convolution has as many filters as the run's H1
     import firmware_sim
 

@@ -314,11 +314,16 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
         return magnitude.prune_round(model, target, context.retrain), None, None
     x, y = sample
     hessian = obd.hessian_diagonal(model, x, context.loss, settings.estimator)
-    groups = budgets.map_groups(model) if settings.granularity == "map" else None
-    delete = functools.partial(obd.delete_for_cost, obd.saliency(model, hessian), masks.alive(model), costs,
+    alive, groups = masks.alive(model), None
+    if settings.granularity == "map":
+        groups = budgets.map_groups(model)
+        # maps only: the output layer's weights, one by one, would rank below any map's sum
+        alive = {name: mask for name, mask in alive.items() if name in groups}
+    delete = functools.partial(obd.delete_for_cost, obd.saliency(model, hessian), alive, costs,
                                per_cost=settings.rank == "per-cost", groups=groups)
-    deletion = delete(amount=removal) if aim is None else \
-        _maps_reaching(model, delete, budgets.alive_cost(model, costs), aim, settings.budget, context)
+    total = sum(float(costs[name][mask].sum()) for name, mask in alive.items())
+    deletion = delete(amount=min(removal, total)) if aim is None else \
+        _maps_reaching(model, delete, total, aim, settings.budget, context)
     pruned = masks.with_masks(model, deletion.keep)
     if settings.granularity == "map":
         pruned = shrink.shrink(pruned)  # the deleted maps out of the graph, before retraining
