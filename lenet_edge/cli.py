@@ -534,7 +534,8 @@ def pipeline(
     data_dir: Optional[Path] = DataDir,
     optimize: str = Optimize,
 ):
-    """Train, OBD prune (and magnitude, the baseline), QAT, int8, check, firmware on QEMU, report."""
+    """Train, OBD prune to a sparsity or a rate (magnitude, and with a rate OBD by saliency alone, to
+    compare), QAT, int8, check, firmware on QEMU, report."""
     with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
         from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, run_pipeline
 

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
+from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, run_pipeline
 
 DATA = os.environ.get("LENET_EDGE_DATA", "/work/shared/data")
 PLOTS = ("training", "sparsity", "layers", "memory", "confusion", "rejection")
@@ -36,6 +36,6 @@ def rate_pipeline(base: Path, speedup: float = 1.5):
     dense = dense_measurement(finished.out / "train", finished.device, out / "dense", DATA)  # the stage reuses it
     recorded = json.loads((finished.out / "stages.json").read_text())
     (out / "stages.json").write_text(json.dumps({name: recorded[name] for name in ("train", *AFTER_PRUNING)}))
-    settings = dataclasses.replace(finished, out=out, train_run=finished.out / "train",
+    settings = dataclasses.replace(finished, out=out, sparsity=DEFAULT_SPARSITY, train_run=finished.out / "train",
                                    digits_per_second=speedup * dense["predicted_digits_per_second"])
     return settings, run_pipeline(settings), dense

@@ -91,6 +91,9 @@ def rate(points: list[dict], digits_per_second: float, device: str) -> bytes:
     ax.axvline(asked, color="black", linestyle="--", alpha=0.6, label=f"{digits_per_second:,.1f} digits/s on {device}")
     ax.set(xlabel="instructions per digit, measured on QEMU", ylabel="test error %",
            title="pruned to the rate: same retraining budget")
+    from matplotlib import ticker
+
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(6))
     ax.xaxis.set_major_formatter(_thousands())
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
