@@ -62,12 +62,18 @@ def prune_to(source: Path, out: Path, name: str, settings: PruneSettings, target
     return json.loads((Path(out) / PRUNING).read_text())
 
 
+def final(table: dict) -> tuple[float, float]:
+    """(sparsity, test error) after a pruning table's last round: the source's when none ran."""
+    rounds = table["rounds"]
+    if not rounds:
+        return table["source_sparsity"], table["source_error"]
+    return rounds[-1]["sparsity"], rounds[-1]["test_error"]
+
+
 def point(name: str, table: dict, dense: dict) -> dict:
     """One method's result: test error after its last retraining against its measured cost."""
-    outcome, rounds = table["budget"], table["rounds"]
-    return {"method": name, "rounds": len(rounds),
-            "sparsity": rounds[-1]["sparsity"] if rounds else table["source_sparsity"],
-            "test_error": rounds[-1]["test_error"] if rounds else table["source_error"],
+    outcome, (sparsity, error) = table["budget"], final(table)
+    return {"method": name, "rounds": len(table["rounds"]), "sparsity": sparsity, "test_error": error,
             "measured_instructions": outcome["measured_instructions"],
             "measured_digits_per_second": outcome["measured_digits_per_second"],
             "measured_speedup": dense["measured_instructions"] / outcome["measured_instructions"],

@@ -239,11 +239,13 @@ def _prune(s: PipelineSettings, out: Path, method: str, folder: Path) -> dict:
 
 
 def _pruned(folder: Path, table: dict) -> dict:
-    rounds = table["rounds"]
+    """A prune stage's result from its pruning table (pruning.json)."""
+    from lenet_edge.compress.rate_methods import final
+
+    sparsity, error = final(table)
     return {"folder": str(folder), "source_error": table["source_error"], "source_sparsity": table["source_sparsity"],
-            "prunable_weights": table["prunable_weights"], "rounds": rounds,
-            "sparsity": rounds[-1]["sparsity"] if rounds else table["source_sparsity"],
-            "test_error": rounds[-1]["test_error"] if rounds else table["source_error"]}
+            "prunable_weights": table["prunable_weights"], "rounds": table["rounds"], "sparsity": sparsity,
+            "test_error": error}
 
 
 def _compared(s: PipelineSettings, out: Path, name: str) -> dict:
