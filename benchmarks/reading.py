@@ -28,12 +28,12 @@ import numpy as np
 
 from firmware_sim.emulator.files import atomic_write
 from lenet_edge.data.mnist import load_mnist
-from lenet_edge.data.usps import load_usps
+from lenet_edge.data.usps import load_usps, mnist_like
 from lenet_edge.read.image import ReadError
 from lenet_edge.read.reader import Classifier, read_gray, tflite_classifier
 from lenet_edge import markdown
 from lenet_edge.read.rejection import ERROR_TARGETS, rejection_curve, rejection_for_error, rejection_needed
-from lenet_edge.read.string_sets import LENGTH, STRING_SETS, StringSet, string_set, usps_digits
+from lenet_edge.read.string_sets import LENGTH, STRING_SETS, StringSet, string_set
 from lenet_edge.train.evaluate import evaluate
 
 STRING_ERROR = 0.01  # the rejection column: how many strings go to a person for 1% wrong among the rest
@@ -125,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     mnist = load_mnist("test")
     usps_images, usps_labels = load_usps("test")
-    digits_of = {"mnist": mnist, "usps": (usps_digits(usps_images), usps_labels)}
+    digits_of = {"mnist": mnist, "usps": (mnist_like(usps_images), usps_labels)}
     classify = tflite_classifier(args.model)
     report = {"model": str(args.model), "model_error": model_error(classify, *mnist),
               "reading": [read_strings(classify, string_set(name), digits_of, args.strings, digits)

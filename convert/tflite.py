@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from convert import flatbuffer
 from convert.flatbuffer import op_names  # noqa: F401  (part of this module's API)
+from lenet_edge._quiet_tf import native_logs_silenced
 from lenet_edge.errors import ModelError, UsageError
 
 MODES = ("int8", "float16", "dynamic", "float32")
@@ -48,7 +49,7 @@ def to_tflite(model, mode="float32", representative=None, num_calibration=500):
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     _configure(converter, mode, calibration)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_logs_silenced():
             # The converter warns that the (int8) input has no statistics: it needs none.
             warnings.simplefilter("ignore", UserWarning)
             result = bytes(converter.convert())

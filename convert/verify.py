@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from lenet_edge._quiet_tf import native_logs_silenced
+
 BATCH = 500
 
 
@@ -54,10 +56,11 @@ def run_tflite(tflite_bytes: bytes, x: np.ndarray, batch: int = BATCH) -> tuple[
 
     int8 outputs stay int8: their argmax is the argmax of the dequantized scores (scale > 0).
     """
-    interpreter = Interpreter(model_content=tflite_bytes)
-    [source], [target] = interpreter.get_input_details(), interpreter.get_output_details()
-    x = quantize(x, source)
-    batch = _allocate(interpreter, source, batch)
+    with native_logs_silenced():  # the XNNPACK delegate's INFO line comes with the allocation
+        interpreter = Interpreter(model_content=tflite_bytes)
+        [source], [target] = interpreter.get_input_details(), interpreter.get_output_details()
+        x = quantize(x, source)
+        batch = _allocate(interpreter, source, batch)
     outputs = []
     for start in range(0, len(x), batch):
         chunk = x[start:start + batch]

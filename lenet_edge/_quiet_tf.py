@@ -37,6 +37,13 @@ def stderr_silenced():
         os.close(devnull)
 
 
+def native_logs_silenced():
+    """stderr_silenced around a TensorFlow or LiteRT call that logs to descriptor 2 (the int8
+    converter's "fully_quantize: 0, ...", LiteRT's "Created TensorFlow Lite XNNPACK delegate");
+    their errors still come as Python exceptions. Kept with LENET_EDGE_TF_LOGS=1."""
+    return contextlib.nullcontext() if os.environ.get(KEEP_LOGS) else stderr_silenced()
+
+
 class _QuietLoader(importlib.abc.Loader):
     """Runs TensorFlow's own loader silenced; everything else is the wrapped loader's."""
 
@@ -53,6 +60,8 @@ class _QuietLoader(importlib.abc.Loader):
         with stderr_silenced():
             self._loader.exec_module(module)
             module.config.list_physical_devices()  # the cuInit line comes with the first device query
+        # its Python logger's warnings too (a tf.function retraced for each pruned model is by design)
+        module.get_logger().setLevel("ERROR")
 
 
 class _QuietFinder(importlib.abc.MetaPathFinder):

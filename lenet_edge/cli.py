@@ -9,11 +9,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
-from rich.console import Console
+# piped help is click's plain text, not rich's boxes cut at 80 columns (typer reads this at import)
+os.environ.setdefault("TYPER_USE_RICH", "1" if sys.stdout.isatty() else "0")
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
 from rich.table import Table
 from rich.text import Text
 
@@ -160,6 +164,7 @@ def train(
     qat: bool = typer.Option(False, "--qat", help="Train the float model into OUT/float, then QAT fine-tune it into OUT."),
     qat_epochs: int = typer.Option(1, "--qat-epochs", callback=AT_LEAST_1, help="With --qat: QAT fine-tuning epochs."),
     start_from: Optional[Path] = typer.Option(None, "--from", callback=EXISTING, help="Start from this finished run's weights (e.g. lenet5-reader from a lenet5 run)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Training digits: the model's dataset (default), or mnist+usps: MNIST's and USPS's (7,291, made MNIST-like as the reader's USPS strings); the test digits stay MNIST's."),
     data_dir: Optional[Path] = DataDir,
 ):
     """Train a zoo model, with a checkpoint every epoch; --resume continues a killed run.
@@ -174,7 +179,7 @@ def train(
         config = recipe_config(model, epochs=epochs, seed=seed, optimizer=optimizer, learning_rate=lr,
                                lr_decay=lr_decay, batch_size=batch_size, distort=distort,
                                train_limit=train_limit, test_limit=test_limit, weight_decay=weight_decay,
-                               source=None if start_from is None else str(start_from))
+                               source=None if start_from is None else str(start_from), data=data)
         if qat:
             metrics = train_then_qat(out_dir, config, qat_epochs, resume=resume, data_dir=data_dir)
         else:

@@ -70,6 +70,25 @@ def test_prune_to_a_rate_meets_it_on_qemu(source, dense_rate, tmp_path):
     assert masks.sparsity(runs.load_model(out)) > 0
 
 
+def test_prune_by_maps_removes_them_from_the_firmware(source, dense_rate, tmp_path):
+    asked = round(1.3 * dense_rate, 1)
+    out = tmp_path / "maps"
+    result = invoke("prune", source, "--out", out, "--device", "nrf52840", "--digits-per-second", asked,
+                    "--granularity", "map", "--rounds", 1, "--sample", 128)
+    assert result.exit_code == 0, result.output
+    outcome = json.loads((out / "pruning.json").read_text())["budget"]
+    assert outcome["met"] and outcome["measured_instructions"] == pytest.approx(outcome["final"]["instructions"], rel=0.10)
+    pruned, dense = runs.load_model(out), runs.load_model(source)
+    maps = [pruned.get_layer(name).filters for name in ("H1", "H3")]
+    assert maps < [dense.get_layer(name).filters for name in ("H1", "H3")] and maps[0] >= 1
+    # what QEMU ran is the smaller graph: its first convolution has as many filters as the run's H1
+    import firmware_sim
+
+    graph = firmware_sim.load_model(out / "firmware-int8.tflite")
+    first = next(op for op in graph.ops if op.opcode == "CONV_2D")
+    assert graph.tensors[first.outputs[0]].shape[-1] == maps[0]
+
+
 def test_a_budget_no_pruning_reaches_is_refused_before_training(source, dense_rate, tmp_path):
     out = tmp_path / "never"
     result = invoke("prune", source, "--out", out, "--device", "nrf52840",

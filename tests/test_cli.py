@@ -204,6 +204,15 @@ def test_piped_models_is_plain_tab_separated_text():
     assert "modern Keras LeNet-5: full C3, average pooling, dense softmax output" in result.stdout
 
 
+def test_piped_help_is_plain_text():
+    # a real pipe: the choice between rich's boxes and click's plain help is made when typer loads
+    result = subprocess.run([sys.executable, "-m", "lenet_edge.cli", "train", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: ") and "train [OPTIONS]" in result.stdout and "--train-limit" in result.stdout
+    assert not BOX & set(result.stdout)
+
+
 def test_piped_check_prints_each_verdict_line_whole(tmp_path):
     from firmware_sim.fit.check import check_model
     from tests.test_planner import zoo_int8_tflite

@@ -7,6 +7,7 @@ import hashlib
 import json
 import pathlib
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -330,3 +331,14 @@ def test_bad_flags(trained, tmp_path, args, fragment):
 def test_out_must_be_a_tflite_file(trained, tmp_path):
     result = invoke("convert", trained / "lenet1", "--out", tmp_path / "model.json")
     assert_one_error_line(result, "--out must name a .tflite file")
+
+
+def test_the_converter_and_litert_keep_their_native_log_lines_off_the_terminal():
+    # a subprocess: the lines are written to file descriptor 2 by C++, past sys.stderr
+    script = ("import numpy as np, lenet_edge; from convert import tflite, verify; "
+              "from lenet_edge.models import registry; m = registry.build('lenet1'); "
+              "x = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32); "
+              "verify.run_tflite(tflite.to_tflite(m, 'int8', x, 8), x); print('converted')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "converted", done.stderr
+    assert "fully_quantize" not in done.stderr and "XNNPACK" not in done.stderr, done.stderr

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import firmware_sim
 from firmware_sim import InputError, ModelFileError, UnsupportedOpError
-from firmware_sim.emulator import speed
+from firmware_sim.emulator import parallel, speed
 from firmware_sim.emulator.kernels import accumulate, requantize
 from firmware_sim.errors import FirmwareSimError
 from tests.test_emulator_support import (both_paths, convert_float, convert_int8,
@@ -417,6 +417,23 @@ def test_batches_of_any_size_give_the_same_bytes_as_single_images():
     whole = interpreter.run(x)
     assert np.array_equal(np.concatenate([interpreter.run(image[None]) for image in x[:20]]),
                           whole[:20])
+
+
+def test_a_batch_of_one_chunk_runs_on_one_blas_thread_and_restores_the_callers():
+    set_threads = parallel._SET_LOCAL_THREADS
+    assert set_threads is not None  # the venv's numpy bundles OpenBLAS 0.3.27 or later
+
+    def threads_seen(chunk):
+        current = set_threads(1)  # returns the setting it replaces
+        set_threads(current)
+        return current
+
+    mine = set_threads(3)
+    try:
+        assert parallel.map_chunks(threads_seen, ["one chunk"]) == [1]
+        assert set_threads(3) == 3
+    finally:
+        set_threads(mine)
 
 
 def test_quantize_input_feeds_the_int8_model_like_the_quantize_op():

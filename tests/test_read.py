@@ -128,6 +128,16 @@ def test_best_path_with_and_without_a_count():
         lattice.best_path(scores, edges, 4, count=4)
 
 
+def test_every_edge_at_once_is_each_edge_alone(mnist):
+    gray, _ = generate(*mnist, length=5, seed=2, style=StringStyle(touching=1.0))
+    _, found, height = seg.components(gray)
+    graph = lattice.build(found, height)
+    assert np.array_equal(graph.all_pixels(), np.stack([graph.pixels(edge) for edge in graph.edges]))
+    parts = graph.parts()
+    assert parts.tolist() == [len(np.unique(graph.part[graph.pixels(edge)])) for edge in graph.edges]
+    assert parts.min() == 1 and parts.max() >= 2  # pieces of one component, and runs of several
+
+
 def sure_of_anything(digits):
     """A classifier as sure of every candidate as a saturated int8 net: only the prior decides."""
     probabilities = np.full((len(digits), 10), 0.001)

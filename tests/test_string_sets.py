@@ -5,15 +5,15 @@ import pytest
 from scipy import ndimage
 
 from lenet_edge.data.mnist import load_mnist
-from lenet_edge.data.usps import load_usps
+from lenet_edge.data.usps import load_usps, mnist_like
 from lenet_edge.read import segment as seg
-from lenet_edge.read.string_sets import STRING_SETS, string_set, usps_digits
+from lenet_edge.read.string_sets import STRING_SETS, string_set
 
 
 @pytest.fixture(scope="module")
 def digits_of():
     images, labels = load_usps("test")
-    return {"mnist": load_mnist("test"), "usps": (usps_digits(images[:300]), labels[:300])}
+    return {"mnist": load_mnist("test"), "usps": (mnist_like(images[:300]), labels[:300])}
 
 
 def stroke_width(ink):

@@ -8,9 +8,11 @@ import time
 
 import numpy as np
 
+from lenet_edge.data.mnist import load_mnist
+from lenet_edge.data.usps import load_usps, mnist_like
 from lenet_edge.outputs import MARKER
 from lenet_edge.train import epochs
-from lenet_edge.train.batches import load_run_data
+from lenet_edge.train.batches import load_run_data, training_digits
 from lenet_edge.train.loop import recipe_config
 from tests.cli_support import invoke, one_error_line
 
@@ -85,6 +87,23 @@ def test_bad_input_is_one_line(tmp_path):
     assert "optimizer" in one_error_line(invoke("train", "--model", "lenet1", "--optimizer", "nope", "--out", tmp_path / "c"))
     assert "--distort" in one_error_line(invoke("train", "--model", "lenet1989", "--distort", "--out", tmp_path / "d", *SMALL))
     assert "not a lenet-edge run" in one_error_line(invoke("evaluate", tmp_path))
+    assert "mnist+usps" in one_error_line(invoke("train", "--model", "lenet1", "--data", "emnist", "--out", tmp_path / "e"))
+    assert "lenet1989 takes usps" in one_error_line(
+        invoke("train", "--model", "lenet1989", "--data", "mnist+usps", "--out", tmp_path / "f"))
+    assert not (tmp_path / "e").exists() and not (tmp_path / "f").exists()
+
+
+def test_mnist_and_usps_training_digits_are_both_sets_in_mnist_format():
+    images, labels = training_digits(recipe_config("lenet5", data="mnist+usps"))
+    mnist, mnist_labels = load_mnist("train")
+    usps, usps_labels = load_usps("train")
+    assert images.shape == (60_000 + 7_291, 28, 28) and images.dtype == np.uint8
+    assert np.array_equal(images[:60_000], mnist) and np.array_equal(labels[:60_000], mnist_labels)
+    assert np.array_equal(images[60_000:], mnist_like(usps)) and np.array_equal(labels[60_000:], usps_labels)
+    assert labels.dtype == np.int64
+    few, few_labels = training_digits(recipe_config("lenet5", data="mnist+usps", train_limit=10))
+    assert len(few) == 20 and np.array_equal(few_labels[10:], usps_labels[:10])
+    assert len(training_digits(recipe_config("lenet5"))[0]) == 60_000  # the default stays MNIST alone
 
 
 def test_existing_run_needs_resume(tmp_path):

@@ -26,7 +26,7 @@ from firmware_sim.firmware.boards import BOARD_OF_CORE
 from firmware_sim.firmware.flash_arrays import flash_arrays
 from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile
-from lenet_edge.compress import masks
+from lenet_edge.compress import masks, shrink
 from lenet_edge.errors import UsageError
 
 CALIBRATION = 500  # training digits the int8 conversion calibrates on, as `convert` does
@@ -93,10 +93,11 @@ def standing(model, x_train: np.ndarray, budget: Budget) -> Standing:
                     report.flash_needed, report.ram_needed)
 
 
-def floor(model, x_train: np.ndarray, budget: Budget) -> Standing:
-    """The standing with every prunable weight deleted: what no pruning can go below."""
+def floor(model, x_train: np.ndarray, budget: Budget, maps: bool = False) -> Standing:
+    """The standing with every prunable weight deleted: what no pruning can go below. With
+    `maps` (pruning by maps), the dead maps are removed too (shrink.py): one map a layer is left."""
     empty = masks.with_masks(model, {name: np.zeros_like(a) for name, a in masks.alive(model).items()})
-    return standing(empty, x_train, budget)
+    return standing(shrink.shrink(empty) if maps else empty, x_train, budget)
 
 
 def check_reachable(dense: Standing, bottom: Standing, budget: Budget) -> None:
@@ -142,13 +143,21 @@ def alive_cost(model, weights: dict) -> float:
     return sum(float(weights[name][mask].sum()) for name, mask in masks.alive(model).items())
 
 
+def aim(budget: Budget, now: Standing, share: float) -> float | None:
+    """The instructions per digit a round aims at: `share` of the way from now to the rate
+    (None when the rate is not what binds)."""
+    if not _misses_rate(budget, now):
+        return None
+    target = now.instructions * now.digits_per_second / budget.digits_per_second
+    return now.instructions - share * (now.instructions - target)
+
+
 def amount(model, budget: Budget, now: Standing, bottom: Standing, share: float) -> float:
     """The cost (in costs()'s units) a round deletes: `share` of the way to the binding limit,
     priced by the instructions (or flash bytes) per alive unit between now and the floor."""
     total = alive_cost(model, costs(model, budget, now))
     if _misses_rate(budget, now):
-        target = now.instructions * now.digits_per_second / budget.digits_per_second
-        excess, span = now.instructions - target, now.instructions - bottom.instructions
+        excess, span = now.instructions - aim(budget, now, 1.0), now.instructions - bottom.instructions
     elif budget.flash_bytes is not None and now.flash_bytes > budget.flash_bytes:
         excess, span = now.flash_bytes - budget.flash_bytes, now.flash_bytes - bottom.flash_bytes
     else:

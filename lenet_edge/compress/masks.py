@@ -59,10 +59,14 @@ class PruningMask(keras.constraints.Constraint):
         return cls(bits[: int(np.prod(shape))].reshape(shape).astype(bool), inner)
 
 
+def is_prunable(layer) -> bool:
+    """A trainable Conv2D or Dense layer (a DepthwiseConv2D is neither)."""
+    return isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.trainable
+
+
 def prunable_layers(model) -> list:
-    """Trainable Conv2D and Dense layers (a DepthwiseConv2D is neither), in model order."""
-    return [layer for layer in model.layers
-            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.trainable]
+    """The prunable layers, in model order."""
+    return [layer for layer in model.layers if is_prunable(layer)]
 
 
 def connected(layer) -> np.ndarray:

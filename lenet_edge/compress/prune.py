@@ -15,8 +15,8 @@ and pruning stops there: the error budget is spent.
 With a device `budget` (budget.py: a rate, flash or RAM on a named part) the rounds aim at the
 budget instead of a sparsity: each deletes its share of the way there as the cost model prices
 it (OBD by saliency per unit of the device cost each weight carries, `rank="saliency"` for the
-paper's ranking, `granularity="map"` for whole filters), retrains, and asks the cost model again,
-until it says the budget is met. The int8 conversion of the result is then built once as
+paper's ranking, `granularity="map"` for whole filters, whose dead maps shrink.py then removes
+from the graph), retrains, and asks the cost model again, until it says the budget is met. The int8 conversion of the result is then built once as
 firmware and run on QEMU (firmware-int8.tflite in the run folder), and the measured rate is
 recorded beside the prediction.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -37,7 +38,7 @@ import numpy as np
 
 from lenet_edge import run as runs
 from lenet_edge.compress import budget as budgets
-from lenet_edge.compress import magnitude, masks, obd
+from lenet_edge.compress import magnitude, masks, obd, shrink
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
 from lenet_edge.train import epochs
@@ -51,6 +52,7 @@ METHODS = ("obd", "magnitude")
 RANKS = ("per-cost", "saliency")
 GRANULARITIES = ("weight", "map")
 EXTRA_ROUNDS = 3  # rounds past `rounds` a budget run may take before it gives up
+BISECTIONS = 7  # steps of the search for a round's maps: 1/128 of the alive cost
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,7 +266,8 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
     board misses what the cost model said was met, the rounds go on with the prediction scaled
     by the board's count over it (within the extra rounds), and the firmware is measured again."""
     target, x = settings.budget, context.data.x_train
-    now, bottom = budgets.standing(model, x, target), budgets.floor(model, x, target)
+    by_maps = settings.granularity == "map"
+    now, bottom = budgets.standing(model, x, target), budgets.floor(model, x, target, maps=by_maps)
     budgets.check_reachable(now, bottom, target)
     result.budget = BudgetOutcome(now, bottom, final=now)
     sample = _hessian_sample(context, settings.sample) if settings.method == "obd" else None
@@ -278,10 +281,14 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
         share = 1.0 / (settings.rounds - index + 1) if index <= settings.rounds else 1.0
         seen = now.scaled(correction)  # the cost model's standing as the board would count it
         removal = budgets.amount(model, target, seen, bottom.scaled(correction), share)
-        pruned, predicted, measured = _delete_cost(model, removal, seen, settings, sample, context)
+        aim = budgets.aim(target, seen, share) if by_maps else None
+        aim = None if aim is None else aim / correction  # in the cost model's count
+        pruned, predicted, measured = _delete_cost(model, removal, seen, settings, sample, context, aim)
         now = budgets.standing(pruned, x, target)
         error = error_rate(pruned, context.data.x_test, context.data.y_test)
-        result.rounds.append(Round(index, masks.sparsity(pruned), before - _alive_count(pruned), error,
+        # of the source's prunable weights: pruning by maps removes weights from the graph too
+        sparsity = 1.0 - _alive_count(pruned) / result.prunable_weights
+        result.rounds.append(Round(index, sparsity, before - _alive_count(pruned), error,
                                    predicted, measured, True, round(time.perf_counter() - start, 3),
                                    now.instructions, now.digits_per_second))
         model = pruned
@@ -291,8 +298,10 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
     return model
 
 
-def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, context: _Context):
-    """One round towards a budget: delete weights carrying `removal` of budget.costs(), retrain."""
+def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, context: _Context,
+                 aim: float | None = None):
+    """One round towards a budget: delete weights carrying `removal` of budget.costs() (with
+    `aim`, maps until the cost model's instructions reach it), retrain."""
     costs = budgets.costs(model, settings.budget, now)
     if settings.method == "magnitude":
         # every layer loses the same share of its alive weights, and so of their cost
@@ -301,12 +310,37 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
     x, y = sample
     hessian = obd.hessian_diagonal(model, x, context.loss, settings.estimator)
     groups = budgets.map_groups(model) if settings.granularity == "map" else None
-    deletion = obd.delete_for_cost(obd.saliency(model, hessian), masks.alive(model), costs, removal,
-                                   per_cost=settings.rank == "per-cost", groups=groups)
+    delete = functools.partial(obd.delete_for_cost, obd.saliency(model, hessian), masks.alive(model), costs,
+                               per_cost=settings.rank == "per-cost", groups=groups)
+    deletion = delete(amount=removal) if aim is None else \
+        _maps_reaching(model, delete, budgets.alive_cost(model, costs), aim, settings.budget, context)
     pruned = masks.with_masks(model, deletion.keep)
+    if settings.granularity == "map":
+        pruned = shrink.shrink(pruned)  # the deleted maps out of the graph, before retraining
     measured = obd.mean_loss(pruned, x, y, context.loss) - obd.mean_loss(model, x, y, context.loss)
     context.retrain(pruned)
     return pruned, deletion.predicted_increase, measured
+
+
+def _maps_reaching(model, delete, total: float, aim: float, budget: budgets.Budget, context: _Context):
+    """The smallest deletion of whole maps, in their ranking's order, whose shrunk model the cost
+    model puts at or below `aim` instructions: a removed map also takes its output stage and the
+    next layer's reads of it, which the linear price of budget.amount does not see (by bisection
+    over the deleted cost, each step an int8 conversion and a cost-model check)."""
+    def reaches(deletion) -> bool:
+        smaller = shrink.shrink(masks.with_masks(model, deletion.keep))
+        return budgets.standing(smaller, context.data.x_train, budget).instructions <= aim
+
+    low, high = 0.0, total * (1 - 1e-9)  # the alive cost as budget sums it, rounding aside
+    best = delete(amount=high)
+    for _ in range(BISECTIONS):
+        middle = (low + high) / 2
+        deletion = delete(amount=middle)
+        if reaches(deletion):
+            high, best = middle, deletion
+        else:
+            low = middle
+    return best
 
 
 def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcome: BudgetOutcome) -> float:

@@ -53,7 +53,7 @@ def string_candidates(drawn: DrawnString) -> tuple[np.ndarray, np.ndarray]:
     ink, found, height = components(drawn.gray)
     graph = lattice.build(found, height)
     _, inks = cut_candidates(ink, graph)
-    chosen = np.stack([graph.pixels(edge) for edge in graph.edges])
+    chosen = graph.all_pixels()
     labels = overlap_labels(graph.ys, graph.xs, chosen, drawn.boxes, drawn.text)
     keep = np.nonzero(labels != SKIPPED)[0]
     images = np.stack([normalize(inks[i]) for i in keep]) if len(keep) else np.zeros((0, 28, 28), np.uint8)

@@ -33,8 +33,9 @@ def _cumulative(cost: np.ndarray) -> np.ndarray:
     """total[y, x]: the least cost of a path from the top row to (y, x) moving at most one
     column a row (a diagonal step costs a little, so straight paths win ties)."""
     total = cost.copy()
+    above = np.full(cost.shape[1] + 2, np.inf)  # the row above, between two walls of infinity
     for y in range(1, len(cost)):
-        above = np.pad(total[y - 1], 1, constant_values=np.inf)
+        above[1:-1] = total[y - 1]
         total[y] += np.minimum(above[1:-1], np.minimum(above[:-2], above[2:]) + DIAGONAL)
     return total
 

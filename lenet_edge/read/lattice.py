@@ -33,6 +33,16 @@ class Lattice:
         a, b = edge
         return self.left[b] & ~self.left[a]
 
+    def all_pixels(self) -> np.ndarray:
+        """bool (edges, P): pixels() of every edge at once."""
+        a, b = np.array(self.edges).T
+        return self.left[b] & ~self.left[a]
+
+    def parts(self) -> np.ndarray:
+        """(edges,) how many connected components each candidate's ink comes from."""
+        chosen = self.all_pixels()
+        return np.stack([chosen[:, self.part == k].any(axis=1) for k in np.unique(self.part)]).sum(axis=0)
+
     def candidate(self, edge: tuple[int, int]) -> Component:
         chosen = self.pixels(edge)
         return component_of(np.stack([self.ys[chosen], self.xs[chosen]], axis=1))
@@ -66,8 +76,10 @@ def build(found: list[Component], height: float) -> Lattice:
     digit can be, and every run of one or two whole components."""
     ys, xs, rank, left, crossed, between = _boundaries(found, height)
     # Order boundaries left to right by how much ink they leave on their left, without repeats.
-    _, unique = np.unique(left, axis=0, return_index=True)
-    order = sorted(unique, key=lambda i: (left[i].sum(), i))
+    first = {}  # each distinct left set's first boundary (np.unique(axis=0) took 2 ms a string)
+    for i, row in enumerate(np.packbits(left, axis=1)):
+        first.setdefault(row.tobytes(), i)
+    order = sorted(first.values(), key=lambda i: (left[i].sum(), i))
     left, crossed = left[order], crossed[order]
     # One or two whole components are always candidates, however wide (the score's width prior
     # judges them), so a path always exists, and one for any count the components allow.

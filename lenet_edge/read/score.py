@@ -39,7 +39,7 @@ class Prior:
 def shape_scores(candidates: list[Component], graph: Lattice, height: float, prior: Prior = Prior()) -> np.ndarray:
     widths = np.array([c.box.width for c in candidates]) / height
     heights = np.array([c.box.height for c in candidates]) / height
-    parts = np.array([len(np.unique(graph.part[graph.pixels(edge)])) for edge in graph.edges])
+    parts = graph.parts()
     crossed = graph.crossed[[b for _, b in graph.edges]] / height  # the cut on each candidate's right
     return (prior.digit_bonus
             - prior.wide_weight * np.maximum(0.0, widths - prior.wide) ** 2

@@ -191,10 +191,7 @@ def digit_ink(ink: np.ndarray, component: Component, line: np.ndarray) -> np.nda
     the anti-aliased rim the threshold cut off, but not into a touching neighbour."""
     box = component.box
     mask = np.pad(component.mask, 1)
-    grown = mask.copy()
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            grown |= np.roll(mask, (dy, dx), axis=(0, 1))
+    grown = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
     top, left = max(box.top - 1, 0), max(box.left - 1, 0)
     bottom, right = min(box.bottom + 1, ink.shape[0]), min(box.right + 1, ink.shape[1])
     inside = (slice(top - box.top + 1, bottom - box.top + 1), slice(left - box.left + 1, right - box.left + 1))

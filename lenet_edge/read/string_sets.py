@@ -39,15 +39,6 @@ class StringSet:
         return np.clip(gray, 0.0, 1.0).astype(np.float32), text
 
 
-def usps_digits(images: np.ndarray) -> np.ndarray:
-    """USPS digits (N, 16, 16) in [-1, 1], ink +1, which fill their box, as MNIST-like uint8
-    (N, 28, 28): ink in a 20x20 box, so the generator gives them MNIST's height on the page."""
-    ink = ndimage.zoom((images + 1.0) / 2.0, (1, 20 / 16, 20 / 16), order=1)
-    out = np.zeros((len(images), 28, 28), dtype=np.float32)
-    out[:, 4:24, 4:24] = np.clip(ink, 0.0, 1.0)
-    return np.round(255 * out).astype(np.uint8)
-
-
 def _zoom(gray: np.ndarray, factor: float) -> np.ndarray:
     return 1.0 - np.clip(ndimage.zoom(1.0 - gray, factor, order=1), 0.0, 1.0)
 

@@ -7,10 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from lenet_edge.data import transforms
+from lenet_edge.data.usps import load_usps, mnist_like
 from lenet_edge.errors import UsageError
 from lenet_edge.models import registry
 from lenet_edge.models.layers import TANH_AMPLITUDE
 from lenet_edge.run import RunConfig
+
+MNIST_USPS = "mnist+usps"  # `train --data`: MNIST's training digits and USPS's
 
 
 @dataclasses.dataclass
@@ -52,14 +55,37 @@ def load_split(model: str, split: str, limit: int | None = None, data_dir: Path 
     return raw, transforms.CONVENTIONS[spec.input_convention](raw), labels.astype(np.int64)
 
 
+def check_data(config: RunConfig) -> None:
+    """--data names the model's own dataset or, for an MNIST model, mnist+usps."""
+    dataset = registry.spec(config.model).dataset
+    if config.data not in (None, dataset, MNIST_USPS):
+        raise UsageError(f"--data takes {dataset} or {MNIST_USPS}, got {config.data!r}")
+    if config.data == MNIST_USPS and dataset != "mnist":
+        raise UsageError(f"--data {MNIST_USPS} trains MNIST models; {config.model} takes {dataset} digits")
+
+
+def training_digits(config: RunConfig, data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(raw images, labels) to train on: the model's dataset, or with --data mnist+usps MNIST's
+    training digits followed by USPS's, made MNIST-like as the reader's USPS strings make them
+    (the first config.train_limit of each)."""
+    raw, _, labels = load_split(config.model, "train", config.train_limit, data_dir)
+    if config.data != MNIST_USPS:
+        return raw, labels
+    usps, usps_labels = load_usps("train", data_dir)
+    limit = slice(config.train_limit)
+    return (np.concatenate([raw, mnist_like(usps[limit])]),
+            np.concatenate([labels, usps_labels[limit].astype(np.int64)]))
+
+
 def load_run_data(config: RunConfig, data_dir: Path | None = None, cache: Path | None = None) -> RunData:
     """The run's training and test arrays; with config.candidate_strings, the training digits
     are joined by the reader's labelled cuts of that many strings drawn from them (kept in the
-    .npz `cache` when given, so a resumed run does not cut them again)."""
+    .npz `cache` when given, so a resumed run does not cut them again). The test digits are
+    always the model's dataset's."""
     spec = registry.spec(config.model)
     if config.distort and spec.dataset != "mnist":
         raise UsageError(f"--distort applies to MNIST models; {config.model} trains on {spec.dataset}")
-    raw, _, y_train = load_split(config.model, "train", config.train_limit, data_dir)
+    raw, y_train = training_digits(config, data_dir)
     if config.candidate_strings:
         cuts, labels = _candidates(raw, y_train, config, cache)
         raw, y_train = np.concatenate([raw, cuts]), np.concatenate([y_train, labels.astype(np.int64)])

@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 import tf_keras as keras
 
 from lenet_edge import run as runs
 from lenet_edge.errors import RunError, UsageError
 from lenet_edge.models import registry
 from lenet_edge.train import epochs
-from lenet_edge.train.batches import RunData, load_run_data
+from lenet_edge.train.batches import RunData, check_data, load_run_data
 from lenet_edge.train.progress import BatchProgress, make_progress
 
 OPTIMIZERS = {
@@ -59,6 +61,7 @@ def validate(config: runs.RunConfig) -> None:
     for name, limit in (("--train-limit", config.train_limit), ("--test-limit", config.test_limit)):
         if limit is not None and limit < 1:
             raise UsageError(f"{name} must be at least 1, got {limit}")
+    check_data(config)
 
 
 def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
@@ -74,8 +77,24 @@ def compile_model(model: keras.Model, config: runs.RunConfig) -> None:
     model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
 
 
+# One traced forward pass per model, kept while the model lives: model.predict builds a new data
+# adapter at every call, and for LeNet-5's 10,000 test digits after each epoch that was 0.7 s of a
+# 0.3 s forward pass (benchmarks/train_overhead.py)
+_FORWARD: "weakref.WeakKeyDictionary[keras.Model, tf.types.experimental.GenericFunction]" = weakref.WeakKeyDictionary()
+ERROR_BATCH = 2500  # the fastest of 256..10,000 on 2 cores
+
+
+def _forward(model: keras.Model):
+    if model not in _FORWARD:
+        held = weakref.ref(model)  # the function must not keep its model alive
+        _FORWARD[model] = tf.function(lambda x: tf.argmax(held()(x, training=False), axis=-1),
+                                      reduce_retracing=True)
+    return _FORWARD[model]
+
+
 def error_rate(model: keras.Model, x: np.ndarray, labels: np.ndarray) -> float:
-    predicted = np.argmax(model.predict(x, batch_size=1024, verbose=0), axis=-1)
+    forward = _forward(model)
+    predicted = np.concatenate([forward(x[i:i + ERROR_BATCH]).numpy() for i in range(0, len(x), ERROR_BATCH)])
     return float(np.mean(predicted != labels))
 
 
