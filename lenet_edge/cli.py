@@ -529,8 +529,9 @@ def flash(
 def pipeline(
     model: str = typer.Option("lenet5", "--model", help="Zoo model name (see `lenet-edge models`)."),
     device: str = typer.Option("nrf52840", "--device", help="A shipped device profile or a .toml path."),
-    sparsity: float = typer.Option(0.9, "--sparsity", callback=_rule(lambda v: 0 <= v < 1, "in [0, 1)"),
-                                   help="OBD: the deleted fraction of the prunable weights (0: no pruning)."),
+    sparsity: Optional[float] = typer.Option(None, "--sparsity", callback=_rule(lambda v: 0 <= v < 1, "in [0, 1)"),
+                                             help="OBD: the deleted fraction of the prunable weights (default 0.9; 0: no pruning)."),
+    digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", callback=POSITIVE, help="Prune to this rate on --device instead of to --sparsity (OBD by saliency per cost, compared with OBD by saliency and magnitude)."),
     out_dir: Path = typer.Option(..., "--out", help="Pipeline folder (rerun to resume at the unfinished stage)."),
     quick: bool = typer.Option(False, "--quick", help="Tiny budgets for a first look (minutes, not the benchmarked recipe)."),
     board: str = typer.Option("mps2-an386", "--board", help="QEMU board of the firmware stage (as for `flash --board`: mps2-an386, mps2-an385, mps2-an500, mps2-an505, mps3-an547, microbit)."),
@@ -538,12 +539,14 @@ def pipeline(
     data_dir: Optional[Path] = DataDir,
     optimize: str = Optimize,
 ):
-    """Train, OBD prune (and magnitude, the baseline), QAT, int8, check, firmware on QEMU, report."""
+    """Train, OBD prune to a sparsity or a rate (magnitude, and with a rate OBD by saliency alone, to
+    compare), QAT, int8, check, firmware on QEMU, report."""
     with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
-        from lenet_edge.pipeline.stages import Budget, PipelineSettings, run_pipeline
+        from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, run_pipeline
 
-        settings = PipelineSettings(model, device, sparsity, out_dir, Budget.quick() if quick else Budget(),
-                                    board=board, train_run=train_run, data_dir=data_dir,
+        settings = PipelineSettings(model, device, DEFAULT_SPARSITY if sparsity is None else sparsity, out_dir,
+                                    Budget.quick() if quick else Budget(), board=board,
+                                    digits_per_second=digits_per_second, train_run=train_run, data_dir=data_dir,
                                     optimize=optimize)
         result = run_pipeline(settings, _pipeline_progress)
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",

@@ -6,9 +6,10 @@ import pytest
 
 from lenet_edge import markdown
 from lenet_edge.pipeline import stages
+from lenet_edge.pipeline.report import headline as report_headline
 from lenet_edge.pipeline.stages import run_pipeline
 from tests.cli_support import assert_one_error_line, invoke
-from tests.pipeline_support import DATA, PLOTS, finished_pipeline
+from tests.pipeline_support import AFTER_PRUNING, DATA, PLOTS, RATE_PLOTS, finished_pipeline, rate_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def test_every_stage_runs_and_reports(finished):
     summary = json.loads((out / "summary.json").read_text())
     st = summary["stages"]
     assert st["train"]["epochs"] == 1 and 0 <= st["train"]["test_error"] <= 1
+    assert st["saliency"]["skipped"] and "sparsity" in st["saliency"]["reason"]
     for method in ("prune", "magnitude"):
         assert len(st[method]["rounds"]) == 2 and st[method]["sparsity"] == pytest.approx(0.6, abs=0.02)
     assert [r["sparsity"] for r in st["magnitude"]["rounds"]] == pytest.approx([r["sparsity"] for r in st["prune"]["rounds"]], abs=0.01)
@@ -64,14 +66,14 @@ def test_rerun_skips_finished_stages(finished, monkeypatch):
 def test_resumes_at_the_stage_that_stopped(finished, tmp_path, monkeypatch):
     settings, _ = finished
     recorded = json.loads((settings.out / "stages.json").read_text())
-    partial = {name: recorded[name] for name in ("train", "prune", "magnitude", "qat", "int8")}
+    partial = {name: recorded[name] for name in ("train", "prune", "saliency", "magnitude", "qat", "int8")}
     (tmp_path / "stages.json").write_text(json.dumps(partial))
     calls, events = [], []
     for name in ("evaluate", "check", "firmware", "report"):
         monkeypatch.setitem(stages.STAGES, name, lambda s, out, name=name: calls.append(name) or {"stub": name})
     result = run_pipeline(dataclasses.replace(settings, out=tmp_path), events.append)
     assert result.skipped == list(partial) and calls == ["evaluate", "check", "firmware", "report"]
-    assert [(e.name, e.status) for e in events[4:7]] == [("int8", "skip"), ("evaluate", "run"), ("evaluate", "done")]
+    assert [(e.name, e.status) for e in events[5:8]] == [("int8", "skip"), ("evaluate", "run"), ("evaluate", "done")]
     assert events[-1].number == len(stages.STAGE_NAMES) and events[-1].result == {"stub": "report"}
 
 
@@ -81,7 +83,8 @@ def test_missing_toolchain_skips_the_firmware_stage(finished, tmp_path, monkeypa
 
     settings, _ = finished
     recorded = json.loads((settings.out / "stages.json").read_text())
-    (tmp_path / "stages.json").write_text(json.dumps({k: recorded[k] for k in stages.STAGE_NAMES[:7]}))
+    before_firmware = stages.STAGE_NAMES[:stages.STAGE_NAMES.index("firmware")]
+    (tmp_path / "stages.json").write_text(json.dumps({k: recorded[k] for k in before_firmware}))
 
     def missing(*args, **kwargs):
         raise ToolchainMissingError("arm-none-eabi-gcc is not installed")
@@ -98,8 +101,8 @@ def test_cli_prints_each_stage(finished, monkeypatch):
     result = invoke("pipeline", "--model", "lenet1", "--sparsity", "0.6", "--out", settings.out, "--data-dir", DATA)
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
-    assert len(lines) == len(stages.STAGE_NAMES) and lines[0].startswith("[1/9] train finished before: 1 epoch,")
-    assert "int8 error" in lines[5] and "report.html" in result.stdout
+    assert len(lines) == len(stages.STAGE_NAMES) and lines[0].startswith("[1/10] train finished before: 1 epoch,")
+    assert "int8 error" in lines[stages.STAGE_NAMES.index("evaluate")] and "report.html" in result.stdout
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -107,6 +110,8 @@ def test_cli_prints_each_stage(finished, monkeypatch):
     (["--sparsity", "1.5"], "--sparsity"),
     (["--model", "lenet99"], "unknown model"),
     (["--optimize", "fast"], "--optimize must be one of speed, size"),
+    (["--sparsity", "0.5", "--digits-per-second", "100"], "--sparsity and --digits-per-second are two targets"),
+    (["--model", "lenet1", "--digits-per-second", "1e9"], "no pruning reaches 1,000,000,000.0 digits/s on nrf52840"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, args, fragment):
     result = invoke("pipeline", "--out", tmp_path / "p", "--quick", *args)
@@ -135,6 +140,68 @@ def test_an_unfinished_train_run_is_one_error_line(tmp_path):
     (tmp_path / "nothing").mkdir()
     result = invoke("pipeline", "--model", "lenet1", "--out", tmp_path / "p", "--quick", "--train-run", tmp_path / "nothing")
     assert_one_error_line(result, "not a finished train run")
+
+
+@pytest.fixture(scope="module")
+def rate_run(tmp_path_factory):
+    return rate_pipeline(tmp_path_factory.getbasetemp())
+
+
+def test_rate_pipeline_compares_the_three_methods_measured(rate_run):
+    from lenet_edge.compress.prune import PRUNING
+    from lenet_edge.compress.rate_methods import METHOD_NAMES
+
+    settings, result, dense = rate_run
+    assert result.ran == ["prune", "saliency", "magnitude", "report"]
+    summary = json.loads((settings.out / "summary.json").read_text())
+    points = summary["rate_points"]
+    assert [p["method"] for p in points] == ["dense", *METHOD_NAMES]
+    assert points[0]["measured_instructions"] == dense["measured_instructions"]
+    for name, p in zip(("prune", "saliency", "magnitude"), points[1:]):
+        recorded = json.loads((settings.out / name / PRUNING).read_text())["budget"]
+        assert p["measured_instructions"] == recorded["measured_instructions"] > 0
+        # a method may run out of rounds short of the rate (magnitude has, 0.7 digits/s short): said, not hidden
+        assert p["met"] == (p["measured_digits_per_second"] >= settings.digits_per_second)
+        assert ("meets the rate" if p["met"] else "MISSES the rate") in report_headline(name, result.stages[name]["result"])
+        assert p["measured_speedup"] == pytest.approx(dense["measured_instructions"] / p["measured_instructions"])
+        assert p["rounds"] >= 1 and 0 <= p["test_error"] <= 1
+    markdown = (settings.out / "report.md").read_text()
+    assert "(report/rate.png)" in markdown and "(report/sparsity.png)" not in markdown
+    assert all(f"| {p['measured_instructions']:,.0f} |" in markdown for p in points)
+    assert f"| dense | {100 * dense['test_error']:.2f}% |" in markdown
+    assert (settings.out / "report" / "rate.png").read_bytes()[:4] == b"\x89PNG"
+    page = (settings.out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(RATE_PLOTS) and 'alt="Test error vs measured' in page
+
+
+def test_the_dense_measurement_is_qemus_count(rate_run):
+    from firmware_sim.firmware.flash_arrays import flash_arrays
+    from lenet_edge.train.batches import load_split
+
+    settings, _, dense = rate_run
+    _, x, y = load_split("lenet1", "test", 3, DATA)
+    report = flash_arrays(settings.out / "dense" / "dense-int8.tflite", x, dense["board"], y)
+    assert report.instructions_per_inference == dense["measured_instructions"]
+
+
+def test_a_rate_the_dense_model_meets_prunes_nothing_and_goes_on(rate_run, tmp_path, monkeypatch):
+    settings, _, dense = rate_run
+    recorded = json.loads((settings.out / "stages.json").read_text())
+    (tmp_path / "stages.json").write_text(json.dumps({"train": recorded["train"]}))
+    (tmp_path / "dense").mkdir()
+    (tmp_path / "dense" / "dense.json").write_text(json.dumps(dense))  # measured once, by rate_run
+    calls = []
+    for name in (*AFTER_PRUNING, "report"):
+        monkeypatch.setitem(stages.STAGES, name, lambda s, out, name=name: calls.append(name) or {})
+    slow = dense["measured_digits_per_second"] / 2
+    result = run_pipeline(dataclasses.replace(settings, out=tmp_path, digits_per_second=slow))
+    assert calls == [*AFTER_PRUNING, "report"]
+    prune = result.stages["prune"]["result"]
+    assert prune["rounds"] == [] and prune["sparsity"] == prune["source_sparsity"] and prune["point"]["met"]
+    assert "already meets the rate" in report_headline("prune", prune)
+    for name in ("saliency", "magnitude"):
+        skipped = result.stages[name]["result"]
+        assert skipped["skipped"] and "already meets" in skipped["reason"] and not (tmp_path / name).exists()
 
 
 def test_markdown_table_has_a_separator_and_a_line_a_row():

@@ -15,17 +15,22 @@ multiply-add, (now - floor) / alive.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import tf_keras as keras
 
+from firmware_sim.emulator.files import atomic_write
 from firmware_sim.emulator.model_file import read_graph
+from firmware_sim.firmware.boards import BOARD_OF_CORE
+from firmware_sim.firmware.flash_arrays import flash_arrays
 from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile
 from lenet_edge.compress import masks, shrink
 from lenet_edge.errors import UsageError
 
 CALIBRATION = 500  # training digits the int8 conversion calibrates on, as `convert` does
+CONFIRM_DIGITS = 3  # test digits a measurement runs on QEMU (the count per digit is the same for each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +76,15 @@ def int8_bytes(model, x_train: np.ndarray) -> bytes:
     from convert import tflite  # lazily: convert imports lenet_edge (docs/ARCHITECTURE.md)
 
     return tflite.to_tflite(model, "int8", x_train[:CALIBRATION], CALIBRATION)
+
+
+def measure(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, device: str, path: Path):
+    """The FlashReport of the model's int8 conversion (written to `path`) built as firmware and
+    run on QEMU, on the board of the device's core, over the first CONFIRM_DIGITS test digits."""
+    tflite_bytes = int8_bytes(model, x_train)
+    atomic_write(path, lambda tmp: tmp.write_bytes(tflite_bytes))
+    board = BOARD_OF_CORE[load_profile(device).core]
+    return flash_arrays(path, x_test[:CONFIRM_DIGITS], board, y_test[:CONFIRM_DIGITS], "test digits")
 
 
 def standing(model, x_train: np.ndarray, budget: Budget) -> Standing:

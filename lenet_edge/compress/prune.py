@@ -36,10 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_sim.emulator.files import atomic_write
-from firmware_sim.firmware.boards import BOARD_OF_CORE
-from firmware_sim.firmware.flash_arrays import flash_arrays
-from firmware_sim.fit.devices.profile import load_profile
 from lenet_edge import run as runs
 from lenet_edge.compress import budget as budgets
 from lenet_edge.compress import magnitude, masks, obd, shrink
@@ -56,7 +52,6 @@ METHODS = ("obd", "magnitude")
 RANKS = ("per-cost", "saliency")
 GRANULARITIES = ("weight", "map")
 EXTRA_ROUNDS = 3  # rounds past `rounds` a budget run may take before it gives up
-CONFIRM_DIGITS = 3  # test digits the budget's firmware runs on QEMU
 BISECTIONS = 7  # steps of the search for a round's maps: 1/128 of the alive cost
 
 
@@ -356,13 +351,9 @@ def _maps_reaching(model, delete, total: float, aim: float, budget: budgets.Budg
 def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcome: BudgetOutcome) -> float:
     """Build the model's int8 firmware, run it on QEMU, record the measured rate; return the
     board's instructions over the cost model's."""
-    profile = load_profile(target.device)
     out.mkdir(parents=True, exist_ok=True)
-    tflite_bytes = budgets.int8_bytes(model, context.data.x_train)
-    atomic_write(out / FIRMWARE_MODEL, lambda tmp: tmp.write_bytes(tflite_bytes))
     data = context.data
-    report = flash_arrays(out / FIRMWARE_MODEL, data.x_test[:CONFIRM_DIGITS], BOARD_OF_CORE[profile.core],
-                          data.y_test[:CONFIRM_DIGITS], "test digits")
+    report = budgets.measure(model, data.x_train, data.x_test, data.y_test, target.device, out / FIRMWARE_MODEL)
     factor = report.instructions_per_inference / outcome.final.instructions
     measured = outcome.final.scaled(factor)  # the rate check's formula gives for QEMU's count
     outcome.board = report.board

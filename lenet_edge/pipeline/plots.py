@@ -5,6 +5,9 @@ import io
 
 DPI = 110
 OBD_COLOR, MAGNITUDE_COLOR, INT8_COLOR = "#1f77b4", "#d62728", "#2ca02c"
+SALIENCY_COLOR, DENSE_COLOR = "#9467bd", "#7f7f7f"
+RATE_STYLE = {"dense": (DENSE_COLOR, "s"), "OBD, saliency per cost": (OBD_COLOR, "o"),
+              "OBD, saliency": (SALIENCY_COLOR, "^"), "magnitude (tfmot)": (MAGNITUDE_COLOR, "v")}
 
 
 def _plt():
@@ -71,6 +74,29 @@ def sparsity(prune: dict, magnitude: dict, int8: dict | None) -> bytes:
            title="sparsity vs error, same schedule and retraining")
     ax.grid(alpha=0.3)
     ax.legend()
+    return _png(fig)
+
+
+def rate(points: list[dict], digits_per_second: float, device: str) -> bytes:
+    """Test error against QEMU's instructions per digit: the dense model and each method's
+    pruned one (report.rate_points); the dashed line is the rate asked, at the device's clock
+    as the dense model's measurement converts it."""
+    fig, ax = _plt().subplots(figsize=(6.5, 4))
+    for p in points:
+        color, marker = RATE_STYLE[p["method"]]
+        ax.plot([p["measured_instructions"]], [100 * p["test_error"]], marker=marker, markersize=9, linestyle="",
+                color=color, label=f"{p['method']} ({p['measured_speedup']:.2f}x)")
+    dense = points[0]
+    asked = dense["measured_instructions"] * dense["measured_digits_per_second"] / digits_per_second
+    ax.axvline(asked, color="black", linestyle="--", alpha=0.6, label=f"{digits_per_second:,.1f} digits/s on {device}")
+    ax.set(xlabel="instructions per digit, measured on QEMU", ylabel="test error %",
+           title="pruned to the rate: same retraining budget")
+    from matplotlib import ticker
+
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(6))
+    ax.xaxis.set_major_formatter(_thousands())
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _png(fig)
 
 

@@ -24,6 +24,10 @@ def _count(n: int, noun: str) -> str:
 
 def headline(name: str, r: dict) -> str:
     """One line saying what a stage's result is (progress lines and the report's table)."""
+    if name in ("prune", "saliency", "magnitude") and r.get("skipped"):
+        return f"skipped: {r['reason']}"
+    if "point" in r:
+        return _rate_headline(r)
     if name in ("prune", "magnitude"):
         method = "OBD" if name == "prune" else "magnitude (tfmot), OBD's schedule"
         return f"{method}: {_count(len(r['rounds']), 'round')} to sparsity {100 * r['sparsity']:.1f}%, test error {_pct(r['test_error'])}"
@@ -44,14 +48,38 @@ def headline(name: str, r: dict) -> str:
     return lines[name]() if name in lines else ""
 
 
+def _rate_headline(r: dict) -> str:
+    p, outcome = r["point"], r["budget"]
+    if not r["rounds"]:
+        return (f"{p['method']}: the dense model already meets the rate ({p['measured_digits_per_second']:,.1f} "
+                f"digits/s measured on {outcome['board']}): nothing pruned, test error {_pct(p['test_error'])}")
+    return (f"{p['method']}: {_count(p['rounds'], 'round')} to {p['measured_instructions']:,.0f} instructions per "
+            f"digit on {outcome['board']} ({p['measured_speedup']:.2f}x dense), {p['measured_digits_per_second']:,.1f} "
+            f"digits/s: {'meets' if p['met'] else 'MISSES'} the rate; sparsity {100 * p['sparsity']:.1f}%, "
+            f"test error {_pct(p['test_error'])}")
+
+
+def rate_points(stages: dict) -> list[dict]:
+    """With a rate: the dense model's point, then every method's that ran (stage results)."""
+    dense = stages["prune"]["dense"]
+    return [{"method": "dense", "rounds": 0, "sparsity": stages["prune"]["source_sparsity"],
+             "test_error": dense["test_error"], "measured_instructions": dense["measured_instructions"],
+             "measured_digits_per_second": dense["measured_digits_per_second"], "measured_speedup": 1.0,
+             "met": None}] + [stages[name]["point"] for name in ("prune", "saliency", "magnitude")
+                              if "point" in stages[name]]
+
+
 def _summary(stages: dict, settings) -> dict:
     stages = {name: entry for name, entry in stages.items() if name != "report"}  # a rerun's old one
     seconds = {name: entry["seconds"] for name, entry in stages.items()}
-    return {"model": settings.model, "device": settings.device, "sparsity_goal": settings.sparsity,
+    summary = {"model": settings.model, "device": settings.device, "sparsity_goal": settings.sparsity if settings.digits_per_second is None else None,
             "budget": dataclasses.asdict(settings.budget), "seconds": seconds,
             "total_seconds": round(sum(seconds.values()), 1),
-            "int8_error": stages["evaluate"]["result"]["error"],
+            "int8_error": stages["evaluate"]["result"]["error"], "digits_per_second_goal": settings.digits_per_second,
             "stages": {name: entry["result"] for name, entry in stages.items()}}
+    if settings.digits_per_second is not None:
+        summary["rate_points"] = rate_points(summary["stages"])
+    return summary
 
 
 def _stage_table(summary: dict) -> list[str]:
@@ -67,6 +95,38 @@ def _rounds_table(prune: dict, magnitude: dict) -> list[str]:
                _pct(m["test_error"])) for o, m in zip(prune["rounds"], magnitude["rounds"])]
     return markdown.table(("round", "OBD sparsity", "OBD test error", "magnitude sparsity",
                            "magnitude test error"), [dense, *rounds])
+
+
+def _rate_table(points: list[dict]) -> list[str]:
+    return markdown.table(
+        ("method", "test error", "instructions per digit (QEMU)", "speed-up over dense (QEMU)", "digits/s on the device",
+         "rate met"),
+        [(p["method"], _pct(p["test_error"]), f"{p['measured_instructions']:,.0f}", f"{p['measured_speedup']:.2f}x",
+          f"{p['measured_digits_per_second']:,.1f}", {True: "yes", False: "NO", None: "-"}[p["met"]]) for p in points])
+
+
+def _pruning_section(summary: dict) -> tuple[str, str, list[str]]:
+    """(title, plot, lines) of the pruning comparison: against the rate asked, or the sparsity."""
+    st = summary["stages"]
+    if summary.get("digits_per_second_goal") is None:
+        return ("Sparsity vs error: OBD and magnitude pruning", "sparsity",
+                _rounds_table(st["prune"], st["magnitude"]))
+    return ("Test error vs measured instructions per digit: pruned to the rate", "rate",
+            _rate_table(summary["rate_points"]) + ["", (
+                f"Each method pruned round by round, on the same retraining budget, until its int8 firmware "
+                f"met {summary['digits_per_second_goal']:,.1f} digits/s on {summary['device']} as QEMU counts "
+                f"its instructions (rate met: NO when the rounds ran out first); test error: the float model "
+                f"after its last retraining, the dense one before any.")])
+
+
+def _intro(summary: dict) -> str:
+    st, ev = summary["stages"], summary["stages"]["evaluate"]
+    goal = summary.get("digits_per_second_goal")
+    target = (f"sparsity {100 * st['prune']['sparsity']:.1f}% (goal {100 * summary['sparsity_goal']:.0f}%)"
+              if goal is None else f"OBD by saliency per cost to {goal:,.1f} digits/s on {summary['device']}, "
+                                   f"sparsity {100 * st['prune']['sparsity']:.1f}%")
+    return (f"Final int8 model: {target}, test error {_pct(ev['error'])} on {ev['digits']:,} digits, run by the "
+            f"emulator (bit-exact with TFLM); stages took {summary['total_seconds'] / 60:.1f} min.")
 
 
 def _layer_table(check: dict) -> list[str]:
@@ -108,15 +168,13 @@ def _markdown(summary: dict, images: dict[str, str]) -> str:
     ev = st["evaluate"]
     sections = [
         ("Training curves", "training", []),
-        ("Sparsity vs error: OBD and magnitude pruning", "sparsity", _rounds_table(st["prune"], st["magnitude"])),
+        _pruning_section(summary),
         ("Per-layer cost (int8 model)", "layers", _layer_table(st["check"])),
         ("Memory against the device", "memory", _memory_lines(st["check"], st["firmware"])),
         ("Confusion matrix (int8 model)", "confusion", []),
         ("Error vs rejection (int8 model)", "rejection", _rejection_lines(ev))]
-    lines = [f"# lenet-edge pipeline: {summary['model']} on {summary['device']}", "",
-             f"Final int8 model: sparsity {100 * st['prune']['sparsity']:.1f}% (goal {100 * summary['sparsity_goal']:.0f}%), "
-             f"test error {_pct(ev['error'])} on {ev['digits']:,} digits, run by the emulator (bit-exact with TFLM); "
-             f"stages took {summary['total_seconds'] / 60:.1f} min.", ""] + _stage_table(summary) + [""]
+    lines = [f"# lenet-edge pipeline: {summary['model']} on {summary['device']}", "", _intro(summary), ""] \
+        + _stage_table(summary) + [""]
     for title, name, extra in sections:
         lines += [f"## {title}", "", f"![{title}]({images[name]})", ""] + (extra + [""] if extra else [])
     lines += ["Every number: `summary.json`.", ""]
@@ -159,9 +217,12 @@ def _html(markdown: str, pngs: dict[str, bytes], images: dict[str, str]) -> str:
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def _plots(st: dict) -> dict[str, bytes]:
-    return {"training": plots.training(runs.read_metrics(st["train"]["folder"])),
-            "sparsity": plots.sparsity(st["prune"], st["magnitude"], st["evaluate"]),
+def _plots(summary: dict) -> dict[str, bytes]:
+    st = summary["stages"]
+    pruning = ({"sparsity": plots.sparsity(st["prune"], st["magnitude"], st["evaluate"])}
+               if summary.get("digits_per_second_goal") is None else
+               {"rate": plots.rate(summary["rate_points"], summary["digits_per_second_goal"], summary["device"])})
+    return {"training": plots.training(runs.read_metrics(st["train"]["folder"])), **pruning,
             "layers": plots.layers(st["check"]["layers"]),
             "memory": plots.memory(st["check"], st["firmware"]),
             "confusion": plots.confusion(st["evaluate"]["confusion"]),
@@ -179,7 +240,7 @@ def write_report(out: Path, stages: dict, settings) -> dict:
     folder = out / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     summary = _summary(stages, settings)
-    pngs = _plots(summary["stages"])
+    pngs = _plots(summary)
     images = {}
     for name, data in pngs.items():
         runs.atomic_write(folder / f"{name}.png", lambda tmp, data=data: tmp.write_bytes(data))

@@ -19,7 +19,10 @@ from lenet_edge.errors import RunError, UsageError
 
 STAGES_FILE = "stages.json"
 SETTINGS_FILE = "pipeline.json"  # what the finished stages were asked for
-STAGE_NAMES = ("train", "prune", "magnitude", "qat", "int8", "evaluate", "check", "firmware", "report")
+DEFAULT_SPARSITY = 0.9
+# with a rate: the model that goes on to QAT (prune), then the two it is compared with
+RATE_METHODS = {"prune": "OBD, saliency per cost", "saliency": "OBD, saliency", "magnitude": "magnitude (tfmot)"}
+STAGE_NAMES = ("train", "prune", "saliency", "magnitude", "qat", "int8", "evaluate", "check", "firmware", "report")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +64,11 @@ class Budget:
 class PipelineSettings:
     model: str
     device: str
-    sparsity: float
+    sparsity: float  # pruned to, unless digits_per_second is given (then DEFAULT_SPARSITY)
     out: Path
     budget: Budget = Budget()
     board: str = "mps2-an386"
-    digits_per_second: float | None = None
+    digits_per_second: float | None = None  # prune to this rate on the device instead of to sparsity
     train_run: Path | None = None  # reuse this finished train run instead of training into out/train
     data_dir: Path | None = None
     progress: bool = True
@@ -101,6 +104,38 @@ def validate(settings: PipelineSettings) -> None:
     b = settings.budget
     if b.epochs < 1 or b.prune_rounds < 1 or b.prune_epochs < 1 or b.qat_epochs < 1 or b.firmware_images < 1:
         raise UsageError("every stage budget (epochs, rounds, images) must be at least 1")
+    if settings.digits_per_second is not None:
+        if settings.sparsity != DEFAULT_SPARSITY:
+            raise UsageError("--sparsity and --digits-per-second are two targets; give one")
+        _reachable(settings)
+
+
+def _reachable(settings: PipelineSettings) -> None:
+    """A rate no pruning reaches is refused before training, with the numbers: the floor (every
+    prunable weight deleted) of the model to train (or of the train run given)."""
+    from lenet_edge.compress import budget as budgets
+    from lenet_edge.train.batches import load_split
+
+    target = budgets.Budget(settings.device, settings.digits_per_second)
+    target.validate()
+    model = _untrained(settings.model) if settings.train_run is None else runs.load_model(settings.train_run)
+    _, x, _ = load_split(settings.model, "train", budgets.CALIBRATION, settings.data_dir)
+    budgets.check_reachable(budgets.standing(model, x, target), budgets.floor(model, x, target), target)
+
+
+def _untrained(name: str):
+    """The model to train with small random biases: its cost is the trained model's (the cost
+    model counts its structure), but a fresh model's zero biases would leave the floor's int8
+    conversion (every kernel weight zero) a constant output that cannot be quantized."""
+    import numpy as np
+
+    from lenet_edge.models import registry
+
+    model, rng = registry.build(name), np.random.default_rng(0)
+    for layer in model.layers:
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.assign(rng.normal(0.0, 0.1, layer.bias.shape).astype("float32"))
+    return model
 
 
 def _recorded(s: PipelineSettings) -> dict:
@@ -163,27 +198,75 @@ def stage_train(s: PipelineSettings, out: Path) -> dict:
 
 
 def stage_prune(s: PipelineSettings, out: Path) -> dict:
-    return _prune(s, out, "obd", out / "prune")
+    """OBD to the sparsity; with a rate, OBD by saliency per cost to it (and the dense model measured)."""
+    if s.digits_per_second is None:
+        return _prune(s, out, "obd", out / "prune")
+    from lenet_edge.compress.rate_methods import dense_measurement
+
+    dense = dense_measurement(train_folder(out), s.device, out / "dense", s.data_dir)
+    return {**_prune_to_rate(s, out, "prune", dense), "dense": dense}
+
+
+def stage_saliency(s: PipelineSettings, out: Path) -> dict:
+    """With a rate: OBD by saliency alone (the paper's ranking) to it, for the comparison."""
+    if s.digits_per_second is None:
+        return {"skipped": True, "reason": "pruning to a sparsity: the prune stage ranks by saliency"}
+    return _compared(s, out, "saliency")
 
 
 def stage_magnitude(s: PipelineSettings, out: Path) -> dict:
-    """tfmot's magnitude pruning on OBD's schedule and retraining budget: the baseline of the plot."""
-    return _prune(s, out, "magnitude", out / "magnitude")
+    """tfmot's magnitude pruning on OBD's schedule (or to its rate) and retraining budget: the
+    baseline of the plot."""
+    if s.digits_per_second is None:
+        return _prune(s, out, "magnitude", out / "magnitude")
+    return _compared(s, out, "magnitude")
+
+
+def _prune_settings(s: PipelineSettings, method: str):
+    from lenet_edge.compress.prune import PruneSettings
+
+    b = s.budget
+    return PruneSettings(method, sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
+                         sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay)
 
 
 def _prune(s: PipelineSettings, out: Path, method: str, folder: Path) -> dict:
-    from lenet_edge.compress.prune import PruneSettings, prune
+    from lenet_edge.compress.prune import prune
 
-    b = s.budget
     folder = _fresh(folder)
-    settings = PruneSettings(method, sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
-                             sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay)
-    result = prune(train_folder(out), folder, settings, s.data_dir, s.progress)
-    rounds = [dataclasses.asdict(r) for r in result.rounds]
-    return {"folder": str(folder), "source_error": result.source_error, "source_sparsity": result.source_sparsity,
-            "prunable_weights": result.prunable_weights, "rounds": rounds,
-            "sparsity": rounds[-1]["sparsity"] if rounds else result.source_sparsity,
-            "test_error": rounds[-1]["test_error"] if rounds else result.source_error}
+    result = prune(train_folder(out), folder, _prune_settings(s, method), s.data_dir, s.progress)
+    return _pruned(folder, dataclasses.asdict(result))
+
+
+def _pruned(folder: Path, table: dict) -> dict:
+    """A prune stage's result from its pruning table (pruning.json)."""
+    from lenet_edge.compress.rate_methods import final
+
+    sparsity, error = final(table)
+    return {"folder": str(folder), "source_error": table["source_error"], "source_sparsity": table["source_sparsity"],
+            "prunable_weights": table["prunable_weights"], "rounds": table["rounds"], "sparsity": sparsity,
+            "test_error": error}
+
+
+def _compared(s: PipelineSettings, out: Path, name: str) -> dict:
+    prune = read_stages(out)["prune"]["result"]
+    if not prune["rounds"]:
+        return {"skipped": True, "reason": f"the dense model already meets {s.digits_per_second:,.1f} digits/s: "
+                                           f"nothing to prune"}
+    return _prune_to_rate(s, out, name, prune["dense"])
+
+
+def _prune_to_rate(s: PipelineSettings, out: Path, name: str, dense: dict) -> dict:
+    """Stage `name`'s method (RATE_METHODS) to the rate on the stages' retraining budget, with its
+    measured point (rate_methods.point)."""
+    from lenet_edge.compress import budget as budgets
+    from lenet_edge.compress.rate_methods import point, prune_to
+
+    folder = _fresh(out / name)
+    method = RATE_METHODS[name]
+    table = prune_to(train_folder(out), folder, method, _prune_settings(s, "obd"),
+                     budgets.Budget(s.device, s.digits_per_second), s.data_dir, s.progress)
+    return {**_pruned(folder, table), "budget": table["budget"], "point": point(method, table, dense)}
 
 
 def stage_qat(s: PipelineSettings, out: Path) -> dict:
@@ -256,7 +339,7 @@ def _tflite(out: Path) -> Path:
 
 
 STAGES: dict[str, Callable[[PipelineSettings, Path], dict]] = {
-    "train": stage_train, "prune": stage_prune, "magnitude": stage_magnitude, "qat": stage_qat,
+    "train": stage_train, "prune": stage_prune, "saliency": stage_saliency, "magnitude": stage_magnitude, "qat": stage_qat,
     "int8": stage_int8, "evaluate": stage_evaluate, "check": stage_check, "firmware": stage_firmware, "report": stage_report}
 
 
