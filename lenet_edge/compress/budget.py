@@ -138,9 +138,9 @@ def costs(model, budget: Budget, now: Standing) -> dict:
     return {name: np.ones(a.shape) for name, a in masks.alive(model).items()}
 
 
-def alive_cost(model, weights: dict) -> float:
-    """The cost (a costs() dict) of the weights the model still has."""
-    return sum(float(weights[name][mask].sum()) for name, mask in masks.alive(model).items())
+def alive_cost(alive: dict, weights: dict) -> float:
+    """The cost (a costs() dict) of the alive weights (a masks.alive() dict, or part of one)."""
+    return sum(float(weights[name][mask].sum()) for name, mask in alive.items())
 
 
 def aim(budget: Budget, now: Standing, share: float) -> float | None:
@@ -155,7 +155,7 @@ def aim(budget: Budget, now: Standing, share: float) -> float | None:
 def amount(model, budget: Budget, now: Standing, bottom: Standing, share: float) -> float:
     """The cost (in costs()'s units) a round deletes: `share` of the way to the binding limit,
     priced by the instructions (or flash bytes) per alive unit between now and the floor."""
-    total = alive_cost(model, costs(model, budget, now))
+    total = alive_cost(masks.alive(model), costs(model, budget, now))
     if _misses_rate(budget, now):
         excess, span = now.instructions - aim(budget, now, 1.0), now.instructions - bottom.instructions
     elif budget.flash_bytes is not None and now.flash_bytes > budget.flash_bytes:

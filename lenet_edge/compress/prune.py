@@ -16,9 +16,10 @@ With a device `budget` (budget.py: a rate, flash or RAM on a named part) the rou
 budget instead of a sparsity: each deletes its share of the way there as the cost model prices
 it (OBD by saliency per unit of the device cost each weight carries, `rank="saliency"` for the
 paper's ranking, `granularity="map"` for whole filters, whose dead maps shrink.py then removes
-from the graph), retrains, and asks the cost model again, until it says the budget is met. The int8 conversion of the result is then built once as
-firmware and run on QEMU (firmware-int8.tflite in the run folder), and the measured rate is
-recorded beside the prediction.
+from the graph), retrains, and asks the cost model again, until it says the budget is met. The
+int8 conversion of the result is then built once as firmware and run on QEMU
+(firmware-int8.tflite in the run folder), and the measured rate is recorded beside the
+prediction.
 
 The new run folder holds
     config.json   stage "prune", source = the run pruned, epochs = all retraining epochs
@@ -305,7 +306,8 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
     costs = budgets.costs(model, settings.budget, now)
     if settings.method == "magnitude":
         # every layer loses the same share of its alive weights, and so of their cost
-        target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - removal / budgets.alive_cost(model, costs))
+        alive_share = removal / budgets.alive_cost(masks.alive(model), costs)
+        target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - alive_share)
         return magnitude.prune_round(model, target, context.retrain), None, None
     x, y = sample
     hessian = obd.hessian_diagonal(model, x, context.loss, settings.estimator)
@@ -316,7 +318,7 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
         alive = {name: mask for name, mask in alive.items() if name in groups}
     delete = functools.partial(obd.delete_for_cost, obd.saliency(model, hessian), alive, costs,
                                per_cost=settings.rank == "per-cost", groups=groups)
-    total = sum(float(costs[name][mask].sum()) for name, mask in alive.items())
+    total = budgets.alive_cost(alive, costs)
     deletion = delete(amount=min(removal, total)) if aim is None else \
         _maps_reaching(model, delete, total, aim, settings.budget, context)
     pruned = masks.with_masks(model, deletion.keep)
@@ -336,7 +338,7 @@ def _maps_reaching(model, delete, total: float, aim: float, budget: budgets.Budg
         smaller = shrink.shrink(masks.with_masks(model, deletion.keep))
         return budgets.standing(smaller, context.data.x_train, budget).instructions <= aim
 
-    low, high = 0.0, total * (1 - 1e-9)  # the alive cost as budget sums it, rounding aside
+    low, high = 0.0, total * (1 - 1e-9)  # obd.delete_for_cost sums the same costs in another order
     best = delete(amount=high)
     for _ in range(BISECTIONS):
         middle = (low + high) / 2
