@@ -3,7 +3,8 @@ OBD by saliency per cost, OBD by saliency (the paper's ranking) and tfmot's magn
 the same retraining budget (issue 14).
 
     python benchmarks/budget_pruning.py --run runs/bench/lenet1 [--device nrf52840]
-        [--speedups 2,3,4] [--rounds 3] [--retrain-epochs 1] [--lr 1e-3] [--out runs/bench/budget]
+        [--speedups 2,3,4] [--rounds 3] [--retrain-epochs 1] [--lr 1e-3] [--estimator gn]
+        [--out runs/bench/budget]
 
 For each asked speed-up k the rate asked is k times the dense model's rate as the cost model
 gives it; `lenet_edge.compress.prune` prunes round by round until the cost model says the rate
@@ -36,13 +37,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--retrain-epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=None, help="retraining rate (default: the run's last)")
+    parser.add_argument("--estimator", default=None, help="OBD's Hessian diagonal: paper or gn (default: prune's, gn)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/budget"))
     args = parser.parse_args()
     out = args.out / args.run.name
     out.mkdir(parents=True, exist_ok=True)
     dense = dense_measurement(args.run, args.device, out)
     rows, summary = [], {"dense": dense, "runs": []}
-    settings = PruneSettings(rounds=args.rounds, retrain_epochs=args.retrain_epochs, learning_rate=args.lr)
+    settings = PruneSettings(rounds=args.rounds, retrain_epochs=args.retrain_epochs, learning_rate=args.lr,
+                             estimator=args.estimator)
     for speedup in [float(k) for k in args.speedups.split(",")]:
         for name, (method, rank) in METHODS.items():
             folder = out / f"{method}-{rank}-{speedup:g}x"

@@ -300,7 +300,7 @@ def prune(
     sparsity: Optional[float] = typer.Option(None, "--sparsity", callback=FRACTION, help="Fraction of the prunable weights to delete, in (0, 1) (default 0.9; not with a --device budget)."),
     rounds: int = typer.Option(3, "--rounds", callback=AT_LEAST_1, help="Delete-and-retrain rounds."),
     retrain_epochs: int = typer.Option(1, "--retrain-epochs", callback=AT_LEAST_0, help="Retraining epochs after each deletion (0: none)."),
-    estimator: str = typer.Option("paper", "--estimator", help="OBD Hessian diagonal: paper (1990 backward pass) or gn (exact Gauss-Newton)."),
+    estimator: Optional[str] = typer.Option(None, "--estimator", help="OBD Hessian diagonal: paper (1990 backward pass) or gn (exact Gauss-Newton); default gn with --device, paper otherwise."),
     sample: int = typer.Option(2000, "--sample", callback=AT_LEAST_1, help="OBD: training digits the Hessian averages over."),
     lr: Optional[float] = typer.Option(None, "--lr", callback=POSITIVE, help="Retraining learning rate (default: the run's last)."),
     max_error: Optional[float] = typer.Option(None, "--max-error", callback=FRACTION, help="Error budget: stop, undoing the round, when test error exceeds this."),

@@ -62,7 +62,7 @@ class PruneSettings:
     sparsity: float = 0.9  # the deleted fraction of the prunable weights after the last round
     rounds: int = 3
     retrain_epochs: int = 1  # per round; the same budget for both methods
-    estimator: str = "paper"  # OBD's Hessian estimator, "paper" or "gn"
+    estimator: str | None = None  # OBD's Hessian estimator, "paper" or "gn"; None: estimator()
     sample: int | None = 2000  # training digits the Hessian averages over (None: all of them)
     learning_rate: float | None = None  # for retraining; None: the source run's last rate
     steps: tuple[float, ...] | None = None  # the sparsity after each round (overrides sparsity, rounds)
@@ -204,6 +204,17 @@ def _prunable_run(source: Path) -> runs.RunConfig:
     return config
 
 
+def estimator(settings: PruneSettings) -> str:
+    """The Hessian diagonal OBD ranks by: the one asked for; else Gauss-Newton's towards a
+    budget, the paper's towards a sparsity. Ranked per unit of cost, the paper's diagonal, which
+    drops the cross terms between a shared weight's positions, prices a first-layer weight far
+    too low (LeNet-5's C1: 57x below Gauss-Newton's in median, C5 2x above), so cost-aware OBD
+    deleted C1 first (BENCHMARKS.md, "Pruning to a rate")."""
+    if settings.estimator is not None:
+        return settings.estimator
+    return "gn" if settings.budget is not None else "paper"
+
+
 def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
     if not 0.0 < settings.sparsity < 1.0:
         raise UsageError(f"--sparsity must be in (0, 1), got {settings.sparsity}")
@@ -214,7 +225,7 @@ def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
                          f"{settings.weight_decay}")
     if settings.rounds < 1 or settings.retrain_epochs < 0 or (settings.sample is not None and settings.sample < 1):
         raise UsageError("--rounds and --sample must be at least 1, --retrain-epochs at least 0")
-    if settings.estimator not in obd.ESTIMATORS:
+    if settings.estimator not in (None, *obd.ESTIMATORS):
         raise UsageError(f"unknown Hessian estimator {settings.estimator!r}; choose one of {', '.join(obd.ESTIMATORS)}")
     if settings.rank not in RANKS or settings.granularity not in GRANULARITIES:
         raise UsageError(f"--rank must be one of {', '.join(RANKS)} and --granularity one of "
@@ -246,7 +257,7 @@ def _rounds(model, steps, settings: PruneSettings, context: _Context, result: Pr
     for index, target in enumerate(steps, start=1):
         start, before, weights = time.perf_counter(), _alive_count(model), model.get_weights()
         if settings.method == "obd":
-            pruned, predicted, measured = _obd_delete(model, target, settings.estimator, sample, context)
+            pruned, predicted, measured = _obd_delete(model, target, estimator(settings), sample, context)
             context.retrain(pruned)
         else:
             pruned, predicted, measured = magnitude.prune_round(model, target, context.retrain), None, None
@@ -310,7 +321,7 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
         target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - alive_share)
         return magnitude.prune_round(model, target, context.retrain), None, None
     x, y = sample
-    hessian = obd.hessian_diagonal(model, x, context.loss, settings.estimator)
+    hessian = obd.hessian_diagonal(model, x, context.loss, estimator(settings))
     alive, groups = masks.alive(model), None
     if settings.granularity == "map":
         groups = budgets.map_groups(model)
