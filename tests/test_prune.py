@@ -13,7 +13,7 @@ from convert import tflite
 from lenet_edge import run as runs
 from lenet_edge.compress import masks, qat
 from lenet_edge.compress.budget import Budget
-from lenet_edge.compress.prune import PruneSettings, estimator, prune, schedule
+from lenet_edge.compress.prune import PruneSettings, hessian_estimator, prune, schedule
 from lenet_edge.compress.qat_run import fine_tune_qat
 from lenet_edge.models import registry
 from lenet_edge.train.batches import load_split
@@ -73,9 +73,9 @@ def test_pruned_connections_drop_by_the_deleted_weights_at_every_position(source
 
 def test_obd_ranks_by_gauss_newton_towards_a_budget_unless_told():
     # per unit of cost, the paper's diagonal underprices the first layer's shared weights
-    assert estimator(PruneSettings()) == "paper"
-    assert estimator(PruneSettings(budget=Budget("nrf52840", 100.0))) == "gn"
-    assert estimator(PruneSettings(budget=Budget("nrf52840", 100.0), estimator="paper")) == "paper"
+    assert hessian_estimator(PruneSettings()) == "paper"
+    assert hessian_estimator(PruneSettings(budget=Budget("nrf52840", 100.0))) == "gn"
+    assert hessian_estimator(PruneSettings(budget=Budget("nrf52840", 100.0), estimator="paper")) == "paper"
 
 
 def test_masks_hold_through_training_and_table_zeros_never_come_back():

@@ -62,7 +62,7 @@ class PruneSettings:
     sparsity: float = 0.9  # the deleted fraction of the prunable weights after the last round
     rounds: int = 3
     retrain_epochs: int = 1  # per round; the same budget for both methods
-    estimator: str | None = None  # OBD's Hessian estimator, "paper" or "gn"; None: estimator()
+    estimator: str | None = None  # OBD's Hessian estimator, "paper" or "gn"; None: hessian_estimator()
     sample: int | None = 2000  # training digits the Hessian averages over (None: all of them)
     learning_rate: float | None = None  # for retraining; None: the source run's last rate
     steps: tuple[float, ...] | None = None  # the sparsity after each round (overrides sparsity, rounds)
@@ -204,12 +204,12 @@ def _prunable_run(source: Path) -> runs.RunConfig:
     return config
 
 
-def estimator(settings: PruneSettings) -> str:
+def hessian_estimator(settings: PruneSettings) -> str:
     """The Hessian diagonal OBD ranks by: the one asked for; else Gauss-Newton's towards a
     budget, the paper's towards a sparsity. Ranked per unit of cost, the paper's diagonal, which
     drops the cross terms between a shared weight's positions, prices a first-layer weight far
     too low (LeNet-5's C1: 57x below Gauss-Newton's in median, C5 2x above), so cost-aware OBD
-    deleted C1 first (BENCHMARKS.md, "Pruning to a rate")."""
+    deleted C1 first (BENCHMARKS.md, "LeNet-5 to 2x and 3x")."""
     if settings.estimator is not None:
         return settings.estimator
     return "gn" if settings.budget is not None else "paper"
@@ -257,7 +257,7 @@ def _rounds(model, steps, settings: PruneSettings, context: _Context, result: Pr
     for index, target in enumerate(steps, start=1):
         start, before, weights = time.perf_counter(), _alive_count(model), model.get_weights()
         if settings.method == "obd":
-            pruned, predicted, measured = _obd_delete(model, target, estimator(settings), sample, context)
+            pruned, predicted, measured = _obd_delete(model, target, hessian_estimator(settings), sample, context)
             context.retrain(pruned)
         else:
             pruned, predicted, measured = magnitude.prune_round(model, target, context.retrain), None, None
@@ -321,7 +321,7 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
         target = 1.0 - (1.0 - masks.sparsity(model)) * (1.0 - alive_share)
         return magnitude.prune_round(model, target, context.retrain), None, None
     x, y = sample
-    hessian = obd.hessian_diagonal(model, x, context.loss, estimator(settings))
+    hessian = obd.hessian_diagonal(model, x, context.loss, hessian_estimator(settings))
     alive, groups = masks.alive(model), None
     if settings.granularity == "map":
         groups = budgets.map_groups(model)
