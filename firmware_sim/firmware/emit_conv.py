@@ -53,7 +53,7 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
         fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
     elif encoding.kind == "pairs":
         fields.update(in_size=geometry.in_h * geometry.in_w * geometry.in_c,
-                      offsets=pointers["offsets"], pairs=pointers["pairs"])
+                      pairs=pointers["pairs"])
     fields["output"] = _nested(arrays, _output_stage(
         arrays, "", params, folded_bias(params.bias, weights, params.input_offset), step.table))
     if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments

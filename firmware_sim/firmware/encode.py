@@ -182,28 +182,27 @@ def sparse(weights: np.ndarray, geometry: Geometry) -> Encoding:
 
 
 def pairs(weights: np.ndarray, geometry: Geometry) -> Encoding:
-    """Per channel its nonzero taps in conv_layout.tap_pairs' pairs: the int16 weight pair
-    (w at o, w at o + 1; 0 for a tap without partner) as a word, and o."""
+    """Per channel its nonzero taps in conv_layout.tap_pairs' pairs, each a stream entry of two
+    words: the int16 weight pair (w at o, w at o + 1; 0 for a tap without partner) and the byte
+    offset of o's word in the pair buffer (o x conv_layout.pair_stride)."""
     out_c = len(weights)
     offsets = _offsets(weights, geometry)
-    if offsets.max(initial=0) > 0xFFFF:
-        raise UnsupportedOpError(f"a convolution window spans {int(offsets.max()) + 1} input "
-                                 f"bytes; paired weights hold 16-bit offsets")
+    stride = conv_layout.pair_stride(geometry)
     flat = weights.reshape(out_c, -1)
-    words, starts, counts = [], [], []
+    stream, counts = [], []
     for c in range(out_c):
         nonzero = np.flatnonzero(flat[c])
         values = flat[c][nonzero]
-        for first, partner in conv_layout.tap_pairs(offsets[nonzero]):
+        channel = conv_layout.tap_pairs(offsets[nonzero])
+        for first, partner in channel:
             high = int(values[partner]) if partner is not None else 0
-            words.append((int(values[first]) & 0xFFFF) | ((high & 0xFFFF) << 16))
-            starts.append(int(offsets[nonzero[first]]))
-        counts.append(len(starts) - sum(counts))
-    arrays = {"weights": (np.array(words, dtype=np.int64), "uint32"),
-              "offsets": (np.array(starts, dtype=np.int64), "uint16"),
+            stream += [(int(values[first]) & 0xFFFF) | ((high & 0xFFFF) << 16),
+                       stride * int(offsets[nonzero[first]])]
+        counts.append(len(channel))
+    arrays = {"weights": (np.array(stream, dtype=np.int64), "uint32"),
               "pairs": (np.array(counts), "uint16")}
-    in_size = geometry.in_h * geometry.in_w * geometry.in_c
-    return Encoding("pairs", arrays, slots=2 * len(words), scratch=4 * in_size)
+    return Encoding("pairs", arrays, slots=2 * sum(counts),
+                    scratch=conv_layout.pair_buffer_bytes(geometry))
 
 
 def _sparse_entries(offsets: np.ndarray, weights: np.ndarray) -> list[tuple[int, int]]:

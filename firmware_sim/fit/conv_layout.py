@@ -34,6 +34,7 @@ class Geometry:
     all_inside: bool  # no window crosses the image border
     planar: bool = False  # input stored channel after channel (CHW) instead of NHWC
     groups: int = 1  # pixels per patch: 4 with a fused 2x2 subsampling, else 1
+    group_row: int = 0  # input bytes between the two rows of a 2x2 group (groups 4)
 
     @property
     def steps(self) -> tuple[int, int, int]:
@@ -56,7 +57,7 @@ class EncodingSize:
     segments: int = 1
     seg_len: int = 0
     slots: int = 0  # pairs: the (tap, tap + 1) pairs of every channel
-    scratch: int = 0  # pairs: the pair buffer's bytes (4 per input byte)
+    scratch: int = 0  # pairs: the pair buffer's bytes (pair_buffer_bytes)
 
 
 def int8_weights(op_data, what: str) -> np.ndarray:
@@ -102,8 +103,10 @@ def conv_weights(graph: Graph, step, planar_input: bool = False) -> tuple[np.nda
     weights = int8_weights(step.params, what).reshape(g["out_c"], *g["filter_hw"],
                                                               g["in_c"])
     groups = 4 if step.subsample else 1
+    row = g["in_w"] * (1 if planar_input else g["in_c"])
     return weights, Geometry(g["in_h"], g["in_w"], g["in_c"], g["filter_hw"], g["dilation"],
-                             inside, planar_input, groups)
+                             inside, planar_input, groups,
+                             g["stride"][0] * row if step.subsample else 0)
 
 
 def patch_order(offsets: list[int]) -> tuple[list, int]:
@@ -179,9 +182,24 @@ def sizes(weights: np.ndarray, geometry: Geometry) -> dict[str, EncodingSize]:
     words = -(-(int(offsets.max()) + 1) // 32)
     result["bitmap"] = EncodingSize("bitmap", nonzero + 4 * out_c * words, 1, 0)
     pairs = sum(len(tap_pairs(offsets[np.flatnonzero(row)])) for row in flat)
-    in_size = geometry.in_h * geometry.in_w * geometry.in_c
-    result["pairs"] = EncodingSize("pairs", 6 * pairs + 2 * out_c, 1, 0, pairs, 4 * in_size)
+    result["pairs"] = EncodingSize("pairs", 8 * pairs + 2 * out_c, 1, 0, pairs,
+                                   pair_buffer_bytes(geometry))
     return result
+
+
+def pair_buffer_bytes(geometry: Geometry) -> int:
+    """The pairs kernel's buffer (runtime/conv_pairs.c): a word (x[i], x[i+1]) per input byte;
+    with a 2x2 group, two words per input byte i < in_size - group_row, the group's second row
+    interleaved, as no group reads further."""
+    in_size = geometry.in_h * geometry.in_w * geometry.in_c
+    if geometry.groups == 1:
+        return 4 * in_size
+    return 8 * max(in_size - geometry.group_row, 1)
+
+
+def pair_stride(geometry: Geometry) -> int:
+    """Bytes of the pair buffer per input byte: a stream entry's offset is o times this."""
+    return 4 if geometry.groups == 1 else 8
 
 
 def tap_pairs(offsets: np.ndarray) -> list[tuple[int, int | None]]:

@@ -244,14 +244,17 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, 
         slots = nonzero
     terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
     lut = conv_layout.lut_variant(step)
-    terms[f"{kind}.output_lut" if lut else f"{kind}.output"] = conv_pixels * out_c
+    # the pairs kernel computes a dead map's output once (its bias's): only live maps loop
+    maps = int(np.count_nonzero(np.abs(weights).reshape(out_c, -1).sum(axis=1))) \
+        if kind == "pairs" else out_c
+    terms[f"{kind}.output_lut" if lut else f"{kind}.output"] = conv_pixels * maps
     if kind in conv_layout.PATCH_KINDS:
         terms[f"{kind}.patch"] = conv_pixels * choice.segments * choice.seg_len
     if kind == "bitmap":
         words = (choice.nbytes - nonzero) // (4 * out_c)
         terms["bitmap.word"] = conv_pixels * out_c * words
     if kind == "pairs":
-        terms["pairs.input"] = choice.scratch // 4
+        terms["pairs.input"] = choice.scratch // 4  # the pair buffer's words filled
     function = f"nn_conv_{kind}"
     structs = [f"nn_conv_{kind}_t"]
     array_bytes = choice.nbytes + _stage_bytes(step.params, step.table)
@@ -259,7 +262,7 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, 
         opcode, params = step.subsample
         suffix = _POOL_SUFFIX[opcode]
         function += f"_{suffix}"
-        terms[f"sub_{suffix}.output"] = conv_pixels * out_c
+        terms[f"sub_{suffix}.output"] = conv_pixels * maps
         if opcode == "DEPTHWISE_CONV_2D":
             structs.append("nn_sub_depthwise_t")
             array_bytes += np.asarray(params.filter).size + _stage_bytes(params,

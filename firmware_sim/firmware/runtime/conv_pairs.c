@@ -1,18 +1,62 @@
 /* CONV_2D and FULLY_CONNECTED with paired weights: per output channel only its nonzero taps,
  * two taps one input byte apart sharing one SMLAD. The input is first copied into a buffer of
- * int16 pairs, word i = (x[i], x[i+1]), so a pair of taps at window offsets o and o+1 is one
- * word load per pixel against the weight pair (w[o], w[o+1]); a tap without such a partner
- * pairs with a zero weight. 1 pixel, or the 4 pixels of a 2x2 group (fused subsampling) whose
- * sums stay in registers; every window inside the image. On a group 11 instructions a pair
- * with the DSP loop below (8 multiply-adds), 13 in C (LDRH, LDR, ADD, 4 LDR + 4 SMLAD, CMP, BNE).
- * Variants as in conv_dense.c; the scratch is the pair buffer (in_size words).
+ * int16 pairs P[i] = (x[i], x[i+1]), so a pair of taps at window offsets o and o+1 is one word
+ * against the weight pair (w[o], w[o+1]); a tap without such a partner pairs with a zero weight.
+ * Each pair is one stream entry of two words: the weight pair and the byte offset of its input
+ * word in the buffer (the emitter's, firmware/encode.py), so the loop neither shifts nor loads
+ * an offset apart.
+ *   1 pixel: the buffer is P, word i at byte 4i.
+ *   the 4 pixels of a 2x2 group (fused subsampling), sums in registers: the buffer interleaves
+ *   the group's two rows, Q[2i] = P[i], Q[2i+1] = P[i + d2] (d2 the input bytes between them),
+ *   word 2i at byte 8i, for i < in_size - d2 (no group reads further). With stride 1 over a
+ *   byte per column (LeNet's) a pair's four input words are then consecutive: one LDM; on the
+ *   DSP cores that loop is assembly, 7 instructions a pair (8 multiply-adds) plus half a
+ *   SUBS/BNE.
+ * A dead map (a channel without a nonzero weight) is its bias through the output stage, once,
+ * written to all its pixels. Every window inside the image. Variants as in conv_dense.c; the
+ * scratch is the pair buffer.
  */
 #include "nn_conv.h"
 
-/* word i = the int16 pair (x[i], x[i+1]); the last one's partner is 0 (its weight is 0) */
+/* Entries of the pair buffer (words, or 2-word groups of the interleaved one). */
+NN_INLINE uint32_t nn_pair_entries(const nn_conv_pairs_t *k, int kind) {
+  return kind ? k->in_size - k->window.stride_h * k->window.y_step : k->in_size;
+}
+
+/* P[i] = (x[i], x[i+1]); P[n-1]'s partner is 0 (its weight is 0). */
+NN_INLINE uint32_t nn_pair_at(const int8_t *x, uint32_t i, uint32_t n) {
+  return nn_pack(x[i], i + 1 < n ? x[i + 1] : 0);
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <string.h>
+/* P[i..i+3] from x[i..i+4]: one word load split by SXTB16 into (x0, x2) and (x1, x3), then
+ * repacked (PKHBT/PKHTB), about 2 instructions a pair where byte by byte takes 5. */
+NN_INLINE void nn_pairs4(const int8_t *x, nn_word_t *p, int step) {
+  uint32_t a, p0, p1, p2, p3;
+  memcpy(&a, x, 4);  /* one LDR: the M3 and later load unaligned words */
+  const uint32_t even = nn_sxtb16(a), odd = nn_sxtb16_ror8(a), next = (uint32_t)x[4];
+  __asm__("pkhbt %[p0], %[even], %[odd], lsl #16\n\t"       /* (x0, x1) */
+          "pkhbt %[p1], %[odd], %[even]\n\t"                 /* (x1, x2) */
+          "pkhtb %[p2], %[odd], %[even], asr #16\n\t"       /* (x2, x3) */
+          "ror %[p3], %[odd], #16\n\t"
+          "pkhbt %[p3], %[p3], %[next], lsl #16"             /* (x3, x4) */
+          : [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
+          : [even] "r"(even), [odd] "r"(odd), [next] "r"(next));
+  p[0] = p0, p[step] = p1, p[2 * step] = p2, p[3 * step] = p3;
+}
+#define NN_PAIRS4 1
+#else
+#define NN_PAIRS4 0
+#endif
+
 NN_INLINE void nn_pair_input(const int8_t *x, uint32_t n, nn_word_t *pairs) {
-  int32_t previous = x[0];
-  for (uint32_t i = 1; i < n; i++) {
+  uint32_t i = 0;
+#if NN_PAIRS4
+  for (; i + 4 < n; i += 4) nn_pairs4(x + i, pairs + i, 1);
+#endif
+  int32_t previous = x[i];
+  for (i++; i < n; i++) {
     int32_t next = x[i];
     pairs[i - 1] = nn_pack(previous, next);
     previous = next;
@@ -20,45 +64,69 @@ NN_INLINE void nn_pair_input(const int8_t *x, uint32_t n, nn_word_t *pairs) {
   pairs[n - 1] = nn_pack(previous, 0);
 }
 
-/* The sums of one channel's n pairs for the pixels at p, p + d1, p + d2, p + d1 + d2. */
-NN_INLINE void nn_pair_sums4(const nn_word_t *p, int32_t d1, int32_t d2, const uint32_t *w,
-                             const uint16_t *offset, uint32_t n, int32_t *acc) {
-  const int32_t d3 = d1 + d2;
-  const uint16_t *end = offset + n;
+/* The interleaved buffer Q of the first m entries (m = n - d2 > 0). */
+NN_INLINE void nn_pair_input_rows(const int8_t *x, uint32_t n, uint32_t d2, nn_word_t *q) {
+  const uint32_t m = n - d2;
+  const int8_t *y = x + d2;
+  uint32_t i = 0;
+#if NN_PAIRS4
+  for (; i + 4 < m; i += 4, q += 8) {  /* y[i + 4] < n */
+    nn_pairs4(x + i, q, 2);
+    nn_pairs4(y + i, q + 1, 2);
+  }
+#endif
+  int32_t top = x[i], bottom = y[i];
+  for (i++; i < m; i++, q += 2) {
+    int32_t next_top = x[i], next_bottom = y[i];
+    q[0] = nn_pack(top, next_top);
+    q[1] = nn_pack(bottom, next_bottom);
+    top = next_top, bottom = next_bottom;
+  }
+  q[0] = nn_pack(top, x[m]);  /* m < n: x[m] exists */
+  q[1] = nn_pair_at(y, m - 1, m);
+}
+#undef NN_PAIRS4
+
+/* A stream entry: the weight pair, and the byte offset of its input word in the buffer. */
+NN_INLINE const nn_word_t *nn_pair_word(const nn_word_t *p, uint32_t offset) {
+  return (const nn_word_t *)((const uint8_t *)p + offset);
+}
+
+/* The sums of one channel's n pairs for the 2x2 group whose pixel (0,0) reads at p in the
+ * interleaved buffer: Q words (x, row 0), (x, row 1), then those of the next column, d1 P
+ * words on (2 d1 Q words). */
+NN_INLINE void nn_pair_sums4(const nn_word_t *p, int32_t d1, const uint32_t *w, uint32_t n,
+                             int32_t *acc) {
+  const int32_t right = 2 * d1;
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  while (offset != end) {
-    const nn_word_t *x = p + *offset++;
-    const uint32_t pair = *w++;
+  for (const uint32_t *end = w + 2 * n; w != end; w += 2) {
+    const nn_word_t *x = nn_pair_word(p, w[1]);
+    const uint32_t pair = w[0];
     a0 = nn_smlad(pair, x[0], a0);
-    a1 = nn_smlad(pair, x[d1], a1);
-    a2 = nn_smlad(pair, x[d2], a2);
-    a3 = nn_smlad(pair, x[d3], a3);
+    a1 = nn_smlad(pair, x[right], a1);
+    a2 = nn_smlad(pair, x[1], a2);
+    a3 = nn_smlad(pair, x[right + 1], a3);
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-/* nn_pair_sums4 for d1 == 1 (stride 1 over a byte per column, LeNet's) in assembly: GCC spills
- * an accumulator out of this loop (2 more instructions a pair, measured on the M4). The two
- * pixels of a group's row are consecutive words, one LDRD: a pair is LDRH, LDR, 2 ADD, 2 LDRD
- * and 4 SMLAD, with SUBS/BNE once per two pairs, 11 instructions for 8 multiply-adds. */
+/* nn_pair_sums4 for d1 == 1 in assembly: the four words are consecutive, one LDM into r0-r3
+ * (fixed: an LDM's registers load in their number's order). A pair is LDRD, ADD, LDM and
+ * 4 SMLAD, two pairs a SUBS/BNE. */
 #define PAIR_STEP                               \
-  "ldrh %[t], [%[offset]], #2\n\t"              \
-  "ldr %[pair], [%[w]], #4\n\t"                 \
-  "add %[t], %[p], %[t], lsl #2\n\t"            \
-  "ldrd %[x0], %[x1], [%[t]]\n\t"               \
-  "smlad %[a0], %[pair], %[x0], %[a0]\n\t"      \
-  "smlad %[a1], %[pair], %[x1], %[a1]\n\t"      \
-  "add %[t], %[t], %[row]\n\t"                  \
-  "ldrd %[x0], %[x1], [%[t]]\n\t"               \
-  "smlad %[a2], %[pair], %[x0], %[a2]\n\t"      \
-  "smlad %[a3], %[pair], %[x1], %[a3]\n\t"
+  "ldrd %[pair], %[t], [%[w]], #8\n\t"          \
+  "add %[t], %[p], %[t]\n\t"                    \
+  "ldm %[t], {r0, r1, r2, r3}\n\t"              \
+  "smlad %[a0], %[pair], r0, %[a0]\n\t"         \
+  "smlad %[a2], %[pair], r1, %[a2]\n\t"         \
+  "smlad %[a1], %[pair], r2, %[a1]\n\t"         \
+  "smlad %[a3], %[pair], r3, %[a3]\n\t"
 
-NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, int32_t d2, const uint32_t *w,
-                                  const uint16_t *offset, uint32_t n, int32_t *acc) {
+NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, const uint32_t *w, uint32_t n,
+                                  int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-  const int32_t row = 4 * d2;  /* bytes */
-  uint32_t t, pair, x0, x1;
+  uint32_t t, pair;
   __asm__ volatile(
       "lsrs %[n], %[n], #1\n\t"  /* an odd pair first, then two at a time */
       "bcc 2f\n\t"
@@ -71,54 +139,92 @@ NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, int32_t d2, const uint32_t
       "bne 1b\n\t"
       "3:"
       : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
-        [offset] "+r"(offset), [n] "+l"(n), [t] "=&r"(t), [pair] "=&r"(pair), [x0] "=&r"(x0),
-        [x1] "=&r"(x1)
-      : [p] "r"(p), [row] "r"(row)
-      : "cc", "memory");
+        [n] "+l"(n), [t] "=&r"(t), [pair] "=&r"(pair)
+      : [p] "r"(p)
+      : "r0", "r1", "r2", "r3", "cc", "memory");
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 #undef PAIR_STEP
 #else
-NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, int32_t d2, const uint32_t *w,
-                                  const uint16_t *offset, uint32_t n, int32_t *acc) {
-  nn_pair_sums4(p, 1, d2, w, offset, n, acc);
+NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, const uint32_t *w, uint32_t n,
+                                  int32_t *acc) {
+  nn_pair_sums4(p, 1, w, n, acc);
 }
 #endif
 
-NN_INLINE int32_t nn_pair_sums1(const nn_word_t *p, const uint32_t *w, const uint16_t *offset,
-                                uint32_t n, int32_t acc) {
-  for (const uint16_t *end = offset + n; offset != end;) acc = nn_smlad(*w++, p[*offset++], acc);
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* One pixel's sum in assembly (LDRD, LDR, SMLAD a pair, two pairs a SUBS/BNE; GCC's loop takes
+ * 6): FULLY_CONNECTED's case. */
+#define PAIR_STEP1                              \
+  "ldrd %[pair], %[t], [%[w]], #8\n\t"          \
+  "ldr %[t], [%[p], %[t]]\n\t"                  \
+  "smlad %[acc], %[pair], %[t], %[acc]\n\t"
+
+NN_INLINE int32_t nn_pair_sums1(const nn_word_t *p, const uint32_t *w, uint32_t n, int32_t acc) {
+  uint32_t t, pair;
+  __asm__ volatile(
+      "lsrs %[n], %[n], #1\n\t"
+      "bcc 2f\n\t"
+      PAIR_STEP1
+      "2:\n\t"
+      "cbz %[n], 3f\n\t"
+      "1:\n\t"
+      PAIR_STEP1 PAIR_STEP1
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b\n\t"
+      "3:"
+      : [acc] "+r"(acc), [w] "+r"(w), [n] "+l"(n), [t] "=&r"(t), [pair] "=&r"(pair)
+      : [p] "r"(p)
+      : "cc", "memory");
   return acc;
+}
+#undef PAIR_STEP1
+#else
+NN_INLINE int32_t nn_pair_sums1(const nn_word_t *p, const uint32_t *w, uint32_t n, int32_t acc) {
+  for (const uint32_t *end = w + 2 * n; w != end; w += 2)
+    acc = nn_smlad(w[0], *nn_pair_word(p, w[1]), acc);
+  return acc;
+}
+#endif
+
+/* One output of channel c: pixel sums (kind 0, acc[0]) or a group's four, through the stage. */
+NN_INLINE int32_t nn_pairs_out(const nn_conv_pairs_t *k, const nn_group_stage_t *s,
+                               const void *sub, const int8_t *table, const int8_t *sub_table,
+                               uint32_t c, const int32_t *acc, int kind, int lut) {
+  const nn_output_t *o = &k->output;
+  if (!kind)
+    return lut ? nn_output_lut(&s->conv, s->conv_offset, table, acc[0])
+               : nn_output_any(o, table, c, acc[0]);
+  return nn_group_apply(s, o, table, sub, sub_table, c, acc, kind, lut);
 }
 
 /* One channel c over every pixel (kind 0) or 2x2 group (else, subsampled by `kind`, nn_conv.h):
  * its pairs, bias and output constants stay in registers or on the stack across the pixels. */
 NN_INLINE void nn_pairs_channel(const nn_conv_pairs_t *k, const void *sub, const int8_t *table,
                                 const int8_t *sub_table, const nn_word_t *pairs, int8_t *out,
-                                uint32_t c, const uint32_t *w, const uint16_t *offset, int kind,
-                                int lut) {
+                                uint32_t c, const uint32_t *w, int kind, int lut) {
   const nn_window_t *g = &k->window;
-  const nn_output_t *o = &k->output;
   const int step = kind ? 2 : 1;
   const uint32_t out_h = g->out_h / step, out_w = g->out_w / step, n = k->pairs[c];
-  const int32_t d1 = g->stride_w * g->x_step, d2 = g->stride_h * g->y_step;
-  const int32_t pixel_step = g->out_pixel_step, bias = o->bias[c];
-  const nn_group_stage_t s = nn_group_stage(o, sub, c, kind, lut);
-  const nn_word_t *row = pairs + nn_window_origin(g, 0, 0);
-  for (uint32_t py = 0; py < out_h; py++, row += step * d2) {
+  /* P words between columns and rows of pixels; Q words are twice as many */
+  const int32_t d1 = g->stride_w * g->x_step, d2 = g->stride_h * g->y_step, width = kind ? 2 : 1;
+  const int32_t pixel_step = g->out_pixel_step, bias = k->output.bias[c];
+  const nn_group_stage_t s = nn_group_stage(&k->output, sub, c, kind, lut);
+  if (n == 0) {  /* a dead map: every output is the bias's */
+    const int32_t acc[4] = {bias, bias, bias, bias};
+    const int8_t v = (int8_t)nn_pairs_out(k, &s, sub, table, sub_table, c, acc, kind, lut);
+    for (uint32_t i = 0; i < out_h * out_w; i++, out += pixel_step) *out = v;
+    return;
+  }
+  const nn_word_t *row = pairs + width * nn_window_origin(g, 0, 0);
+  for (uint32_t py = 0; py < out_h; py++, row += width * step * d2) {
     const nn_word_t *base = row;
-    for (uint32_t px = 0; px < out_w; px++, base += step * d1, out += pixel_step) {
-      if (!kind) {
-        int32_t acc = nn_pair_sums1(base, w, offset, n, bias);
-        *out = (int8_t)(lut ? nn_output_lut(&s.conv, s.conv_offset, table, acc)
-                            : nn_output_any(o, table, c, acc));
-        continue;
-      }
+    for (uint32_t px = 0; px < out_w; px++, base += width * step * d1, out += pixel_step) {
       int32_t acc[4] = {bias, bias, bias, bias};
-      /* stride 1 over a byte per column (LeNet's): the second pixel is the next word */
-      if (d1 == 1) nn_pair_sums4_next(base, d2, w, offset, n, acc);
-      else nn_pair_sums4(base, d1, d2, w, offset, n, acc);
-      *out = (int8_t)nn_group_apply(&s, o, table, sub, sub_table, c, acc, kind, lut);
+      if (!kind) acc[0] = nn_pair_sums1(base, w, n, bias);
+      else if (d1 == 1) nn_pair_sums4_next(base, w, n, acc);  /* LeNet's */
+      else nn_pair_sums4(base, d1, w, n, acc);
+      *out = (int8_t)nn_pairs_out(k, &s, sub, table, sub_table, c, acc, kind, lut);
     }
   }
 }
@@ -129,12 +235,12 @@ NN_INLINE void nn_pairs_conv(const nn_conv_pairs_t *k, const void *sub, const in
   const int8_t *table = nn_table_origin(k->output.table);
   const int8_t *sub_table = kind ? nn_sub_table(sub, kind) : 0;
   const uint32_t *w = k->weights;
-  const uint16_t *offset = k->offsets;
-  nn_pair_input(input, k->in_size, pairs);
+  if (kind) nn_pair_input_rows(input, k->in_size, k->in_size - nn_pair_entries(k, kind), pairs);
+  else nn_pair_input(input, k->in_size, pairs);
   for (uint32_t c = 0; c < k->out_c; c++) {
     nn_pairs_channel(k, sub, table, sub_table, pairs, output + c * k->window.out_channel_step, c,
-                     w, offset, kind, lut);
-    w += k->pairs[c], offset += k->pairs[c];
+                     w, kind, lut);
+    w += 2 * k->pairs[c];
   }
 }
 

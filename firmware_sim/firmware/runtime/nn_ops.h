@@ -113,10 +113,10 @@ typedef struct {                     /* every window inside the image */
 typedef struct {                     /* every window inside the image */
   nn_window_t window;
   uint16_t out_c;
-  uint32_t in_size;                  /* input bytes: the words of the pair buffer (scratch) */
-  const uint32_t *weights;           /* int16 pairs (w at window byte o, w at o + 1), channel
-                                        after channel */
-  const uint16_t *offsets;           /* the window byte o of each pair */
+  uint32_t in_size;                  /* input bytes */
+  const uint32_t *weights;           /* per pair two words, channel after channel: the int16
+                                        pair (w at window byte o, w at o + 1), and the byte
+                                        offset of o's word in the pair buffer */
   const uint16_t *pairs;             /* pairs per channel */
   nn_output_t output;
 } nn_conv_pairs_t;
@@ -202,7 +202,7 @@ void nn_conv_bitmap_max(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub, con
 void nn_conv_bitmap_max_lut(const nn_conv_bitmap_t *p, const nn_sub_pool_t *sub,
                             const int8_t *input, int8_t *output);
 
-/* paired weights (conv_pairs.c); scratch: in_size words */
+/* paired weights (conv_pairs.c); scratch: the pair buffer (conv_pairs.c) */
 void nn_conv_pairs(const nn_conv_pairs_t *p, const int8_t *input,
     int8_t *output, int16_t *scratch);
 void nn_conv_pairs_lut(const nn_conv_pairs_t *p, const int8_t *input,
