@@ -64,26 +64,39 @@ NN_INLINE void nn_pair_input(const int8_t *x, uint32_t n, nn_word_t *pairs) {
   pairs[n - 1] = nn_pack(previous, 0);
 }
 
-/* The interleaved buffer Q of the first m entries (m = n - d2 > 0). */
-NN_INLINE void nn_pair_input_rows(const int8_t *x, uint32_t n, uint32_t d2, nn_word_t *q) {
-  const uint32_t m = n - d2;
-  const int8_t *y = x + d2;
-  uint32_t i = 0;
+/* P[i] for lo <= i < hi into the interleaved buffer: at Q[2i] (`top`, i < m) and at
+ * Q[2(i - d2) + 1] (`bottom`, i >= d2), each pair computed once. */
+NN_INLINE void nn_pair_range(const int8_t *x, uint32_t n, uint32_t lo, uint32_t hi, int32_t d2,
+                             nn_word_t *q, int top, int bottom) {
+  uint32_t i = lo;
 #if NN_PAIRS4
-  for (; i + 4 < m; i += 4, q += 8) {  /* y[i + 4] < n */
-    nn_pairs4(x + i, q, 2);
-    nn_pairs4(y + i, q + 1, 2);
+  for (; i + 4 <= hi && i + 4 < n; i += 4) {
+    nn_word_t p[4];
+    nn_pairs4(x + i, p, 1);
+    if (top) {
+      nn_word_t *t = q + 2 * i;
+      t[0] = p[0], t[2] = p[1], t[4] = p[2], t[6] = p[3];
+    }
+    if (bottom) {
+      nn_word_t *b = q + 2 * (i - d2) + 1;
+      b[0] = p[0], b[2] = p[1], b[4] = p[2], b[6] = p[3];
+    }
   }
 #endif
-  int32_t top = x[i], bottom = y[i];
-  for (i++; i < m; i++, q += 2) {
-    int32_t next_top = x[i], next_bottom = y[i];
-    q[0] = nn_pack(top, next_top);
-    q[1] = nn_pack(bottom, next_bottom);
-    top = next_top, bottom = next_bottom;
+  for (; i < hi; i++) {
+    const uint32_t v = nn_pair_at(x, i, n);
+    if (top) q[2 * i] = v;
+    if (bottom) q[2 * (i - d2) + 1] = v;
   }
-  q[0] = nn_pack(top, x[m]);  /* m < n: x[m] exists */
-  q[1] = nn_pair_at(y, m - 1, m);
+}
+
+/* The interleaved buffer Q of the first m = n - d2 entries (m > 0): Q[2i] = P[i] and
+ * Q[2i + 1] = P[i + d2]. */
+NN_INLINE void nn_pair_input_rows(const int8_t *x, uint32_t n, uint32_t d2, nn_word_t *q) {
+  const uint32_t m = n - d2, low = d2 < m ? d2 : m, high = d2 < m ? m : d2;
+  nn_pair_range(x, n, 0, low, d2, q, 1, 0);
+  nn_pair_range(x, n, d2, m, d2, q, 1, 1);  /* empty unless d2 < m */
+  nn_pair_range(x, n, high, n, d2, q, 0, 1);
 }
 #undef NN_PAIRS4
 
@@ -330,6 +343,21 @@ NN_INLINE void nn_pairs_channel(const nn_conv_pairs_t *k, const void *sub, const
 
 #undef NN_PAIR_GROUP
 
+/* One pixel (FULLY_CONNECTED's case): channel after channel, without the per-channel setup
+ * of a pixel loop, which outweighs a pixel's few pairs. */
+NN_INLINE void nn_pairs_pixel(const nn_conv_pairs_t *k, const int8_t *table,
+                              const nn_word_t *pairs, int8_t *output, int lut) {
+  const nn_output_t *o = &k->output;
+  const nn_word_t *base = pairs + nn_window_origin(&k->window, 0, 0);
+  const uint32_t *w = k->weights;
+  const uint32_t step = k->window.out_channel_step;
+  for (uint32_t c = 0; c < k->out_c; c++, output += step) {
+    const uint32_t n = k->pairs[c];
+    *output = (int8_t)nn_output(o, table, c, nn_pair_sums1(base, w, n, o->bias[c]), lut);
+    w += 2 * n;
+  }
+}
+
 /* Channel by channel (the weights' order), each over all pixels. */
 NN_INLINE void nn_pairs_conv(const nn_conv_pairs_t *k, const void *sub, const int8_t *input,
                              int8_t *output, nn_word_t *pairs, int kind, int lut) {
@@ -338,6 +366,10 @@ NN_INLINE void nn_pairs_conv(const nn_conv_pairs_t *k, const void *sub, const in
   const uint32_t *w = k->weights;
   if (kind) nn_pair_input_rows(input, k->in_size, k->in_size - nn_pair_entries(k, kind), pairs);
   else nn_pair_input(input, k->in_size, pairs);
+  if (!kind && k->window.out_h * k->window.out_w == 1) {
+    nn_pairs_pixel(k, table, pairs, output, lut);
+    return;
+  }
   for (uint32_t c = 0; c < k->out_c; c++) {
     nn_pairs_channel(k, sub, table, sub_table, pairs, output + c * k->window.out_channel_step, c,
                      w, kind, lut);
