@@ -15,7 +15,10 @@ order, so the same SXTB16 split pairs them up.
 - sparse: per output channel only the nonzero weights, each with the input offset step from the
   previous one (a byte; a longer step is split with zero-weight entries): 2 bytes a weight;
 - bitmap: per output channel a bit per input byte the window spans, set for the nonzero weights,
-  and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity.
+  and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity;
+- pairs: per output channel its nonzero taps two at a time (taps one input byte apart), each
+  pair a stream entry of two words, the int16 weight pair and the byte offset of its input word
+  in the kernel's pair buffer: 8 bytes a pair.
 Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
 index encodings spend about 3 times the instructions per weight of the patch encodings (no
 SMLAD, a load per tap): `--optimize speed` takes them where the cost model prices them below

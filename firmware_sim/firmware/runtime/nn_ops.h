@@ -22,7 +22,8 @@
  *   sparse   the nonzero weights, each with the input step from the one before (a byte);
  *   bitmap   the nonzero weights and a bit per window byte, set where a weight is nonzero;
  *   pairs    the nonzero weights in pairs of taps one input byte apart, an SMLAD each, over
- *            the input copied as int16 pairs (x[i], x[i+1]).
+ *            the input copied as int16 pairs (x[i], x[i+1]) (with a 2x2 subsampling, the
+ *            group's two rows interleaved); a dead map's output computed once.
  * <subsampling>, a 2x2 stride-2 op fused after the conv (LeNet's trainable DEPTHWISE_CONV_2D, an
  * AVERAGE_POOL_2D or a MAX_POOL_2D) with its own activation table: dw, avg, max; the conv output
  * is then never stored, each 2x2 group of pixels is computed in registers and subsampled at once.
