@@ -17,7 +17,8 @@ instructions = sum over its terms of count x coefficient, the terms being
                the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
                variants (requantize into a table)
     bitmap.word  bitmap words scanned (pixels x output channels x words)
-    pairs.mac  for pairs, the SMLADs: each (tap, tap + 1) pair of a channel once per conv pixel;
+    pairs.mac  for pairs, the SMLADs (2 multiply-adds each): each (tap, tap + 1) pair of a
+               channel once per conv pixel;
                pairs' output terms count live maps only (a dead map is computed once)
     pairs.input  the pair buffer's words filled (fit/conv_layout.pair_buffer_bytes / 4)
     sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
@@ -214,7 +215,7 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
         priced = cost(choice)
         if not core.function_bytes:  # calibrate's own prices
             return step_instructions(priced, core)
-        if choice.kind == "pairs" and priced.terms["pairs.mac"] >= patch_macs:
+        if choice.kind == "pairs" and 2 * priced.terms["pairs.mac"] >= patch_macs:
             # the pair buffer (two to four times the input in RAM) is spent only where pairs
             # skip multiply-adds: a dense layer's run through it would be fast, but the RAM
             # of a dense twin would grow for no pruning (LeNet-5's C1 and C3 to 10.9 KB)
