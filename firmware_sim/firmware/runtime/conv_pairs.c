@@ -10,8 +10,8 @@
  *   the group's two rows, Q[2i] = P[i], Q[2i+1] = P[i + d2] (d2 the input bytes between them),
  *   word 2i at byte 8i, for i < in_size - d2 (no group reads further). With stride 1 over a
  *   byte per column (LeNet's) a pair's four input words are then consecutive: one LDM; on the
- *   DSP cores that loop is assembly, 7 instructions a pair (8 multiply-adds) plus half a
- *   SUBS/BNE.
+ *   DSP cores that loop is assembly, 7 instructions a pair (8 multiply-adds) and a SUBS/BNE
+ *   every two pairs.
  * A dead map (a channel without a nonzero weight) is its bias through the output stage, once,
  * written to all its pixels. Every window inside the image. Variants as in conv_dense.c; the
  * scratch is the pair buffer.
@@ -189,8 +189,9 @@ typedef struct {
 
 /* One 2x2 group of the _lut depthwise form with d1 == 1 (LeNet-5's C1 and C3) in one block:
  * the sums (as nn_pair_sums4_next), then nn_group_dw_lut's output, same operations in the same
- * order; the group's constants are read from q, s saved on the stack while it counts pairs.
- * About 20 instructions a group fewer than the two blocks with C between (measured). */
+ * order; the group's constants are read from q, q saved on the stack while its register counts
+ * pairs (the block takes all registers but one). A couple of instructions a group fewer than
+ * two blocks with C between (measured on the M4: 2,200 on LeNet-5's C1). */
 NN_INLINE int32_t nn_pair_group_dw_lut(const nn_word_t *p, const uint32_t *w,
                                        const nn_pair_group_t *q) {
   int32_t a0, a1, a2, a3;
