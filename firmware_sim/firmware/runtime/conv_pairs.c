@@ -11,7 +11,7 @@
  *   word 2i at byte 8i, for i < in_size - d2 (no group reads further). With stride 1 over a
  *   byte per column (LeNet's) a pair's four input words are then consecutive: one LDM; on the
  *   DSP cores that loop is assembly, 7 instructions a pair (8 multiply-adds) and a SUBS/BNE
- *   every two pairs.
+ *   every two pairs (every four in the row block of the _lut depthwise form, LeNet-5's).
  * A dead map (a channel without a nonzero weight) is its bias through the output stage, once,
  * written to all its pixels. Every window inside the image. Variants as in conv_dense.c; the
  * scratch is the pair buffer.
@@ -166,14 +166,23 @@ NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, const uint32_t *w, uint32_
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <stddef.h>
-/* What the fused group below reads from memory: GCC cannot keep it in registers around an
- * assembly block that takes all but one. */
+/* What the row block below reads and writes in memory (GCC cannot keep it in registers around
+ * a block that takes all but one), laid out for its loads: LDM takes each stage's four words
+ * into r0-r3. */
 typedef struct {
-  nn_group_stage_t s;
-  const int8_t *table, *sub_table;
+  int32_t conv[4];             /* the conv's stage: multiplier, high, right_minus_1, offset */
+  const int8_t *table;
+  int32_t sub[4];              /* the depthwise subsampling's stage, the same four */
+  const int8_t *sub_table;
+  uint32_t sub_even, sub_odd;  /* its 4 weights as SXTB16 splits them: (w0, w2), (w1, w3) */
+  int32_t sub_bias;
   int32_t bias;
-  uint32_t n;
-} nn_pair_group_t;
+  uint32_t n;                  /* pairs */
+  const uint32_t *w;           /* the channel's stream */
+  int8_t *out;                 /* the next output, advanced by the block */
+  int32_t pixel_step;
+  uint32_t count;              /* groups left in the row, counted down by the block */
+} nn_pair_row_t;
 
 /* nn_rqf_lookup of %[a] with the constants in r0-r3 (multiplier, high, right_minus_1,
  * output_offset) and the table at %[tab]: 8 instructions. */
@@ -187,65 +196,72 @@ typedef struct {
   "ssat %[t], #8, %[t]\n\t"                    \
   "ldrsb %[" a "], [%[" tab "], %[t]]\n\t"
 
-/* One 2x2 group of the _lut depthwise form with d1 == 1 (LeNet-5's C1 and C3) in one block:
- * the sums (as nn_pair_sums4_next), then nn_group_dw_lut's output, same operations in the same
- * order; the group's constants are read from q, q saved on the stack while its register counts
- * pairs (the block takes all registers but one). A couple of instructions a group fewer than
- * two blocks with C between (measured on the M4: 2,200 on LeNet-5's C1). */
-NN_INLINE int32_t nn_pair_group_dw_lut(const nn_word_t *p, const uint32_t *w,
-                                       const nn_pair_group_t *q) {
+/* A row of 2x2 groups of the _lut depthwise form with d1 == 1 (LeNet-5's C1 and C3) in one
+ * block, p at the row's first group: per group the sums (as nn_pair_sums4_next), then
+ * nn_group_dw_lut's output, the same operations in the same order, stored at q->out. q's
+ * register counts pairs while q is saved on the stack. Against a block per group with C
+ * between, GCC's loop and register moves are gone and the stages' constants take two LDM. */
+NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
   int32_t a0, a1, a2, a3;
   uint32_t t, pair;
+  const uint32_t *w;
   __asm__ volatile(
-      "ldr %[a0], [%[q], %[bias]]\n\t"
-      "ldr %[t], [%[q], %[n]]\n\t"
+      "0:\n\t"
+      "ldrd %[a0], %[t], [%[q], %[bias]]\n\t"  /* bias, n */
+      "ldr %[w], [%[q], %[stream]]\n\t"
       "mov %[a1], %[a0]\n\t"
       "mov %[a2], %[a0]\n\t"
       "mov %[a3], %[a0]\n\t"
       "push {%[q]}\n\t"
-      "lsrs %[q], %[t], #1\n\t"  /* an odd pair first, then two at a time */
+      /* n % 2 pairs, then 2 if n % 4 > 1, then four at a time; the steps leave the flags of
+       * the LSRS before them */
+      "lsrs %[q], %[t], #1\n\t"
       "bcc 2f\n\t"
       PAIR_STEP
       "2:\n\t"
-      "cmp %[q], #0\n\t"
+      "lsrs %[q], %[q], #1\n\t"
+      "bcc 4f\n\t"
+      PAIR_STEP PAIR_STEP
+      "4:\n\t"
       "beq 3f\n\t"
       "1:\n\t"
-      PAIR_STEP PAIR_STEP
+      PAIR_STEP PAIR_STEP PAIR_STEP PAIR_STEP
       "subs %[q], %[q], #1\n\t"
       "bne 1b\n\t"
       "3:\n\t"
       "pop {%[q]}\n\t"
-      "ldrd r0, r1, [%[q], %[conv]]\n\t"
-      "ldr r2, [%[q], %[conv_r]]\n\t"
-      "ldr r3, [%[q], %[conv_o]]\n\t"
+      "ldm %[q], {r0, r1, r2, r3}\n\t"
       "ldr %[w], [%[q], %[table]]\n\t"
       PAIR_RQF("a0", "w") PAIR_RQF("a1", "w") PAIR_RQF("a2", "w") PAIR_RQF("a3", "w")
       "pkhbt %[a0], %[a0], %[a2], lsl #16\n\t"  /* (v0, v2) */
       "pkhbt %[a1], %[a1], %[a3], lsl #16\n\t"  /* (v1, v3) */
-      "ldrd r0, r1, [%[q], %[sub_b]]\n\t"       /* bias, the word of 4 weights */
-      "sxtb16 r2, r1\n\t"
-      "smlad %[a0], r2, %[a0], r0\n\t"
-      "sxtb16 r2, r1, ror #8\n\t"
-      "smlad %[a0], r2, %[a1], %[a0]\n\t"
-      "ldrd r0, r1, [%[q], %[sub]]\n\t"
-      "ldr r2, [%[q], %[sub_r]]\n\t"
-      "ldr r3, [%[q], %[sub_o]]\n\t"
+      "ldrd r0, r1, [%[q], %[sub_w]]\n\t"       /* (w0, w2), (w1, w3) */
+      "ldr r2, [%[q], %[sub_b]]\n\t"
+      "smlad %[a0], r0, %[a0], r2\n\t"
+      "smlad %[a0], r1, %[a1], %[a0]\n\t"
+      "add %[t], %[q], %[sub]\n\t"
+      "ldm %[t], {r0, r1, r2, r3}\n\t"
       "ldr %[w], [%[q], %[sub_table]]\n\t"
       PAIR_RQF("a0", "w")
-      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "+r"(w),
+      "ldrd %[t], %[pair], [%[q], %[out]]\n\t"  /* out, pixel_step */
+      "strb %[a0], [%[t]]\n\t"
+      "add %[t], %[t], %[pair]\n\t"
+      "str %[t], [%[q], %[out]]\n\t"
+      "add %[p], %[p], #16\n\t"                 /* the next group: 2 columns, 4 words */
+      "ldr %[t], [%[q], %[count]]\n\t"
+      "subs %[t], %[t], #1\n\t"
+      "str %[t], [%[q], %[count]]\n\t"
+      "bne 0b"
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "=&r"(w),
         [p] "+r"(p), [q] "+r"(q), [t] "=&r"(t), [pair] "=&r"(pair)
-      : [bias] "i"(offsetof(nn_pair_group_t, bias)), [n] "i"(offsetof(nn_pair_group_t, n)),
-        [table] "i"(offsetof(nn_pair_group_t, table)),
-        [sub_table] "i"(offsetof(nn_pair_group_t, sub_table)),
-        [conv] "i"(offsetof(nn_pair_group_t, s.conv)),
-        [conv_r] "i"(offsetof(nn_pair_group_t, s.conv.right_minus_1)),
-        [conv_o] "i"(offsetof(nn_pair_group_t, s.conv_offset)),
-        [sub] "i"(offsetof(nn_pair_group_t, s.sub)),
-        [sub_r] "i"(offsetof(nn_pair_group_t, s.sub.right_minus_1)),
-        [sub_o] "i"(offsetof(nn_pair_group_t, s.sub_offset)),
-        [sub_b] "i"(offsetof(nn_pair_group_t, s.sub_bias))
+      : [bias] "i"(offsetof(nn_pair_row_t, bias)), [stream] "i"(offsetof(nn_pair_row_t, w)),
+        [table] "i"(offsetof(nn_pair_row_t, table)),
+        [sub_table] "i"(offsetof(nn_pair_row_t, sub_table)),
+        [sub] "i"(offsetof(nn_pair_row_t, sub)),
+        [sub_w] "i"(offsetof(nn_pair_row_t, sub_even)),
+        [sub_b] "i"(offsetof(nn_pair_row_t, sub_bias)),
+        [out] "i"(offsetof(nn_pair_row_t, out)), [count] "i"(offsetof(nn_pair_row_t, count))
       : "r0", "r1", "r2", "r3", "cc", "memory");
-  return a0;
 }
 #undef PAIR_RQF
 #undef PAIR_STEP
@@ -321,11 +337,14 @@ NN_INLINE void nn_pairs_channel(const nn_conv_pairs_t *k, const void *sub, const
   const nn_word_t *row = pairs + width * nn_window_origin(g, 0, 0);
 #if NN_PAIR_GROUP
   if (kind == NN_SUB_DEPTHWISE && lut && d1 == 1) {  /* LeNet-5's C1 and C3 */
-    const nn_pair_group_t q = {s, table, sub_table, bias, n};
-    for (uint32_t py = 0; py < out_h; py++, row += 4 * d2) {
-      const nn_word_t *base = row;
-      for (uint32_t px = 0; px < out_w; px++, base += 4, out += pixel_step)
-        *out = (int8_t)nn_pair_group_dw_lut(base, w, &q);
+    nn_pair_row_t q = {{s.conv.multiplier, s.conv.high, s.conv.right_minus_1, s.conv_offset},
+                       table,
+                       {s.sub.multiplier, s.sub.high, s.sub.right_minus_1, s.sub_offset},
+                       sub_table, nn_sxtb16(s.sub_weights), nn_sxtb16_ror8(s.sub_weights),
+                       s.sub_bias, bias, n, w, out, pixel_step, 0};
+    for (uint32_t py = 0; py < out_h && out_w; py++, row += 4 * d2) {
+      q.count = out_w;
+      nn_pair_row_dw_lut(row, &q);
     }
     return;
   }
