@@ -18,7 +18,9 @@ instructions = sum over its terms of count x coefficient, the terms being
                variants (requantize into a table)
     bitmap.word  bitmap words scanned (pixels x output channels x words)
     pairs.mac  for pairs, the SMLADs (2 multiply-adds each): each (tap, tap + 1) pair of a
-               channel once per conv pixel;
+               channel once per conv pixel; pairs.mac_strided the same for 2x2 groups whose
+               two columns are not adjacent in the pair buffer (stride or channels > 1: the
+               kernel's C loop, four loads a pair, where LeNet's take one LDM);
                pairs' output terms count live maps only (a dead map is computed once)
     pairs.input  the pair buffer's words filled (fit/conv_layout.pair_buffer_bytes / 4)
     sub_dw.output, sub_avg.output, sub_max.output  the fused subsampling's work, per conv
@@ -53,7 +55,7 @@ INSTRUCTION_TERMS = (
     "blocked.mac", "blocked.patch", "blocked.output", "blocked.output_lut",
     "sparse.mac", "sparse.output", "sparse.output_lut",
     "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
-    "pairs.mac", "pairs.output", "pairs.output_lut", "pairs.input",
+    "pairs.mac", "pairs.mac_strided", "pairs.output", "pairs.output_lut", "pairs.input",
     "sub_dw.output", "sub_avg.output", "sub_max.output",
     "depthwise.mac", "depthwise.output", "pool.tap", "pool.output", "lookup.element",
     "softmax.element", "softmax.row", "add.element", "mul.element", "quantize.element",
@@ -204,7 +206,7 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
     weights, geometry = conv_layout.conv_weights(graph, step, planar_input)
 
     def cost(choice):
-        return _encoded_cost(graph, step, index, g, weights, geometry.groups, choice)
+        return _encoded_cost(graph, step, index, g, weights, geometry, choice)
 
     smallest = conv_layout.choose(weights, geometry).kind
     options = conv_layout.sizes(weights, geometry)
@@ -215,7 +217,8 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
         priced = cost(choice)
         if not core.function_bytes:  # calibrate's own prices
             return step_instructions(priced, core)
-        if choice.kind == "pairs" and 2 * priced.terms["pairs.mac"] >= patch_macs:
+        smlads = priced.terms.get("pairs.mac", 0) + priced.terms.get("pairs.mac_strided", 0)
+        if choice.kind == "pairs" and 2 * smlads >= patch_macs:
             # the pair buffer (two to four times the input in RAM) is spent only where pairs
             # skip multiply-adds: a dense layer's run through it would be fast, but the RAM
             # of a dense twin would grow for no pruning (LeNet-5's C1 and C3 to 10.9 KB)
@@ -235,10 +238,10 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
     return cost(conv_layout.choose(weights, geometry, None if core is None else price))
 
 
-def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, groups: int,
-                  choice) -> StepCost:
+def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray,
+                  geometry: conv_layout.Geometry, choice) -> StepCost:
     """A conv step's cost with its weights in the encoding `choice`."""
-    kind, out_c = choice.kind, g["out_c"]
+    kind, out_c, groups = choice.kind, g["out_c"], geometry.groups
     pixels = (g["out_h"] // 2) * (g["out_w"] // 2) if step.subsample else g["out_h"] * g["out_w"]
     conv_pixels = groups * pixels
     nonzero = int(np.count_nonzero(weights))
@@ -252,7 +255,10 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray, 
         slots = choice.slots
     else:
         slots = nonzero
-    terms = {f"{kind}.mac": conv_pixels * slots, "call": 1}
+    mac = f"{kind}.mac"
+    if kind == "pairs" and groups == 4 and g["stride"][1] * geometry.steps[1] != 1:
+        mac = "pairs.mac_strided"  # a group's two columns not adjacent: runtime's C loop
+    terms = {mac: conv_pixels * slots, "call": 1}
     lut = conv_layout.lut_variant(step)
     # the pairs kernel computes a dead map's output once (its bias's): only live maps loop
     maps = int(np.count_nonzero(np.abs(weights).reshape(out_c, -1).sum(axis=1))) \
