@@ -2,10 +2,16 @@
 (1998) trained the recognizer of their heuristic over-segmentation: strings of MNIST *training*
 digits are segmented exactly as `read` segments them, and every candidate of the lattice is
 normalized as `read` normalizes it. A candidate that is one whole digit gets that digit's label;
-halves, fragments, pairs and a digit joined with a piece of its neighbour get NOT_A_DIGIT, so
-the network learns to say what the lattice must not trust.
+fragments, pairs and a digit joined with a piece of its neighbour get NOT_A_DIGIT, so the
+network learns to say what the lattice must not trust. A piece holding at least half of one
+digit's ink and nothing of another's (a thin 1's stroke, a 7 cut below its bar) is left out:
+labelled "not a digit", such pieces taught the net to refuse thin and partial real digits.
+
+Every training digit is also drawn as the string generator draws it and cut out and normalized
+as the reader hands it to the recognizer (`as_read`), so the net sees digits as `read` shows them.
 
     images, labels = build(mnist_train_images, mnist_train_labels, strings=3000, seed=0)
+    drawn = as_read(mnist_train_images, seed=0)
 """
 from __future__ import annotations
 
@@ -16,8 +22,8 @@ import numpy as np
 from lenet_edge.read import lattice
 from lenet_edge.read.normalize import normalize
 from lenet_edge.read.reader import cut_candidates
-from lenet_edge.read.segment import Box, components
-from lenet_edge.read.strings import DrawnString, draw
+from lenet_edge.read.segment import Box, components, digit_ink, merge
+from lenet_edge.read.strings import DrawnString, StringStyle, draw, resample
 from lenet_edge.run import atomic_write
 
 NOT_A_DIGIT = 10
@@ -28,6 +34,7 @@ LENGTH = 5  # digits per generated string, as the reading benchmark reads them
 # true, so those candidates are left out.
 MATCH = 0.9
 UNSURE = 0.75
+PART = 0.5  # a piece with this much of one digit's ink and none of another's is left out
 SKIPPED = -1
 
 
@@ -44,6 +51,9 @@ def overlap_labels(ys: np.ndarray, xs: np.ndarray, chosen: np.ndarray, boxes: li
     labels = np.array([int(text[k]) for k in best])
     labels[fit.max(axis=1) < MATCH] = SKIPPED
     labels[fit.max(axis=1) < UNSURE] = NOT_A_DIGIT
+    touched = (shared > 0).sum(axis=1)
+    part = ((recall >= PART) & (shared > 0)).any(axis=1) & (touched == 1)
+    labels[(labels == NOT_A_DIGIT) & part] = SKIPPED
     return labels
 
 
@@ -58,6 +68,27 @@ def string_candidates(drawn: DrawnString) -> tuple[np.ndarray, np.ndarray]:
     keep = np.nonzero(labels != SKIPPED)[0]
     images = np.stack([normalize(inks[i]) for i in keep]) if len(keep) else np.zeros((0, 28, 28), np.uint8)
     return images, labels[keep].astype(np.uint8)
+
+
+def drawn_digit(image: np.ndarray, rng: np.random.Generator, style: StringStyle = StringStyle()) -> np.ndarray:
+    """One uint8 MNIST digit as `read` hands it to the recognizer when it stands in a string:
+    scaled and sheared as draw() draws it, on paper, its ink found by the reader's segmentation
+    (threshold, components, fragments merged), cut out with its rim and normalized."""
+    digit = resample(image.astype(np.float32) / 255.0, rng.uniform(*style.scale),
+                     rng.uniform(-style.slant, style.slant))
+    ink, found, _ = components(1.0 - np.pad(digit, style.margin))
+    whole = found[0]
+    for piece in found[1:]:
+        whole = merge(whole, piece)
+    line = np.zeros(ink.shape, dtype=bool)
+    line[whole.box.top:whole.box.bottom, whole.box.left:whole.box.right] = whole.mask
+    return normalize(digit_ink(ink, whole, line))
+
+
+def as_read(images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """drawn_digit() of every image, uint8 (N, 28, 28): deterministic by seed."""
+    rng = np.random.default_rng([seed, 15])
+    return np.stack([drawn_digit(image, rng) for image in images]) if len(images) else images.copy()
 
 
 def build(images: np.ndarray, labels: np.ndarray, strings: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -81,3 +112,16 @@ def cached(path: Path, images: np.ndarray, labels: np.ndarray, strings: int,
     atomic_write(path, lambda tmp: np.savez(tmp, images=found[0], labels=found[1],
                                             strings=strings, seed=seed))
     return found
+
+
+def cached_as_read(path: Path, images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """as_read()'s array, read from the .npz at `path` when it holds this seed and count, else
+    built and written there atomically."""
+    path = Path(path)
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["seed"]) == seed and len(data["drawn"]) == len(images):
+                return data["drawn"]
+    drawn = as_read(images, seed)
+    atomic_write(path, lambda tmp: np.savez(tmp, drawn=drawn, seed=seed))
+    return drawn
