@@ -9,8 +9,9 @@ The model is the distortion-trained LeNet-5 of the accuracy benchmark, converted
 
     lenet-edge convert runs/bench/lenet5+distort --int8 --out runs/bench/reading/lenet5+distort-int8.tflite
 
-The sets (lenet_edge/read/string_sets.py): strings of MNIST test digits, of USPS test digits, and
-the MNIST strings with one variation each (stroke, height, slant, blur, noise, light, polarity).
+The sets (lenet_edge/read/string_sets.py): strings of MNIST test digits, of USPS test digits, of
+digits rendered in the system's typefaces, and the MNIST and the rendered strings with one
+variation each (stroke, height, slant, blur, noise, light, polarity).
 Each string is read twice: choosing the digit count, and told it (`read --digits 5`). A string
 is wrong by its count (segmentation) or, count right, by a digit; strings are rejected weakest
 first by the margin of their weakest digit (`read --reject-string`), ties broken by the path's
@@ -34,7 +35,7 @@ from lenet_edge.read.image import ReadError
 from lenet_edge.read.reader import Classifier, read_gray, tflite_classifier
 from lenet_edge import markdown
 from lenet_edge.read.rejection import ERROR_TARGETS, rejection_curve, rejection_for_error, rejection_needed
-from lenet_edge.read.string_sets import LENGTH, STRING_SETS, StringSet, string_set
+from lenet_edge.read.string_sets import LENGTH, RENDERED, STRING_SETS, StringSet, rendered_digits, string_set
 from lenet_edge.train.evaluate import evaluate
 
 STRING_ERROR = 0.01  # the rejection column: how many strings go to a person for 1% wrong among the rest
@@ -155,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     mnist = load_mnist("test")
     usps_images, usps_labels = load_usps("test")
-    digits_of = {"mnist": mnist, "usps": (mnist_like(usps_images), usps_labels)}
+    digits_of = {"mnist": mnist, "usps": (mnist_like(usps_images), usps_labels), RENDERED: rendered_digits()}
     models = [args.model] + ([args.peer] if args.peer else [])
     classifiers = [tflite_classifier(m) for m in models]
     rows = [read_strings(classifiers, string_set(name), digits_of, args.strings, digits)
