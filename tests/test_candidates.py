@@ -83,6 +83,25 @@ def test_a_digit_as_read_is_the_readers_own_cut_of_it_in_a_string(mnist_train):
         assert np.array_equal(candidates.drawn_digit(image, np.random.default_rng(0), style), normalize(whole))
 
 
+def test_half_the_scanned_digits_and_strings_go_through_one_scan(mnist_train):
+    gray = 1.0 - np.pad(mnist_train[0][0].astype(np.float32) / 255.0, 8)
+    rng = np.random.default_rng(0)
+    seen = [candidates.scanned(gray, rng, candidates.DIGIT_SCANS) for _ in range(200)]
+    plain = sum(s is gray for s in seen)
+    assert 80 <= plain <= 120  # half, within 3 standard deviations of 200 coin flips
+    zoomed = [s for s in seen if s.shape != gray.shape]  # thin: drawn larger, strokes eroded
+    assert zoomed and all(2.5 <= s.shape[0] / gray.shape[0] <= 4.05 for s in zoomed)
+    ink = (1.0 - gray).sum()
+    bold = candidates._bold(gray, np.random.default_rng(1))
+    assert (1.0 - bold).sum() > 1.3 * ink and bold.shape == gray.shape
+    noisy = candidates._noise(gray, np.random.default_rng(1))
+    assert 0.0 <= noisy.min() and noisy.max() <= 1.0 and not np.array_equal(noisy, gray)
+    # a scanned string keeps its size, so the generator's boxes still label its cuts
+    assert all(f(gray, np.random.default_rng(2)).shape == gray.shape for f in candidates.STRING_SCANS)
+    drawn = candidates.as_read(mnist_train[0][:20], seed=0, scans=True)
+    assert drawn.shape == (20, 28, 28) and np.array_equal(drawn, candidates.as_read(mnist_train[0][:20], 0, True))
+
+
 def test_the_drawn_digits_are_cached(mnist_train, tmp_path):
     images = mnist_train[0][:30]
     first = candidates.cached_as_read(tmp_path / "drawn.npz", images, seed=1)

@@ -111,13 +111,13 @@ def _candidates(raw: np.ndarray, labels: np.ndarray, config: RunConfig, cache: P
     from lenet_edge.read import candidates  # PIL and the reader, only for the runs that cut strings
 
     if cache is None:
-        return candidates.build(raw, labels, config.candidate_strings, config.seed)
-    return candidates.cached(cache, raw, labels, config.candidate_strings, config.seed)
+        return candidates.build(raw, labels, config.candidate_strings, config.seed, config.scans)
+    return candidates.cached(cache, raw, labels, config.candidate_strings, config.seed, config.scans)
 
 
 def _as_read(raw: np.ndarray, config: RunConfig, cache: Path | None) -> np.ndarray:
     from lenet_edge.read import candidates
 
     if cache is None:
-        return candidates.as_read(raw, config.seed)
-    return candidates.cached_as_read(cache.with_name(DRAWN), raw, config.seed)
+        return candidates.as_read(raw, config.seed, config.scans)
+    return candidates.cached_as_read(cache.with_name(DRAWN), raw, config.seed, config.scans)
