@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from lenet_edge.read import lattice
-from lenet_edge.read.image import resize
+from lenet_edge.read.image import ReadError, resize
 from lenet_edge.read.normalize import normalize
 from lenet_edge.read.reader import cut_candidates
 from lenet_edge.read.segment import Box, components, digit_ink, merge, reading_scale
@@ -117,7 +117,15 @@ def drawn_digit(image: np.ndarray, rng: np.random.Generator, style: StringStyle 
                      rng.uniform(-style.slant, style.slant))
     gray = 1.0 - np.pad(digit, style.margin)
     if scans:
-        gray = scanned(gray, rng, DIGIT_SCANS)
+        try:
+            return _as_read(scanned(gray, rng, DIGIT_SCANS))
+        except ReadError:  # a fine pen eroded a faint digit away: the digit as drawn instead
+            pass
+    return _as_read(gray)
+
+
+def _as_read(gray: np.ndarray) -> np.ndarray:
+    """The one digit of `gray` (1 = white) found, cut out and normalized as `read` does."""
     ink, found, height = components(gray)
     if reading_scale(height) != 1.0:
         ink, found, _ = components(resize(gray, reading_scale(height)))
