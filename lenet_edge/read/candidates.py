@@ -8,7 +8,9 @@ digit's ink and nothing of another's (a thin 1's stroke, a 7 cut below its bar) 
 labelled "not a digit", such pieces taught the net to refuse thin and partial real digits.
 
 Every training digit is also drawn as the string generator draws it and cut out and normalized
-as the reader hands it to the recognizer (`as_read`), so the net sees digits as `read` shows them.
+as the reader hands it to the recognizer (`as_read`), so the net sees digits as `read` shows them;
+with `scans`, half the digits and half the cut strings are seen through a blur, a fine or bold
+pen, or noise (strings only), so that the net knows digits and non-digits under a scan too.
 
     images, labels = build(mnist_train_images, mnist_train_labels, strings=3000, seed=0)
     drawn = as_read(mnist_train_images, seed=0)
