@@ -157,7 +157,7 @@ def train(
                                              help="Multiply the learning rate by this every epoch (default: the model's recipe)."),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", callback=AT_LEAST_0, help="Decoupled weight decay (AdamW-style), 0 for none (default: the model's recipe)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", callback=AT_LEAST_1, help="Digits per batch (default: the model's recipe)."),
-    distort: bool = typer.Option(False, "--distort", help="Random affine distortions each epoch (LeCun 1998)."),
+    distort: Optional[bool] = typer.Option(None, "--distort/--no-distort", help="Random affine distortions each epoch (LeCun 1998; default: the model's recipe)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     train_limit: Optional[int] = typer.Option(None, "--train-limit", callback=AT_LEAST_1, help="Use only the first N training digits."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", callback=AT_LEAST_1, help="Use only the first N test digits."),

@@ -44,6 +44,8 @@ class RunConfig:
     source: str | None = None  # the run folder a prune, qat or `train --from` run started from
     weight_decay: float = 0.0  # decoupled weight decay (AdamW-style), 0 for none
     candidate_strings: int = 0  # strings whose candidate cuts join the training digits (read/candidates.py)
+    drawn_digits: bool = False  # also each training digit as the reader hands it (read/candidates.as_read)
+    scans: bool = False  # half the drawn digits and cut strings seen through a scan (blur, pen width, noise)
     data: str | None = None  # the training digits: None for the model's dataset, or "mnist+usps" (train/batches.py)
 
 

@@ -6,10 +6,13 @@ import pytest
 from lenet_edge.data.mnist import load_mnist
 from lenet_edge.read import candidates
 from lenet_edge.read.candidates import NOT_A_DIGIT, SKIPPED, overlap_labels
+from lenet_edge.read import lattice
 from lenet_edge.read.lattice import best_path
+from lenet_edge.read.normalize import normalize
+from lenet_edge.read.reader import cut_candidates
 from lenet_edge.read.score import FLOOR, network_scores
-from lenet_edge.read.segment import Box
-from lenet_edge.read.strings import StringStyle, draw
+from lenet_edge.read.segment import Box, components
+from lenet_edge.read.strings import StringStyle, draw, resample
 
 APART = StringStyle(touching=0.0)
 
@@ -28,14 +31,16 @@ def test_overlap_labels_name_whole_digits_and_refuse_pieces():
     pick = {
         "the 3": xs < 10,
         "the 7": xs >= 12,
-        "the 3's left half": xs < 5,
+        "the 3's left half": xs < 5,  # half of the 3 and nothing else: a thin digit? left out
+        "a third of the 3": xs < 3,
+        "the 3's right half and a column of the 7": (xs >= 5) & (xs < 13),
         "both": np.ones_like(xs, bool),
         "the 3 with two columns of the 7": xs < 14,  # 100 of its 120 pixels in the 3's box: unsure
         "the 7 missing a column": xs >= 13,  # 90% of the 7: still the 7
     }
     chosen = np.stack(list(pick.values()))
-    assert overlap_labels(ys, xs, chosen, boxes, "37").tolist() == [3, 7, NOT_A_DIGIT, NOT_A_DIGIT,
-                                                                    SKIPPED, 7]
+    assert overlap_labels(ys, xs, chosen, boxes, "37").tolist() == [
+        3, 7, SKIPPED, NOT_A_DIGIT, NOT_A_DIGIT, NOT_A_DIGIT, SKIPPED, 7]
 
 
 def test_a_string_apart_gives_each_digit_once_and_its_pieces_as_non_digits(mnist_train):
@@ -55,6 +60,54 @@ def test_draw_boxes_hold_each_digits_ink(mnist_train):
         covered[box.top:box.bottom, box.left:box.right] = True
     assert len(drawn.boxes) == 4 and not (ink & ~covered).any()
     assert [b.left for b in drawn.boxes] == sorted(b.left for b in drawn.boxes)
+
+
+def test_a_digit_as_read_is_the_readers_own_cut_of_it_in_a_string(mnist_train):
+    images = mnist_train[0][:40]
+    drawn = candidates.as_read(images, seed=3)
+    assert drawn.shape == (40, 28, 28) and drawn.dtype == np.uint8
+    assert np.array_equal(drawn, candidates.as_read(images, seed=3))
+    assert not np.array_equal(drawn, candidates.as_read(images, seed=4))
+    # a digit standing alone in a string, read by the reader: its one candidate, normalized as
+    # `read` normalizes it, is the digit drawn with the same scale and slant
+    style = StringStyle(scale=(1.1, 1.1), slant=0.2)
+    for image in images[:5]:
+        rng = np.random.default_rng(0)
+        scale, slant = rng.uniform(1.1, 1.1), rng.uniform(-0.2, 0.2)  # draw()'s order
+        digit = resample(image.astype(np.float32) / 255.0, scale, slant)
+        gray = 1.0 - np.pad(digit, style.margin)
+        ink, found, height = components(gray)
+        graph = lattice.build(found, height)
+        _, inks = cut_candidates(ink, graph)
+        whole = max(inks, key=lambda i: int((i > 0).sum()))
+        assert np.array_equal(candidates.drawn_digit(image, np.random.default_rng(0), style), normalize(whole))
+
+
+def test_half_the_scanned_digits_and_strings_go_through_one_scan(mnist_train):
+    gray = 1.0 - np.pad(mnist_train[0][0].astype(np.float32) / 255.0, 8)
+    rng = np.random.default_rng(0)
+    seen = [candidates.scanned(gray, rng, candidates.DIGIT_SCANS) for _ in range(200)]
+    plain = sum(s is gray for s in seen)
+    assert 80 <= plain <= 120  # half, within 3 standard deviations of 200 coin flips
+    zoomed = [s for s in seen if s.shape != gray.shape]  # thin: drawn larger, strokes eroded
+    assert zoomed and all(2.5 <= s.shape[0] / gray.shape[0] <= 4.05 for s in zoomed)
+    ink = (1.0 - gray).sum()
+    bold = candidates._bold(gray, np.random.default_rng(1))
+    assert (1.0 - bold).sum() > 1.3 * ink and bold.shape == gray.shape
+    noisy = candidates._noise(gray, np.random.default_rng(1))
+    assert 0.0 <= noisy.min() and noisy.max() <= 1.0 and not np.array_equal(noisy, gray)
+    # a scanned string keeps its size, so the generator's boxes still label its cuts
+    assert all(f(gray, np.random.default_rng(2)).shape == gray.shape for f in candidates.STRING_SCANS)
+    drawn = candidates.as_read(mnist_train[0][:20], seed=0, scans=True)
+    assert drawn.shape == (20, 28, 28) and np.array_equal(drawn, candidates.as_read(mnist_train[0][:20], 0, True))
+
+
+def test_the_drawn_digits_are_cached(mnist_train, tmp_path):
+    images = mnist_train[0][:30]
+    first = candidates.cached_as_read(tmp_path / "drawn.npz", images, seed=1)
+    assert np.array_equal(first, candidates.as_read(images, seed=1))
+    assert np.array_equal(candidates.cached_as_read(tmp_path / "drawn.npz", images, seed=1), first)
+    assert not np.array_equal(candidates.cached_as_read(tmp_path / "drawn.npz", images, seed=2), first)
 
 
 def test_the_candidate_set_is_deterministic_and_cached(mnist_train, tmp_path):

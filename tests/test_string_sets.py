@@ -7,13 +7,15 @@ from scipy import ndimage
 from lenet_edge.data.mnist import load_mnist
 from lenet_edge.data.usps import load_usps, mnist_like
 from lenet_edge.read import segment as seg
-from lenet_edge.read.string_sets import STRING_SETS, string_set
+from lenet_edge.read.string_sets import RENDERED_DIGITS, STRING_SETS, VARIATIONS, rendered_digits, string_set
+from lenet_edge.read.strings import fonts, render, render_digit
 
 
 @pytest.fixture(scope="module")
 def digits_of():
     images, labels = load_usps("test")
-    return {"mnist": load_mnist("test"), "usps": (mnist_like(images[:300]), labels[:300])}
+    rendered = render(300, seed=0)
+    return {"mnist": load_mnist("test"), "usps": (mnist_like(images[:300]), labels[:300]), "rendered": rendered}
 
 
 def stroke_width(ink):
@@ -73,3 +75,29 @@ def test_uneven_light_darkens_the_paper_to_45_percent(digits_of):
     gray, _ = string_set("uneven light").string(*digits_of["mnist"], 2)
     corners = gray[[0, 0, -1, -1], [0, -1, 0, -1]]  # paper, and the ramp's ends lie on corners
     assert corners.min() == pytest.approx(0.45, abs=0.01) and corners.max() == pytest.approx(1.0, abs=0.01)
+
+
+def test_rendered_digits_are_mnist_like_in_every_typeface(digits_of):
+    images, labels = digits_of["rendered"]
+    assert images.shape == (300, 28, 28) and images.dtype == np.uint8 and labels.dtype == np.int64
+    assert np.array_equal(images, render(300, seed=0)[0]) and not np.array_equal(labels, render(300, seed=1)[1])
+    assert np.array_equal(images[:50], rendered_digits()[0][:50]) and RENDERED_DIGITS >= 300
+    assert sorted(set(labels.tolist())) == list(range(10))
+    assert images.max() == 255
+    for font in fonts():  # each face's 8: its longer side fit to 20 pixels, centred by mass
+        eight = render_digit(8, font)
+        rows, cols = np.nonzero(eight.any(axis=1))[0], np.nonzero(eight.any(axis=0))[0]
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (20, 21), font.name  # 21: the filter's rim
+        assert np.abs(np.array(ndimage.center_of_mass(eight.astype(np.float64))) - 14.0).max() <= 0.5, font.name
+    # a 1 and an 8 of the same face differ, and so do two faces' 8s
+    sans, serif = fonts()[0], fonts()[-1]
+    assert not np.array_equal(render_digit(1, sans), render_digit(8, sans))
+    assert not np.array_equal(render_digit(8, sans), render_digit(8, serif))
+
+
+def test_every_variation_is_measured_on_mnist_and_on_rendered_strings():
+    names = [s.name for s in STRING_SETS]
+    assert len(names) == len(set(names)) == 2 + 2 * (1 + len(VARIATIONS)) - 1
+    for name, _, _ in VARIATIONS:
+        assert string_set(name).source == "mnist" and string_set(f"rendered {name}").source == "rendered"
+        assert string_set(name).vary is string_set(f"rendered {name}").vary

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from lenet_edge.data.mnist import load_mnist
+from lenet_edge.data.transforms import CONVENTIONS
 from lenet_edge.data.usps import load_usps, mnist_like
 from lenet_edge.outputs import MARKER
 from lenet_edge.train import epochs
@@ -52,6 +53,28 @@ def test_a_resumed_run_gets_the_batches_of_an_uninterrupted_one():
     np.testing.assert_array_equal(np.concatenate([x for x, _ in whole[4:8]]), x1)
     np.testing.assert_array_equal(np.concatenate([y for _, y in whole[4:8]]), y1)
     assert not np.array_equal(whole[0][0], whole[4][0])  # a new order and new distortions each epoch
+
+
+def test_the_reader_recipe_shows_each_digit_once_an_epoch_as_mnist_draws_it_or_as_read():
+    config = recipe_config("lenet5-reader", train_limit=40, test_limit=10, candidate_strings=2, distort=False)
+    assert (config.epochs, config.drawn_digits) == (12, True)
+    assert recipe_config("lenet5-reader").distort and not recipe_config("lenet5").distort
+    data = load_run_data(config)
+    assert data.drawn.shape == (40, 28, 28) and not np.array_equal(data.drawn, data.raw_train[:40])
+    prepare = CONVENTIONS["lenet5_32"]
+    forms = {}  # an input's bytes -> (index among the training inputs, drawn as read)
+    for k, image in enumerate(data.raw_train):
+        forms[prepare(image[None])[0].tobytes()] = (k, False)
+    for k, image in enumerate(data.drawn):
+        forms[prepare(image[None])[0].tobytes()] = (k, True)
+    seen = []
+    for epoch in range(2):
+        x, y = data.training_epoch(np.random.default_rng([0, epoch]))
+        shown = [forms[row.tobytes()] for row in x]
+        assert sorted(k for k, _ in shown) == list(range(len(data.y_train)))  # every input once
+        assert np.array_equal(y, data.y_train[[k for k, _ in shown]])
+        seen.append({k for k, drawn in shown if drawn})
+    assert 0 < len(seen[0]) < 40 and seen[0] != seen[1]  # some of each form, drawn afresh
 
 
 def test_killed_run_resumes_to_requested_epoch(tmp_path):

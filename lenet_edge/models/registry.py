@@ -29,12 +29,19 @@ class Recipe:
     # strings of MNIST training digits whose candidate cuts join the training digits
     # (lenet_edge/read/candidates.py); 0 for none
     candidate_strings: int = 0
+    # each training digit also drawn as the reader hands it (read/candidates.as_read)
+    drawn_digits: bool = False
+    scans: bool = False  # half the drawn digits and cut strings through a scan (read/candidates.py)
+    distort: bool = False  # LeCun 1998's affine distortions, afresh each epoch
 
     def describe(self) -> str:
         wd = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
         cuts = f", the cuts of {self.candidate_strings:,} strings" if self.candidate_strings else ""
+        drawn = ", the digits also as read" if self.drawn_digits else ""
+        drawn += " (half through a scan)" if self.scans else ""
+        distort = ", distortions" if self.distort else ""
         return (f"{self.epochs} epochs, {self.optimizer} lr {self.learning_rate:g} decayed {self.lr_decay:g} "
-                f"an epoch, batch {self.batch_size}{wd}{cuts}")
+                f"an epoch, batch {self.batch_size}{wd}{cuts}{drawn}{distort}")
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,9 @@ MODELS = {
               Recipe(learning_rate=2e-3, weight_decay=0.05)),
         _spec("lenet5", lenet5.build_lenet5, "lenet5_32", "crossentropy", Recipe(weight_decay=0.05)),
         _spec("lenet5-reader", lenet5.build_lenet5_reader, "lenet5_32", "crossentropy",
-              Recipe(epochs=4, weight_decay=0.05, candidate_strings=2000), classes=11),
+              Recipe(epochs=12, weight_decay=0.05, candidate_strings=2000, drawn_digits=True, scans=True,
+                     distort=True),
+              classes=11),
         _spec("lenet5-modern", lenet5.build_lenet5_modern, "lenet5_32", "crossentropy"),
     )
 }

@@ -1,6 +1,7 @@
 """The reader's test sets, each a deterministic function of a seed: strings of MNIST test
-digits, of USPS test digits (the seed's zip-code digits), and the MNIST strings rendered with
-one of the variations a real scan brings (the issue's list), so that each is measured apart.
+digits, of USPS test digits (the seed's zip-code digits), of digits rendered in the system's
+typefaces (strings.render), and the MNIST and rendered strings with one of the variations a real
+scan brings (the issue's list), so that each is measured apart.
 
 Nothing here is tuned: the variations' sizes are fixed by the issue's ranges (16 to 160 px,
 +-15 degrees) or chosen once to be clearly visible, before any reading.
@@ -13,7 +14,7 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
-from lenet_edge.read.strings import StringStyle, generate
+from lenet_edge.read.strings import StringStyle, generate, render
 
 LENGTH = 5
 MNIST_HEIGHT = 20  # MNIST's digits fill a 20-pixel box: the generator's digits are about this high
@@ -27,7 +28,7 @@ Variation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 @dataclasses.dataclass(frozen=True)
 class StringSet:
     name: str
-    source: str  # "mnist" or "usps": whose test digits
+    source: str  # "mnist", "usps" or "rendered": whose digits (SOURCES)
     vary: Variation | None = None
     style: StringStyle = StringStyle()
 
@@ -94,19 +95,32 @@ def inverted(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return 1.0 - gray
 
 
+VARIATIONS = (
+    ("thin stroke", thin, StringStyle()),
+    ("bold stroke", bold, StringStyle()),
+    ("height 16", height(16), StringStyle()),
+    ("height 160", height(160), StringStyle()),
+    ("slant 15", slant, STRAIGHT),
+    ("blur", blur, StringStyle()),
+    ("noise", noise, StringStyle()),
+    ("uneven light", uneven, StringStyle()),
+    ("light on dark", inverted, StringStyle()),
+)
+RENDERED = "rendered"
+RENDERED_DIGITS = 1000  # strings.render(RENDERED_DIGITS, seed=0): the rendered strings' digits
+
 STRING_SETS = (
     StringSet("mnist", "mnist"),
     StringSet("usps", "usps"),
-    StringSet("thin stroke", "mnist", thin),
-    StringSet("bold stroke", "mnist", bold),
-    StringSet("height 16", "mnist", height(16)),
-    StringSet("height 160", "mnist", height(160)),
-    StringSet("slant 15", "mnist", slant, STRAIGHT),
-    StringSet("blur", "mnist", blur),
-    StringSet("noise", "mnist", noise),
-    StringSet("uneven light", "mnist", uneven),
-    StringSet("light on dark", "mnist", inverted),
+    *(StringSet(name, "mnist", vary, style) for name, vary, style in VARIATIONS),
+    StringSet(RENDERED, RENDERED),
+    *(StringSet(f"{RENDERED} {name}", RENDERED, vary, style) for name, vary, style in VARIATIONS),
 )
+
+
+def rendered_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The digits the rendered strings are drawn from."""
+    return render(RENDERED_DIGITS, seed=0)
 
 
 def string_set(name: str) -> StringSet:

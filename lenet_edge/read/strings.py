@@ -1,13 +1,23 @@
 """A deterministic generator of digit-string images made of MNIST test digits, with the
-spacing, scale and slant variations of real writing, including touching and overlapping pairs."""
+spacing, scale and slant variations of real writing, including touching and overlapping pairs;
+and digits of our own to draw strings from, rendered in the system's typefaces (`render`)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
+from lenet_edge.errors import DataError
+from lenet_edge.read.normalize import normalize
 from lenet_edge.read.segment import Box
+
+# The typefaces of Debian's fonts-dejavu-core and fonts-liberation: sans, serif, mono, narrow
+# and condensed, each upright and slanted, regular and bold (DejaVu's maths face excluded).
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
+RENDER_SIZE = 48  # points: large enough that the 20-pixel box downsamples the glyph's curves
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,3 +87,31 @@ def generate(images: np.ndarray, labels: np.ndarray, length: int, seed: int,
 def save_png(gray: np.ndarray, path) -> None:
     """A generate() image as an 8-bit grayscale PNG, the kind `lenet-edge read` takes."""
     Image.fromarray(np.round(255 * gray).astype(np.uint8)).save(path)
+
+
+@functools.cache
+def fonts() -> tuple[Path, ...]:
+    """The TrueType files `render` draws with, in a fixed order; DataError when none is installed."""
+    found = tuple(sorted(f for d in FONT_DIRS if d.is_dir() for f in d.glob("*.ttf") if "Math" not in f.name))
+    if not found:
+        raise DataError(f"no typeface to render digits with: install fonts-dejavu-core or fonts-liberation "
+                        f"({', '.join(map(str, FONT_DIRS))})")
+    return found
+
+
+def render_digit(digit: int, font: Path) -> np.ndarray:
+    """One digit in a typeface, in MNIST's format: uint8 (28, 28), fit to 20x20, centred by mass."""
+    face = ImageFont.truetype(str(font), RENDER_SIZE)
+    image = Image.new("L", (2 * RENDER_SIZE, 2 * RENDER_SIZE), 0)
+    ImageDraw.Draw(image).text((RENDER_SIZE // 2, RENDER_SIZE // 4), str(digit), fill=255, font=face)
+    return normalize(np.asarray(image, dtype=np.float32) / 255.0)
+
+
+def render(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 (count, 28, 28), int64 labels): digits drawn at random, each in a typeface drawn at
+    random; the same seed gives the same digits, and a smaller count the first of them."""
+    rng = np.random.default_rng([seed, 28])
+    picks = [(int(rng.integers(10)), int(rng.integers(len(fonts())))) for _ in range(count)]
+    labels = np.array([d for d, _ in picks], dtype=np.int64)
+    images = [render_digit(d, fonts()[f]) for d, f in picks]
+    return np.stack(images) if images else np.zeros((0, 28, 28), np.uint8), labels

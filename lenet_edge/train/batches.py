@@ -14,6 +14,7 @@ from lenet_edge.models.layers import TANH_AMPLITUDE
 from lenet_edge.run import RunConfig
 
 MNIST_USPS = "mnist+usps"  # `train --data`: MNIST's training digits and USPS's
+DRAWN = "drawn.npz"  # the training digits as the reader hands them, beside the run's candidates
 
 
 @dataclasses.dataclass
@@ -26,13 +27,24 @@ class RunData:
     convention: str
     loss: str
     distort: bool
+    # the first len(drawn) training digits as the reader hands them (read/candidates.as_read):
+    # each epoch shows every such digit in one of its two forms, drawn at random
+    drawn: np.ndarray | None = None
 
     def training_epoch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One epoch's inputs and targets: shuffled, and distorted when the run asks for it."""
+        raw, x = self.raw_train, self.x_train
+        if self.drawn is not None:
+            raw = raw.copy()
+            pick = np.nonzero(rng.random(len(self.drawn)) < 0.5)[0]
+            raw[pick] = self.drawn[pick]
         order = rng.permutation(len(self.y_train))
-        x = self.x_train[order]
         if self.distort:
-            x = transforms.CONVENTIONS[self.convention](transforms.distort(self.raw_train[order], rng))
+            x = transforms.CONVENTIONS[self.convention](transforms.distort(raw[order], rng))
+        elif self.drawn is not None:
+            x = transforms.CONVENTIONS[self.convention](raw[order])
+        else:
+            x = x[order]
         return x, targets(self.y_train[order], self.loss)
 
 
@@ -86,17 +98,26 @@ def load_run_data(config: RunConfig, data_dir: Path | None = None, cache: Path |
     if config.distort and spec.dataset != "mnist":
         raise UsageError(f"--distort applies to MNIST models; {config.model} trains on {spec.dataset}")
     raw, y_train = training_digits(config, data_dir)
+    drawn = _as_read(raw, config, cache) if config.drawn_digits else None
     if config.candidate_strings:
         cuts, labels = _candidates(raw, y_train, config, cache)
         raw, y_train = np.concatenate([raw, cuts]), np.concatenate([y_train, labels.astype(np.int64)])
     x_train = transforms.CONVENTIONS[spec.input_convention](raw)
     _, x_test, y_test = load_split(config.model, "test", config.test_limit, data_dir)
-    return RunData(raw, x_train, y_train, x_test, y_test, spec.input_convention, spec.loss, config.distort)
+    return RunData(raw, x_train, y_train, x_test, y_test, spec.input_convention, spec.loss, config.distort, drawn)
 
 
 def _candidates(raw: np.ndarray, labels: np.ndarray, config: RunConfig, cache: Path | None):
     from lenet_edge.read import candidates  # PIL and the reader, only for the runs that cut strings
 
     if cache is None:
-        return candidates.build(raw, labels, config.candidate_strings, config.seed)
-    return candidates.cached(cache, raw, labels, config.candidate_strings, config.seed)
+        return candidates.build(raw, labels, config.candidate_strings, config.seed, config.scans)
+    return candidates.cached(cache, raw, labels, config.candidate_strings, config.seed, config.scans)
+
+
+def _as_read(raw: np.ndarray, config: RunConfig, cache: Path | None) -> np.ndarray:
+    from lenet_edge.read import candidates
+
+    if cache is None:
+        return candidates.as_read(raw, config.seed, config.scans)
+    return candidates.cached_as_read(cache.with_name(DRAWN), raw, config.seed, config.scans)
