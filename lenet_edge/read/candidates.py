@@ -24,10 +24,10 @@ import numpy as np
 from scipy import ndimage
 
 from lenet_edge.read import lattice
-from lenet_edge.read.image import ReadError, resize
+from lenet_edge.read.image import ReadError
 from lenet_edge.read.normalize import normalize
-from lenet_edge.read.reader import cut_candidates
-from lenet_edge.read.segment import Box, components, digit_ink, merge, reading_scale
+from lenet_edge.read.reader import components_at_reading_scale, cut_candidates
+from lenet_edge.read.segment import Box, components, digit_ink, merge
 from lenet_edge.read.strings import DrawnString, StringStyle, draw, resample
 from lenet_edge.run import atomic_write
 
@@ -128,9 +128,7 @@ def drawn_digit(image: np.ndarray, rng: np.random.Generator, style: StringStyle 
 
 def _as_read(gray: np.ndarray) -> np.ndarray:
     """The one digit of `gray` (1 = white) found, cut out and normalized as `read` does."""
-    ink, found, height = components(gray)
-    if reading_scale(height) != 1.0:
-        ink, found, _ = components(resize(gray, reading_scale(height)))
+    ink, found, _, _ = components_at_reading_scale(gray)
     whole = found[0]
     for piece in found[1:]:
         whole = merge(whole, piece)

@@ -100,6 +100,15 @@ def load_classifier(model: Path, convention: str | None = None) -> Classifier:
     raise UsageError(f"{model}: --model takes an existing run folder or a .tflite file")
 
 
+def components_at_reading_scale(gray: np.ndarray) -> tuple[np.ndarray, list[Component], float, float]:
+    """components() of `gray` resized to the reader's scale: (ink, components, height, factor)."""
+    ink, found, height = components(gray)
+    factor = reading_scale(height)
+    if factor != 1.0:
+        ink, found, height = components(resize(gray, factor))
+    return ink, found, height, factor
+
+
 def cut_candidates(ink: np.ndarray, found: lattice.Lattice) -> tuple[list[Component], list[np.ndarray]]:
     """Every candidate digit of the lattice (one per edge) with its ink alone."""
     line = np.zeros(ink.shape, dtype=bool)
@@ -148,10 +157,7 @@ def read_gray(gray: np.ndarray, classify: Classifier, reject_threshold: float = 
     many digits the string has; the string is rejected when a digit's margin is below
     `reject_string`."""
     _check_flags(reject_threshold, digits, reject_string)
-    ink, found, height = components(gray)
-    factor = reading_scale(height)
-    if factor != 1.0:
-        ink, found, height = components(resize(gray, factor))
+    ink, found, height, factor = components_at_reading_scale(gray)
     _check_string(found)
     graph = lattice.build(found, height)
     candidates, inks, probabilities = _classify_candidates(ink, graph, classify, deskew)
