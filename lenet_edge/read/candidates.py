@@ -164,27 +164,27 @@ def cached(path: Path, images: np.ndarray, labels: np.ndarray, strings: int,
            seed: int = 0, scans: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """build()'s arrays, read from the .npz at `path` when it holds this seed, count and scans,
     else built and written there atomically (a training run keeps them beside its checkpoints)."""
-    path = Path(path)
-    if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            if (int(data["strings"]) == strings and int(data["seed"]) == seed
-                    and bool(data.get("scans", False)) == scans):
-                return data["images"], data["labels"]
-    found = build(images, labels, strings, seed, scans)
-    atomic_write(path, lambda tmp: np.savez(tmp, images=found[0], labels=found[1],
-                                            strings=strings, seed=seed, scans=scans))
-    return found
+    found = _npz_cached(path, {"strings": strings, "seed": seed, "scans": scans},
+                        lambda: dict(zip(("images", "labels"), build(images, labels, strings, seed, scans))))
+    return found["images"], found["labels"]
 
 
 def cached_as_read(path: Path, images: np.ndarray, seed: int = 0, scans: bool = False) -> np.ndarray:
     """as_read()'s array, read from the .npz at `path` when it holds this seed, count and scans,
     else built and written there atomically."""
+    return _npz_cached(path, {"count": len(images), "seed": seed, "scans": scans},
+                       lambda: {"drawn": as_read(images, seed, scans)})["drawn"]
+
+
+def _npz_cached(path: Path, key: dict, make) -> dict[str, np.ndarray]:
+    """The arrays of the .npz at `path` when its scalars equal `key` (a file written before
+    `scans` existed holds none), else make()'s, written there atomically with `key`."""
     path = Path(path)
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
-            if (int(data["seed"]) == seed and len(data["drawn"]) == len(images)
-                    and bool(data.get("scans", False)) == scans):
-                return data["drawn"]
-    drawn = as_read(images, seed, scans)
-    atomic_write(path, lambda tmp: np.savez(tmp, drawn=drawn, seed=seed, scans=scans))
-    return drawn
+            if all(k in data and data[k].item() == v for k, v in key.items() if k != "scans") \
+                    and bool(data.get("scans", False)) == key.get("scans", False):
+                return {k: data[k] for k in data.files if k not in key}
+    arrays = make()
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays, **key))
+    return arrays
