@@ -101,3 +101,16 @@ def test_every_variation_is_measured_on_mnist_and_on_rendered_strings():
     for name, _, _ in VARIATIONS:
         assert string_set(name).source == "mnist" and string_set(f"rendered {name}").source == "rendered"
         assert string_set(name).vary is string_set(f"rendered {name}").vary
+
+
+def test_rendering_without_a_typeface_says_which_packages_to_install(tmp_path, monkeypatch):
+    from lenet_edge.errors import DataError
+    from lenet_edge.read import strings
+
+    monkeypatch.setattr(strings, "FONT_DIRS", (tmp_path / "none",))
+    strings.fonts.cache_clear()
+    try:
+        with pytest.raises(DataError, match="install fonts-dejavu-core or fonts-liberation"):
+            render(3, seed=0)
+    finally:
+        strings.fonts.cache_clear()  # the other tests' fonts again
