@@ -538,14 +538,21 @@ def pipeline(
     train_run: Optional[Path] = typer.Option(None, "--train-run", callback=EXISTING, help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
     optimize: str = Optimize,
+    epochs: Optional[int] = typer.Option(None, "--epochs", callback=AT_LEAST_1, help="Training epochs (default: the recipe's 20, or --quick's 2)."),
+    distort: bool = typer.Option(False, "--distort", help="Train on elastically distorted digits (as `train --distort`)."),
+    train_limit: Optional[int] = typer.Option(None, "--train-limit", callback=AT_LEAST_1, help="Train on the first N training digits (default: all, or --quick's 10,000)."),
+    qat_epochs: Optional[int] = typer.Option(None, "--qat-epochs", callback=AT_LEAST_0, help="QAT epochs (default 3; 0: no QAT, the pruned model converted post-training)."),
+    seed: int = typer.Option(0, "--seed", callback=AT_LEAST_0, help="Training seed."),
 ):
     """Train, OBD prune to a sparsity or a rate (magnitude, and with a rate OBD by saliency alone, to
     compare), QAT, int8, check, firmware on QEMU, report."""
     with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
-        from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, run_pipeline
+        from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, pipeline_budget, run_pipeline
 
+        budget = pipeline_budget(Budget.quick() if quick else Budget(), epochs=epochs, distort=distort,
+                                 train_limit=train_limit, qat_epochs=qat_epochs, seed=seed)
         settings = PipelineSettings(model, device, DEFAULT_SPARSITY if sparsity is None else sparsity, out_dir,
-                                    Budget.quick() if quick else Budget(), board=board,
+                                    budget, board=board,
                                     digits_per_second=digits_per_second, train_run=train_run, data_dir=data_dir,
                                     optimize=optimize)
         result = run_pipeline(settings, _pipeline_progress)

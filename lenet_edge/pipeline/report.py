@@ -24,7 +24,7 @@ def _count(n: int, noun: str) -> str:
 
 def headline(name: str, r: dict) -> str:
     """One line saying what a stage's result is (progress lines and the report's table)."""
-    if name in ("prune", "saliency", "magnitude") and r.get("skipped"):
+    if name in ("prune", "saliency", "magnitude", "qat") and r.get("skipped"):
         return f"skipped: {r['reason']}"
     if "point" in r:
         return _rate_headline(r)
