@@ -562,6 +562,46 @@ def pipeline(
               markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+@one_line_errors
+def tune(
+    device: str = typer.Option(..., "--device", help="A shipped device profile or a .toml path."),
+    digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", callback=POSITIVE, help="The rate the device must reach."),
+    flash_bytes: Optional[int] = typer.Option(None, "--flash-bytes", callback=AT_LEAST_1, help="Flash limit (default: the profile's)."),
+    ram_bytes: Optional[int] = typer.Option(None, "--ram-bytes", callback=AT_LEAST_1, help="RAM limit (default: the profile's)."),
+    trials: int = typer.Option(..., "--trials", callback=AT_LEAST_1, help="Trials to run (one a CPU at a time)."),
+    out_dir: Path = typer.Option(..., "--out", help="Search folder: results, checkpoints, the search state (rerun to resume)."),
+    quick: bool = typer.Option(False, "--quick", help="A first look: a small space, 2,000 training digits, one or two epochs."),
+    address: Optional[str] = typer.Option(None, "--address", help="host:port of an existing Ray cluster (default: a local one on loopback)."),
+    flash_best: int = typer.Option(1, "--flash-best", callback=AT_LEAST_0, help="Front trials to confirm on QEMU."),
+    seed: int = typer.Option(0, "--seed", callback=AT_LEAST_0, help="The searcher's and the trainings' seed."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Search the LeNet design space for a device on Ray Tune: the Pareto front of test error,
+    digits per second and RAM, the best trials confirmed on QEMU, report.html."""
+    with claim_folder(out_dir, "tune"):
+        from lenet_edge.tune.command import run_tune
+        from lenet_edge.tune.search import TuneSettings
+
+        summary = run_tune(TuneSettings(device, trials, out_dir, digits_per_second, flash_bytes, ram_bytes, quick,
+                                        address, seed, data_dir), flash_best)
+    for line in tune_lines(summary):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def tune_lines(summary: dict) -> list[str]:
+    from lenet_edge.tune.report import verdict
+
+    lines = [f"{len(summary['trials'])} trials in {summary['seconds']:,.0f} s; front of {len(summary['front'])}:"]
+    lines += [f"  {t['trial_id']}: error {100 * t['error']:.2f}%, {t['digits_per_second']:,.1f} digits/s, "
+              f"RAM {t['ram_bytes']:,} B, flash {t['flash_bytes']:,} B{'' if t['meets'] else ' (outside the limits)'}: "
+              f"{t['command']}" for t in summary["front"]]
+    lines += [f"  QEMU, trial {c['trial_id']}: {c['measured_instructions']:,.0f} instructions measured, "
+              f"{c['predicted_instructions']:,.0f} predicted; bit-exact: {'yes' if c['identical'] else 'NO'}"
+              for c in summary["confirmed"]]
+    return [*lines, verdict(summary), f"report: {summary['report']['html']}, {summary['report']['summary']}"]
+
+
 def _pipeline_progress(event) -> None:
     from lenet_edge.pipeline.report import headline
     from lenet_edge.pipeline.stages import STAGE_NAMES

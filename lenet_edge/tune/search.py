@@ -112,7 +112,8 @@ def _start_ray(address: str | None) -> int:
     """Ray for the search (quiet: no dashboard, no worker logs); returns the CPUs it offers."""
     import ray
 
-    common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+    # CRITICAL: a failed trial is one Progress line and a record in summary.json, not Tune's traceback
+    common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.CRITICAL,
                   configure_logging=True)
     if address is None:
         ray.init(address="local", num_cpus=os.cpu_count(), _node_ip_address="127.0.0.1", **common)
@@ -152,9 +153,16 @@ class Progress(Callback):
         print(f"trial {trial.trial_id} ({self.done} finished in this run of {self.total}): "
               f"{describe(trial.config, trial.last_result)}", file=sys.stderr, flush=True)
 
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.done += 1
+        print(f"trial {trial.trial_id} failed ({self.done} finished in this run of {self.total}): "
+              f"{describe(trial.config, {})}", file=sys.stderr, flush=True)
+
 
 def describe(config: dict, result: dict) -> str:
     point = f"{config['model']}, {config['epochs']} epochs, sparsity {config['sparsity']}, QAT {config['qat_epochs']}"
+    if "error" not in result:
+        return point
     if result.get("hopeless"):
         return f"{point}: stopped before training ({result['hopeless']})"
     return (f"{point}: error {100 * result['error']:.2f}%, {result['digits_per_second']:,.1f} digits/s, "

@@ -18,18 +18,18 @@ class Space:
     models: tuple[str, ...]  # the zoo, lenet1-4x being the width between LeNet-1 and LeNet-4
     epochs: tuple[int, ...]
     distort: tuple[bool, ...]
-    sparsity: tuple[float, ...]  # OBD's deleted fraction (0: dense)
+    sparsity: tuple[float, ...]  # OBD's deleted fraction (prune refuses 0: every trial prunes)
     qat_epochs: tuple[int, ...]  # 0: no QAT
     train_limit: int | None  # --quick: a slice of MNIST's training digits
     quick: bool
 
 
 FULL = Space(models=("lenet1", "lenet1-4x", "lenet4", "lenet5", "lenet5-modern"), epochs=(5, 10, 20),
-             distort=(False, True), sparsity=(0.0, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3),
+             distort=(False, True), sparsity=(0.3, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3),
              train_limit=None, quick=False)
 # a first look: one or two epochs on 2,000 digits, one QAT epoch (trials of seconds, not minutes)
 QUICK = Space(models=("lenet1", "lenet4", "lenet5", "lenet5-modern"), epochs=(1, 2), distort=(False,),
-              sparsity=(0.0, 0.5, 0.8, 0.9), qat_epochs=(0, 1), train_limit=2000, quick=True)
+              sparsity=(0.3, 0.5, 0.8, 0.9), qat_epochs=(0, 1), train_limit=2000, quick=True)
 
 
 def space(quick: bool) -> Space:
