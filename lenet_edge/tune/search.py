@@ -96,12 +96,10 @@ def validate(s: TuneSettings) -> budgets.Budget:
 
 def _trainable(config: dict, job: Job) -> None:
     """One Ray Tune trial (in a worker process): its pipeline stages, one report."""
-    import tensorflow as tf
     from ray import tune
 
-    # one trial a core: TensorFlow's pools on one thread (and so the same sums every run)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    # TensorFlow keeps its default thread pools: with other sizes its sums, and so a trial's
+    # numbers, would differ from those of the `lenet-edge pipeline` command that rebuilds it
     s = job.settings
     folder = Path(s.out) / TRIALS / tune.get_context().get_trial_id()
     settings = spaces.trial_settings(spaces.space(s.quick), config, s.device, s.seed, folder, s.data_dir)
@@ -173,6 +171,8 @@ def collect(s: TuneSettings, grid) -> list[dict]:
     """Every trial Tune holds: its config, numbers (or error) and rebuild command, by trial id."""
     found = []
     for result in grid:
+        if not result.config:  # a trial Tune had not yet started when it stopped
+            continue
         config = {key: result.config[key] for key in ("model", "epochs", "distort", "sparsity", "qat_epochs")}
         trial_id = Path(result.path).name.split("_")[1] if result.path else None
         metrics = result.metrics or {}
