@@ -19,9 +19,9 @@ NUMBERS = ("error", "instructions", "digits_per_second", "ram_bytes", "flash_byt
 CONFIRMED_WITHIN = 0.02  # the cost model's stated error against QEMU's count (BENCHMARKS.md: under 1%)
 
 
-def _command(out: Path, *extra) -> list[str]:
-    return [sys.executable, "-m", "lenet_edge.cli", "tune", "--device", "nrf52840", "--quick", "--trials", "3",
-            "--flash-best", "1", "--out", str(out), *extra]
+def _command(out: Path, *extra, trials=3, flash_best=1) -> list[str]:
+    return [sys.executable, "-m", "lenet_edge.cli", "tune", "--device", "nrf52840", "--quick", "--trials", str(trials),
+            "--flash-best", str(flash_best), "--out", str(out), *extra]
 
 
 def _env() -> dict:
@@ -133,9 +133,8 @@ def test_flags_out_of_range_and_a_foreign_out_fail_in_one_line(tmp_path):
 
 def test_a_budget_no_trial_meets_names_the_closest_trial(tmp_path):
     out = tmp_path / "search"
-    done = subprocess.run([sys.executable, "-m", "lenet_edge.cli", "tune", "--device", "nrf52840", "--quick",
-                           "--trials", "1", "--flash-best", "0", "--ram-bytes", "1000", "--out", str(out)],
-                          env=_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(_command(out, "--ram-bytes", "1000", trials=1, flash_best=0), env=_env(),
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     [trial] = summary["trials"]
@@ -143,3 +142,69 @@ def test_a_budget_no_trial_meets_names_the_closest_trial(tmp_path):
     assert not (out / "trials" / trial["trial_id"] / "stages.json").exists()  # stopped before training
     assert summary["best"] is None and summary["closest"]["trial_id"] == trial["trial_id"]
     assert f"No trial meets the limits. The closest: trial {trial['trial_id']}" in done.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _points(summary: dict) -> list[tuple]:
+    """The front without the trial ids (Tune names trials at random): configs and numbers."""
+    return sorted((json.dumps(t["config"], sort_keys=True), *(t[k] for k in NUMBERS)) for t in summary["front"])
+
+
+def test_a_two_node_local_cluster_finds_the_same_front(interrupted_then_resumed, tmp_path):
+    """`ray start` on loopback: a head and a second node, one CPU each, as a user adding a machine."""
+    ray = str(Path(sys.executable).parent / "ray")
+    port, common = _free_port(), ["--num-cpus", "1", "--disable-usage-stats", "--block"]
+    # --block: each node stays this test's child process, stopped by its pid (not `ray stop`)
+    nodes = [subprocess.Popen([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                               "--include-dashboard", "false", *common], env=_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(8)
+        nodes.append(subprocess.Popen([ray, "start", "--address", f"127.0.0.1:{port}",
+                                       "--node-ip-address", "127.0.0.1", *common], env=_env(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(8)
+        out = tmp_path / "cluster"
+        done = subprocess.run(_command(out, "--address", f"127.0.0.1:{port}", flash_best=0), env=_env(),
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        for node in reversed(nodes):
+            node.send_signal(signal.SIGTERM)
+            node.wait(timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    local = json.loads((interrupted_then_resumed[0] / "summary.json").read_text())
+    assert _points(json.loads((out / "summary.json").read_text())) == _points(local)
+
+
+def test_the_report_renders_in_headless_chromium(interrupted_then_resumed, tmp_path):
+    """As the pipeline's report (tests/test_report_browser.py): every inline PNG decodes at its size."""
+    import base64
+    import re
+    import shutil
+
+    from tests.test_report_browser import INSTALL, PROBE, _browse
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        (pytest.fail if os.geteuid() == 0 else pytest.skip)(f"chromium is not installed: {INSTALL}")
+    html = (interrupted_then_resumed[0] / "report.html").read_text()
+    sizes = [list(struct_size(base64.b64decode(data))) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+    page = tmp_path / "probed.html"
+    page.write_text(html.replace("</body>", PROBE + "</body>"))
+    dom = _browse(chromium, tmp_path, "--dump-dom", page.as_uri())
+    found = re.search(r'data-images="([^"]*)"', dom)
+    assert found, "the page's load event never fired"
+    assert json.loads(found.group(1).replace("&quot;", '"')) == [[True, *size] for size in sizes] and len(sizes) == 3
+
+
+def struct_size(png: bytes) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", png[16:24])  # the IHDR chunk's width and height
