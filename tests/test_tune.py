@@ -157,28 +157,44 @@ def _points(summary: dict) -> list[tuple]:
     return sorted((json.dumps(t["config"], sort_keys=True), *(t[k] for k in NUMBERS)) for t in summary["front"])
 
 
+def _machine_address() -> str:
+    """The address Ray gives this machine (it replaces 127.0.0.1 by it, so a cluster on loopback
+    cannot be joined): the source address of a route outwards, no packet sent."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("8.8.8.8", 80))
+        return s.getsockname()[0]
+
+
 def test_a_two_node_local_cluster_finds_the_same_front(interrupted_then_resumed, tmp_path):
-    """`ray start` on loopback: a head and a second node, one CPU each, as a user adding a machine."""
+    """`ray start` on this machine: a head and a second node, one CPU each, as a user adding a machine."""
     ray = str(Path(sys.executable).parent / "ray")
-    port, common = _free_port(), ["--num-cpus", "1", "--disable-usage-stats", "--block"]
+    address = f"{_machine_address()}:{_free_port()}"
+    host, port = address.rsplit(":", 1)
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--block"]
+    env = {**_env(), "RAY_AUTH_MODE": "token"}  # Ray 2.60's default, said explicitly so every process takes it
     # --block: each node stays this test's child process, stopped by its pid (not `ray stop`)
-    nodes = [subprocess.Popen([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                               "--include-dashboard", "false", *common], env=_env(),
+    nodes = [subprocess.Popen([ray, "start", "--head", "--node-ip-address", host, "--port", port,
+                               "--include-dashboard", "false", *common], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         time.sleep(8)
-        nodes.append(subprocess.Popen([ray, "start", "--address", f"127.0.0.1:{port}",
-                                       "--node-ip-address", "127.0.0.1", *common], env=_env(),
+        nodes.append(subprocess.Popen([ray, "start", "--address", address, *common], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(8)
         out = tmp_path / "cluster"
-        done = subprocess.run(_command(out, "--address", f"127.0.0.1:{port}", flash_best=0), env=_env(),
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(_command(out, "--address", address, flash_best=0), env=env,
+                              capture_output=True, text=True, timeout=400)
+        status = subprocess.run([ray, "status", "--address", address], env=env, capture_output=True, text=True,
+                                timeout=60).stdout
     finally:
         for node in reversed(nodes):
             node.send_signal(signal.SIGTERM)
             node.wait(timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
+    active = status.split("Active:", 1)[-1].split("Pending:", 1)[0]
+    assert active.count("node_") == 2, status  # both nodes were in the cluster
     local = json.loads((interrupted_then_resumed[0] / "summary.json").read_text())
     assert _points(json.loads((out / "summary.json").read_text())) == _points(local)
 

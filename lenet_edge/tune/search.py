@@ -19,10 +19,6 @@ import socket
 import sys
 from pathlib import Path
 
-# Ray's console noise off before it is imported: the old output engine, silent at verbose=0
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-from ray.tune import Callback  # noqa: E402
 
 from lenet_edge import run as runs
 from lenet_edge.compress import budget as budgets
@@ -108,6 +104,7 @@ def _trainable(config: dict, job: Job) -> None:
 
 def _start_ray(address: str | None) -> int:
     """Ray for the search (quiet: no dashboard, no worker logs); returns the CPUs it offers."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # before Ray's import: the output engine silent at verbose=0
     import ray
 
     # CRITICAL: a failed trial is one Progress line and a record in summary.json, not Tune's traceback
@@ -117,7 +114,11 @@ def _start_ray(address: str | None) -> int:
         ray.init(address="local", num_cpus=os.cpu_count(), _node_ip_address="127.0.0.1", **common)
     else:
         common.pop("include_dashboard")
-        ray.init(address=address, **common)
+        try:
+            ray.init(address=address, **common)
+        except ConnectionError as exc:  # it answers, but not as a Ray cluster this driver may join
+            raise UsageError(f"--address {address}: {exc}; a cluster with token authentication (Ray's "
+                             f"default) needs RAY_AUTH_MODE=token here too") from None
     return int(ray.cluster_resources().get("CPU", 1))
 
 
@@ -137,24 +138,30 @@ def _tuner(s: TuneSettings, job: Job, cpus: int):
         trainable, param_space=spaces.param_space(spaces.space(s.quick)),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=s.trials, max_concurrent_trials=cpus),
         run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(Path(s.out).resolve()), verbose=0,
-                                  callbacks=[Progress(s.trials)]))
+                                  callbacks=[_progress(s.trials)]))
 
 
-class Progress(Callback):
-    """One line on stderr as each trial finishes."""
+def _progress(total: int):
+    """A Tune callback printing one line on stderr as each trial finishes (Ray imported late:
+    _start_ray sets its environment first)."""
+    from ray.tune import Callback
 
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
+    class Progress(Callback):
+        def __init__(self):
+            self.done = 0
 
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.done += 1
-        print(f"trial {trial.trial_id} ({self.done} finished in this run of {self.total}): "
-              f"{describe(trial.config, trial.last_result)}", file=sys.stderr, flush=True)
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._line(trial, "", describe(trial.config, trial.last_result))
 
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self.done += 1
-        print(f"trial {trial.trial_id} failed ({self.done} finished in this run of {self.total}): "
-              f"{describe(trial.config, {})}", file=sys.stderr, flush=True)
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self._line(trial, " failed", describe(trial.config, {}))
+
+        def _line(self, trial, how: str, what: str):
+            self.done += 1
+            print(f"trial {trial.trial_id}{how} ({self.done} finished in this run of {total}): {what}",
+                  file=sys.stderr, flush=True)
+
+    return Progress()
 
 
 def describe(config: dict, result: dict) -> str:
