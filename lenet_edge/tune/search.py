@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -123,12 +124,11 @@ def _start_ray(address: str | None) -> int:
 
 
 def _tuner(s: TuneSettings, job: Job, cpus: int):
-    from ray import tune
     import optuna
+    from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
     trainable = tune.with_resources(tune.with_parameters(_trainable, job=job), {"cpu": 1})
     path = Path(s.out).resolve() / EXPERIMENT
     if tune.Tuner.can_restore(str(path)):
@@ -181,9 +181,8 @@ def collect(s: TuneSettings, grid) -> list[dict]:
         if not result.config:  # a trial Tune had not yet started when it stopped
             continue
         config = {key: result.config[key] for key in ("model", "epochs", "distort", "sparsity", "qat_epochs")}
-        trial_id = Path(result.path).name.split("_")[1] if result.path else None
         metrics = result.metrics or {}
-        entry = {"trial_id": metrics.get("trial_id", trial_id), "config": config,
+        entry = {"trial_id": metrics.get("trial_id") or _trial_id(result.path), "config": config,
                  "command": spaces.rebuild_command(spaces.space(s.quick), config, s.device, s.seed),
                  "failed": None if result.error is None else str(result.error).splitlines()[-1]}
         if result.error is None and "error" in metrics:
@@ -193,6 +192,13 @@ def collect(s: TuneSettings, grid) -> list[dict]:
             entry.setdefault("hopeless", None)
         found.append(entry)
     return sorted(found, key=lambda t: t["trial_id"] or "")
+
+
+def _trial_id(path: str | None) -> str | None:
+    """A trial's id from its Tune folder, `_trainable_<id>_<n>_<config>` (a trial that failed
+    before it reported has no metrics to say it)."""
+    found = re.match(r"_trainable_([0-9a-f]+)_", Path(path).name) if path else None
+    return found.group(1) if found else None
 
 
 def search(s: TuneSettings) -> list[dict]:
