@@ -538,14 +538,21 @@ def pipeline(
     train_run: Optional[Path] = typer.Option(None, "--train-run", callback=EXISTING, help="Reuse this finished train run instead of training."),
     data_dir: Optional[Path] = DataDir,
     optimize: str = Optimize,
+    epochs: Optional[int] = typer.Option(None, "--epochs", callback=AT_LEAST_1, help="Training epochs (default: the recipe's 20, or --quick's 2)."),
+    distort: bool = typer.Option(False, "--distort", help="Train on elastically distorted digits (as `train --distort`)."),
+    train_limit: Optional[int] = typer.Option(None, "--train-limit", callback=AT_LEAST_1, help="Train on the first N training digits (default: all, or --quick's 10,000)."),
+    qat_epochs: Optional[int] = typer.Option(None, "--qat-epochs", callback=AT_LEAST_0, help="QAT epochs (default 3; 0: no QAT, the pruned model converted post-training)."),
+    seed: int = typer.Option(0, "--seed", callback=AT_LEAST_0, help="Training seed."),
 ):
     """Train, OBD prune to a sparsity or a rate (magnitude, and with a rate OBD by saliency alone, to
     compare), QAT, int8, check, firmware on QEMU, report."""
     with claim_folder(out_dir, "pipeline"):  # first: before the imports and the stages
-        from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, run_pipeline
+        from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, pipeline_budget, run_pipeline
 
+        budget = pipeline_budget(Budget.quick() if quick else Budget(), epochs=epochs, distort=distort,
+                                 train_limit=train_limit, qat_epochs=qat_epochs, seed=seed)
         settings = PipelineSettings(model, device, DEFAULT_SPARSITY if sparsity is None else sparsity, out_dir,
-                                    Budget.quick() if quick else Budget(), board=board,
+                                    budget, board=board,
                                     digits_per_second=digits_per_second, train_run=train_run, data_dir=data_dir,
                                     optimize=optimize)
         result = run_pipeline(settings, _pipeline_progress)
@@ -553,6 +560,46 @@ def pipeline(
               markup=False, highlight=False, soft_wrap=True)
     out.print(f"report: {result.report['markdown']}, {result.report['html']}, {result.report['summary']}",
               markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+@one_line_errors
+def tune(
+    device: str = typer.Option(..., "--device", help="A shipped device profile or a .toml path."),
+    digits_per_second: Optional[float] = typer.Option(None, "--digits-per-second", callback=POSITIVE, help="The rate the device must reach."),
+    flash_bytes: Optional[int] = typer.Option(None, "--flash-bytes", callback=AT_LEAST_1, help="Flash limit (default: the profile's)."),
+    ram_bytes: Optional[int] = typer.Option(None, "--ram-bytes", callback=AT_LEAST_1, help="RAM limit (default: the profile's)."),
+    trials: int = typer.Option(..., "--trials", callback=AT_LEAST_1, help="Trials to run (one a CPU at a time)."),
+    out_dir: Path = typer.Option(..., "--out", help="Search folder: results, checkpoints, the search state (rerun to resume)."),
+    quick: bool = typer.Option(False, "--quick", help="A first look: a small space, 2,000 training digits, one or two epochs."),
+    address: Optional[str] = typer.Option(None, "--address", help="host:port of an existing Ray cluster (default: a local one on loopback)."),
+    flash_best: int = typer.Option(1, "--flash-best", callback=AT_LEAST_0, help="Front trials to confirm on QEMU."),
+    seed: int = typer.Option(0, "--seed", callback=AT_LEAST_0, help="The searcher's and the trainings' seed."),
+    data_dir: Optional[Path] = DataDir,
+):
+    """Search the LeNet design space for a device on Ray Tune: the Pareto front of test error,
+    digits per second and RAM, the best trials confirmed on QEMU, report.html."""
+    with claim_folder(out_dir, "tune"):
+        from lenet_edge.tune.command import run_tune
+        from lenet_edge.tune.search import TuneSettings
+
+        summary = run_tune(TuneSettings(device, trials, out_dir, digits_per_second, flash_bytes, ram_bytes, quick,
+                                        address, seed, data_dir), flash_best)
+    for line in tune_lines(summary):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def tune_lines(summary: dict) -> list[str]:
+    from lenet_edge.tune.report import verdict
+
+    lines = [f"{len(summary['trials'])} trials in {summary['seconds']:,.0f} s; front of {len(summary['front'])}:"]
+    lines += [f"  {t['trial_id']}: error {100 * t['error']:.2f}%, {t['digits_per_second']:,.1f} digits/s, "
+              f"RAM {t['ram_bytes']:,} B, flash {t['flash_bytes']:,} B{'' if t['meets'] else ' (outside the limits)'}: "
+              f"{t['command']}" for t in summary["front"]]
+    lines += [f"  QEMU, trial {c['trial_id']}: {c['measured_instructions']:,.0f} instructions measured, "
+              f"{c['predicted_instructions']:,.0f} predicted; bit-exact: {'yes' if c['identical'] else 'NO'}"
+              for c in summary["confirmed"]]
+    return [*lines, verdict(summary), f"report: {summary['report']['html']}, {summary['report']['summary']}"]
 
 
 def _pipeline_progress(event) -> None:

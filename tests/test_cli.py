@@ -125,12 +125,16 @@ ZERO_IS_VALID = {
     ("read", "--reject"): "a confidence threshold of 0 rejects no digit",
     ("read", "--reject-string"): "a margin threshold of 0 rejects no string (the default)",
     ("pipeline", "--sparsity"): "0 runs the stages without pruning",
+    ("pipeline", "--qat-epochs"): "0 converts the pruned model post-training, without QAT",
+    ("pipeline", "--seed"): "seed 0 is the default seed",
+    ("tune", "--flash-best"): "0 flashes no front trial on QEMU",
+    ("tune", "--seed"): "seed 0 is the default seed",
 }
 # Paths a command writes: they need not exist beforehand (claim_folder / claim_files guard them).
 OUTPUT_PATHS = {("train", "--out"), ("prune", "--out"), ("qat", "--out"), ("convert", "--out"),
                 ("read", "--raw-digits"), ("simulate", "--outputs"), ("flash", "--outputs"),
                 ("flash", "--out"), ("pipeline", "--out"), ("calibrate", "--out"),
-                ("calibrate", "--models")}
+                ("calibrate", "--models"), ("tune", "--out")}
 
 
 def checked_parameters():

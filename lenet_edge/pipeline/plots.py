@@ -168,3 +168,24 @@ def rejection(curve: list[dict], ranked: float) -> bytes:
            title="int8 model: error vs rejection", ylim=(0, None))
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def front(trials: list[dict], front_ids: set, axis: str, label: str, limit: float | None, limit_label: str,
+          log: bool = False) -> bytes:
+    """tune's trials: test error against one of the device's numbers (`axis`), every trial a grey
+    point, the Pareto front's in colour joined by a line, the device's limit dashed."""
+    fig, ax = _plt().subplots(figsize=(6.5, 4))
+    rest = [t for t in trials if t["trial_id"] not in front_ids]
+    best = sorted((t for t in trials if t["trial_id"] in front_ids), key=lambda t: t[axis])
+    ax.plot([t[axis] for t in rest], [100 * t["error"] for t in rest], "o", color=DENSE_COLOR, alpha=0.6,
+            label="trials")
+    ax.plot([t[axis] for t in best], [100 * t["error"] for t in best], "o-", color=OBD_COLOR, label="Pareto front")
+    if limit is not None:
+        ax.axvline(limit, color="black", linestyle="--", alpha=0.6, label=limit_label)
+    if log:
+        ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(_thousands())
+    ax.set(xlabel=label, ylabel="test error % (int8, emulator)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -24,7 +24,7 @@ def _count(n: int, noun: str) -> str:
 
 def headline(name: str, r: dict) -> str:
     """One line saying what a stage's result is (progress lines and the report's table)."""
-    if name in ("prune", "saliency", "magnitude") and r.get("skipped"):
+    if name in ("prune", "saliency", "magnitude", "qat") and r.get("skipped"):
         return f"skipped: {r['reason']}"
     if "point" in r:
         return _rate_headline(r)
@@ -181,7 +181,7 @@ def _markdown(summary: dict, images: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _html(markdown: str, pngs: dict[str, bytes], images: dict[str, str]) -> str:
+def html_page(markdown: str, pngs: dict[str, bytes], images: dict[str, str], title: str = "lenet-edge pipeline") -> str:
     """A minimal self-contained rendering of the markdown (tables, headings, images)."""
     body, table = [], []
     uri = {path: "data:image/png;base64," + base64.b64encode(pngs[name]).decode() for name, path in images.items()}
@@ -213,7 +213,7 @@ def _html(markdown: str, pngs: dict[str, bytes], images: dict[str, str]) -> str:
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
              "img{max-width:100%;display:block;margin:1em 0}")
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>lenet-edge pipeline</title>"
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
@@ -247,7 +247,7 @@ def write_report(out: Path, stages: dict, settings) -> dict:
         images[name] = f"{REPORT_DIR}/{name}.png"
     markdown = _markdown(summary, images)
     runs.atomic_write(out / "report.md", lambda tmp: tmp.write_text(markdown))
-    page = _html(markdown, pngs, images)
+    page = html_page(markdown, pngs, images)
     runs.atomic_write(out / "report.html", lambda tmp: tmp.write_text(page))
     runs.write_json(out / "summary.json", summary)
     return {"markdown": str(out / "report.md"), "html": str(out / "report.html"),

@@ -36,6 +36,8 @@ class Budget:
     weight_decay: float = 0.05
     train_limit: int | None = None
     test_limit: int | None = None
+    distort: bool = False  # the training recipe's elastic distortions (train --distort)
+    seed: int = 0
     # BENCHMARKS.md's goal run retrains 6 epochs a round (lr decay 0.6); 3 epochs decaying
     # faster keep the default pipeline, which prunes twice (OBD and the magnitude baseline),
     # within 25 minutes on 2 cores
@@ -44,7 +46,7 @@ class Budget:
     prune_lr: float = 1e-3
     prune_lr_decay: float = 0.4
     hessian_sample: int | None = 2000
-    qat_epochs: int = 3
+    qat_epochs: int = 3  # 0: no QAT, the pruned model converted post-training
     qat_lr: float = 5e-5
     calibration: int = 500
     convert_limit: int | None = None  # test digits the int8 verification runs (None: all)
@@ -58,6 +60,11 @@ class Budget:
         return cls(epochs=2, train_limit=10000, test_limit=1000, prune_rounds=2, prune_epochs=1,
                    hessian_sample=500, qat_epochs=3, calibration=100, convert_limit=1000,
                    evaluate_limit=1000, firmware_images=100)
+
+
+def pipeline_budget(base: Budget, **given) -> Budget:
+    """`base` with the flags given (a None leaves base's value): `pipeline`'s --epochs, --distort, ..."""
+    return dataclasses.replace(base, **{key: value for key, value in given.items() if value is not None})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +88,7 @@ class PipelineResult:
     ran: list[str]  # stages run this time
     skipped: list[str]  # stages already finished before
     stages: dict  # every stage's recorded result
-    report: dict  # paths of report.md, report.html, summary.json
+    report: dict | None  # paths of report.md, report.html, summary.json (None: no report stage run)
 
 
 def validate(settings: PipelineSettings) -> None:
@@ -102,8 +109,8 @@ def validate(settings: PipelineSettings) -> None:
         if runs.read_config(folder).stage != "train":
             raise RunError(f"{folder} is a {runs.read_config(folder).stage} run, not a train run")
     b = settings.budget
-    if b.epochs < 1 or b.prune_rounds < 1 or b.prune_epochs < 1 or b.qat_epochs < 1 or b.firmware_images < 1:
-        raise UsageError("every stage budget (epochs, rounds, images) must be at least 1")
+    if b.epochs < 1 or b.prune_rounds < 1 or b.prune_epochs < 1 or b.qat_epochs < 0 or b.firmware_images < 1:
+        raise UsageError("every stage budget (epochs, rounds, images) must be at least 1 (QAT epochs at least 0)")
     if settings.digits_per_second is not None:
         if settings.sparsity != DEFAULT_SPARSITY:
             raise UsageError("--sparsity and --digits-per-second are two targets; give one")
@@ -152,11 +159,18 @@ def same_settings(settings: PipelineSettings) -> None:
         runs.write_json(path, wanted)
         return
     before = runs.read_json(path)
-    # a key recorded before it existed (optimize) constrains nothing
-    changed = [key for key in wanted if key in before and before[key] != wanted[key]]
+    # a key recorded before it existed (optimize, budget's distort and seed) constrains nothing
+    changed = [key for key in wanted if key in before and _known(before[key], wanted[key]) != before[key]]
     if changed:
         raise UsageError(f"{settings.out} holds a pipeline with other settings ({', '.join(changed)}); "
                          f"choose another --out")
+
+
+def _known(before, wanted):
+    """`wanted` cut to the keys `before` recorded, for a dict (the budget); else `wanted`."""
+    if isinstance(before, dict) and isinstance(wanted, dict):
+        return {key: wanted.get(key) for key in before}
+    return wanted
 
 
 def read_stages(out: Path) -> dict:
@@ -188,7 +202,7 @@ def stage_train(s: PipelineSettings, out: Path) -> dict:
     b = s.budget
     config = runs.RunConfig(s.model, epochs=b.epochs, optimizer="adam", learning_rate=b.learning_rate,
                             lr_decay=b.lr_decay, batch_size=b.batch_size, weight_decay=b.weight_decay,
-                            train_limit=b.train_limit, test_limit=b.test_limit)
+                            train_limit=b.train_limit, test_limit=b.test_limit, distort=b.distort, seed=b.seed)
     if s.train_run is None and not (folder / runs.MODEL).is_file():
         resume = (folder / runs.CONFIG).is_file()
         train(folder, None if resume else config, resume=resume, data_dir=s.data_dir, progress=s.progress)
@@ -272,6 +286,8 @@ def _prune_to_rate(s: PipelineSettings, out: Path, name: str, dense: dict) -> di
 def stage_qat(s: PipelineSettings, out: Path) -> dict:
     from lenet_edge.compress.qat_run import fine_tune_qat
 
+    if s.budget.qat_epochs == 0:
+        return {"skipped": True, "reason": "--qat-epochs 0: the pruned model is converted post-training"}
     folder = _fresh(out / "qat")
     metrics = fine_tune_qat(out / "prune", folder, s.budget.qat_epochs, s.budget.qat_lr, s.data_dir, s.progress)
     return {"folder": str(folder), "epochs": len(metrics), "test_error": metrics[-1]["test_error"],
@@ -283,7 +299,8 @@ def stage_int8(s: PipelineSettings, out: Path) -> dict:
 
     folder = _fresh(out / "int8")
     folder.mkdir(parents=True)
-    r = convert_run(out / "qat", folder / f"{s.model}-int8.tflite", "int8", s.budget.calibration,
+    source = out / ("qat" if s.budget.qat_epochs else "prune")
+    r = convert_run(source, folder / f"{s.model}-int8.tflite", "int8", s.budget.calibration,
                     limit=s.budget.convert_limit, data_dir=s.data_dir)
     v = r.verification
     return {"path": str(r.path), "bytes": r.size, "digits": v.digits, "keras_error": v.keras_error,
@@ -305,6 +322,9 @@ def stage_check(s: PipelineSettings, out: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     report = check_model(_tflite(out), s.device, s.digits_per_second, runtime="tflm",
                          optimize=s.optimize).as_dict()
+    # the generated firmware on the device by the calibrated cost model (what tune ranks by)
+    report["cost_model"] = check_model(_tflite(out), s.device, s.digits_per_second, runtime="firmware",
+                                       optimize=s.optimize).as_dict()
     runs.write_json(folder / "check.json", report)
     return report
 
@@ -353,8 +373,12 @@ class StageEvent:
     seconds: float | None = None
 
 
-def run_pipeline(settings: PipelineSettings, on_event: Callable[[StageEvent], None] | None = None) -> PipelineResult:
-    """Run every unfinished stage in order, reporting each to on_event."""
+def run_pipeline(settings: PipelineSettings, on_event: Callable[[StageEvent], None] | None = None,
+                 only: tuple[str, ...] | None = None) -> PipelineResult:
+    """Run every unfinished stage in order (of `only`, when given: a prefix's worth of
+    STAGE_NAMES, e.g. tune's trials stop before the firmware), reporting each to on_event."""
+    if only is not None and not set(only) <= set(STAGE_NAMES):
+        raise UsageError(f"unknown stages {sorted(set(only) - set(STAGE_NAMES))}: of {', '.join(STAGE_NAMES)}")
     validate(settings)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -363,6 +387,8 @@ def run_pipeline(settings: PipelineSettings, on_event: Callable[[StageEvent], No
     notify = on_event or (lambda event: None)
     ran, skipped = [], []
     for number, name in enumerate(STAGE_NAMES, start=1):
+        if only is not None and name not in only:
+            continue
         # the report is written again whenever a stage before it ran
         if name in stages and (name != "report" or not ran):
             skipped.append(name)
@@ -374,4 +400,4 @@ def run_pipeline(settings: PipelineSettings, on_event: Callable[[StageEvent], No
         _record(out, stages, name, result, time.perf_counter() - start)
         ran.append(name)
         notify(StageEvent(name, number, "done", result, stages[name]["seconds"]))
-    return PipelineResult(out, ran, skipped, stages, stages["report"]["result"])
+    return PipelineResult(out, ran, skipped, stages, stages["report"]["result"] if "report" in stages else None)

@@ -1,0 +1,80 @@
+"""One trial: the pipeline's own stages in the trial's folder, and its numbers.
+
+A trial runs train, prune, qat, int8, evaluate and check (STAGES: not the firmware, not the
+report), so its error is the emulator's int8 test error and its speed and memory are `check`'s
+calibrated cost model of the generated firmware on the device: the numbers `lenet-edge pipeline`
+gives with the trial's settings (space.rebuild_command). A trial whose model cannot meet the
+device's limits even with every prunable weight deleted (compress/budget.floor) is hopeless: it
+stops before training, reporting that floor.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from lenet_edge.compress import budget as budgets
+from lenet_edge.errors import UsageError
+from lenet_edge.pipeline.stages import PipelineSettings, read_stages, run_pipeline
+
+STAGES = ("train", "prune", "qat", "int8", "evaluate", "check")
+OBJECTIVES = {"error": "min", "digits_per_second": "max", "ram_bytes": "min"}  # what the searcher ranks by
+HOPELESS_ERROR = 1.0  # the error a hopeless trial reports to the searcher: every digit wrong
+
+
+def limits(device: str, digits_per_second: float | None, flash_bytes: int | None,
+           ram_bytes: int | None) -> budgets.Budget:
+    """The device's limits: the ones asked, the profile's flash and RAM for those not asked."""
+    from firmware_sim.fit.devices.profile import load_profile
+
+    profile = load_profile(device)
+    target = budgets.Budget(device, digits_per_second, flash_bytes or profile.flash_bytes,
+                            ram_bytes or profile.ram_bytes)
+    target.validate()
+    return target
+
+
+def hopeless(settings: PipelineSettings, target: budgets.Budget) -> dict | None:
+    """The floor's numbers and why, when no pruning of the model meets `target`; else None."""
+    from lenet_edge.pipeline.stages import _untrained
+    from lenet_edge.train.batches import load_split
+
+    model = _untrained(settings.model)
+    _, x, _ = load_split(settings.model, "train", budgets.CALIBRATION, settings.data_dir)
+    bottom = budgets.floor(model, x, target)
+    try:
+        budgets.check_reachable(bottom, bottom, target)
+    except UsageError as exc:
+        return {**_standing(bottom), "error": HOPELESS_ERROR, "hopeless": str(exc)}
+    return None
+
+
+def _standing(s: budgets.Standing) -> dict:
+    return {"instructions": s.instructions, "digits_per_second": s.digits_per_second,
+            "flash_bytes": s.flash_bytes, "ram_bytes": s.ram_bytes}
+
+
+def numbers(out: Path) -> dict:
+    """A finished trial's numbers, read from its pipeline stages."""
+    stages = read_stages(out)
+    evaluate, check = stages["evaluate"]["result"], stages["check"]["result"]["cost_model"]
+    return {"error": evaluate["error"], "digits": evaluate["digits"],
+            "instructions": check["instructions_per_inference"], "digits_per_second": check["digits_per_second"],
+            "flash_bytes": check["flash_needed"], "ram_bytes": check["ram_needed"],
+            "float_error": stages["train"]["result"]["test_error"],
+            "sparsity": stages["prune"]["result"]["sparsity"], "tflite": stages["int8"]["result"]["path"],
+            "hopeless": None}
+
+
+def run_trial(settings: PipelineSettings, target: budgets.Budget) -> dict:
+    """The trial's numbers: its stages run (resumed, if its folder holds some), or its floor."""
+    floor = hopeless(settings, target) if not (Path(settings.out) / "stages.json").is_file() else None
+    if floor is not None:
+        return floor
+    run_pipeline(dataclasses.replace(settings, progress=False), only=STAGES)
+    return numbers(Path(settings.out))
+
+
+def meets(trial: dict, target: budgets.Budget) -> bool:
+    standing = budgets.Standing(trial["instructions"], trial["digits_per_second"], trial["flash_bytes"],
+                                trial["ram_bytes"])
+    return trial["hopeless"] is None and standing.meets(target)
