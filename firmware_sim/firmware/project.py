@@ -82,7 +82,7 @@ run: firmware.elf
 \t  -semihosting-config enable=on,target=native -kernel firmware.elf
 
 clean:
-\trm -f firmware.elf firmware.map outputs.bin stats.bin{extra_outputs}
+\trm -f firmware.elf firmware.map *.su *.ci outputs.bin stats.bin{extra_outputs}
 
 .PHONY: run clean
 """
