@@ -74,7 +74,12 @@ _REGISTERS = re.compile(r"\{([^}]*)\}")
 _SUB_SP = re.compile(r"^sub(?:w|\.w)?\s+sp,\s*(?:sp,\s*)?#(\d+)")
 _BRANCH = re.compile(r"^(bl|b|b\.n|b\.w|b[a-z]{2}(?:\.n|\.w)?|cbn?z)\s+(?:r\d+,\s*)?"
                      r"[0-9a-f]+ <([^>+]+)(?:\+0x[0-9a-f]+)?>")
-_INDIRECT_BRANCH = re.compile(r"^(blx|bx)\s+(r\d+|ip|sl|fp)\b|^(mov|add)\s+pc,|^ldr(?:\.w)?\s+pc,")
+# a store that moves sp down (`str.w lr, [sp, #-8]!`, libgcc's prologue of a leaf call)
+_STORE_DOWN = re.compile(r"^str[a-z]*(?:\.w)?\s+[^\[]*\[sp,\s*#-(\d+)\]!")
+# a call or branch to a register other than lr, or a load into pc from anything but the stack
+# (a return pops pc); `mov pc, rN` and `add pc, rN` are a switch's jump table inside the
+# function (GCC's Thumb-1 switches, in libgcc's soft float), not calls
+_INDIRECT_BRANCH = re.compile(r"^(blx|bx)\s+(r\d+|ip|sl|fp)\b|^ldr(?:\.w)?\s+pc,\s*\[(?!sp)")
 
 
 def library_frames(elf: Path) -> dict[str, Frame]:
@@ -108,13 +113,13 @@ def _disassembled_frame(name: str, instructions: list[str]) -> Frame:
             size += 4 * _register_count(instruction)
         elif mnemonic == "vpush":
             size += _register_count(instruction) * (8 if "d" in instruction.split()[1] else 4)
-        elif (match := _SUB_SP.match(instruction)) is not None:
+        elif (match := _SUB_SP.match(instruction) or _STORE_DOWN.match(instruction)) is not None:
             size += int(match.group(1))
         elif re.match(r"^sub(?:\.w)?\s+sp,", instruction):
             raise FirmwareError(f"stack: {name} moves the stack pointer by a register "
                                 f"({instruction}); its frame has no static bound")
         elif _INDIRECT_BRANCH.match(instruction):
-            calls.add(_INDIRECT)
+            calls.add(f"{_INDIRECT} ({instruction})")
         elif (match := _BRANCH.match(instruction)) is not None and match.group(2) != name:
             calls.add(match.group(2))
     return Frame(size, frozenset(calls))
@@ -142,8 +147,10 @@ def stack_depth(entry: str, frames: dict[str, Frame], library: dict[str, Frame])
             if frame is None:
                 raise FirmwareError(f"stack: {function} (called by {path[-1]}) is neither "
                                     f"compiled here nor in the firmware")
-            if _INDIRECT in frame.calls:
-                raise FirmwareError(f"stack: {function} makes an indirect call (a function "
+            indirect = sorted(call for call in frame.calls if call.startswith(_INDIRECT))
+            if indirect:
+                raise FirmwareError(f"stack: {function} makes an indirect call "
+                                    f"{indirect[0][len(_INDIRECT):].strip()} (a function "
                                     f"pointer) whose target cannot be resolved")
             known[function] = frame.bytes + max(
                 (depth(callee, (*path, function)) for callee in frame.calls), default=0)
