@@ -1,6 +1,6 @@
 """`check` predicts the firmware `flash` generates: instructions per inference within 10% of
-QEMU's count, flash within 3%, the arena exactly and RAM within 32 bytes (the stack, a few
-words off), without building anything (fit/cost_model.py and
+QEMU's count, flash within 3%, and RAM exactly (the arena, and the stack's static bound that
+`flash` reports, firmware/stack_usage.py), without building anything (fit/cost_model.py and
 the shipped coefficients of fit/cores/, measured by `lenet-edge calibrate`).
 
 Measured on LeNet-5 dense, 50% and 90% pruned on mps2-an386 (Cortex-M4), one on mps2-an385 (M3)
@@ -27,7 +27,6 @@ toolchain = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in qemu.TOOLS),
     reason=f"the ARM toolchain and QEMU are missing: {qemu.APT_COMMAND}")
 IMAGES = 20
-RAM_MARGIN = 32  # bytes
 # two specs of tests/test_emulator.py's model_specs: (side, channels, blocks, units, softmax, _,
 # seed); a block is (kind, kernel, stride, padding, activation, filters)
 RANDOM_SPECS = {
@@ -65,10 +64,11 @@ def test_check_predicts_the_firmware(models, name, prune, board):
     x = np.random.default_rng(0).integers(-128, 128, (IMAGES, *shape[1:]), dtype=np.int8)
     measured = flash_arrays(path, x, board=board)
     predicted = predict(graph, boards.board(board).core)
-    # RAM: the arena exactly; the stack within a few words (the depth a kernel touches
-    # depends on which locals its arguments make it spill)
+    # RAM exactly: the arena, and the stack's static bound (the run's painted depth below it)
     assert predicted.ram_arena == measured.ram_arena
-    assert abs(predicted.ram_inference - measured.ram_inference) <= RAM_MARGIN
+    assert predicted.ram_stack == measured.ram_stack
+    assert predicted.ram_inference == measured.ram_inference
+    assert 0 < measured.ram_stack_painted <= measured.ram_stack
     assert predicted.flash_inference == pytest.approx(measured.flash_inference, rel=0.03)
     assert predicted.instructions_per_inference == pytest.approx(
         measured.instructions_per_inference, rel=0.10)

@@ -83,11 +83,17 @@ _INDIRECT_BRANCH = re.compile(r"^(blx|bx)\s+(r\d+|ip|sl|fp)\b|^ldr(?:\.w)?\s+pc,
 
 
 def library_frames(elf: Path) -> dict[str, Frame]:
-    """Frames and calls of every function of `elf`, from its disassembly, under each of its
-    names (libgcc's functions have aliases: __aeabi_uidiv is __udivsi3)."""
-    text = _tool_output("arm-none-eabi-objdump", "-d", "--no-show-raw-insn", elf)
+    """Frames and calls of every function of `elf`, from its disassembly (objdump -d) and its
+    symbols (nm)."""
+    return parse_disassembly(_tool_output("arm-none-eabi-objdump", "-d", "--no-show-raw-insn", elf),
+                             _tool_output("arm-none-eabi-nm", elf))
+
+
+def parse_disassembly(disassembly: str, symbols: str) -> dict[str, Frame]:
+    """Frames and calls of each function of `objdump -d` text, under each of its names in `nm`
+    text (libgcc's functions have aliases: __aeabi_uidiv is __udivsi3)."""
     by_address, name, address, lines = {}, None, None, []
-    for line in text.splitlines() + [""]:
+    for line in disassembly.splitlines() + [""]:
         match = _FUNCTION.match(line)
         if match or not line:
             if name is not None:
@@ -97,7 +103,7 @@ def library_frames(elf: Path) -> dict[str, Frame]:
         elif name is not None and "\t" in line:
             lines.append(line.split("\t", 1)[1].split("@")[0].strip())
     frames = {}
-    for line in _tool_output("arm-none-eabi-nm", elf).splitlines():
+    for line in symbols.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[1] in "TtWw" and int(parts[0], 16) & ~1 in by_address:
             frames[parts[2]] = by_address[int(parts[0], 16) & ~1]
