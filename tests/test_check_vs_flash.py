@@ -151,3 +151,17 @@ def test_calibration_fits_nonnegative_costs_and_writes_a_file_load_core_reads(tm
     (tmp_path / "bad.toml").write_text('core = "x"\n')
     with pytest.raises(CoreError, match="not a coefficient file of `lenet-edge calibrate`"):
         load_core(tmp_path / "bad.toml")
+
+
+def test_the_stack_is_model_invokes_widest_frame_plus_the_deepest_kernel(tmp_path):
+    from dataclasses import replace
+
+    core = replace(load_core("cortex-m4"), function_stack={
+        "model_invoke": 4, "model_invoke/nn_conv_dense": 8, "model_invoke/nn_conv_dense_dw": 16,
+        "nn_conv_dense": 120, "nn_conv_dense_dw": 100})
+    # the 5-argument call widens the frame, the 4-argument kernel is the deeper
+    assert cost_model.inference_stack(core, ["nn_conv_dense", "nn_conv_dense_dw"]) == 16 + 120
+    assert cost_model.inference_stack(core, []) == 4
+    with pytest.raises(CoreError, match="no static stack of model_invoke/nn_softmax; rerun "
+                                        "`lenet-edge calibrate --board mps2-an386`"):
+        cost_model.inference_stack(core, ["nn_softmax"])
