@@ -153,7 +153,7 @@ def test_calibration_fits_nonnegative_costs_and_writes_a_file_load_core_reads(tm
         load_core(tmp_path / "bad.toml")
 
 
-def test_the_stack_is_model_invokes_widest_frame_plus_the_deepest_kernel(tmp_path):
+def test_the_stack_is_model_invokes_widest_frame_plus_the_deepest_kernel():
     from dataclasses import replace
 
     core = replace(load_core("cortex-m4"), function_stack={
