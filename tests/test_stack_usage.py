@@ -62,6 +62,15 @@ def test_depth_is_the_frame_plus_the_deepest_callee_library_ones_from_the_disass
     assert stack_depth("model_invoke", frames(), library) == 136
 
 
+def test_a_call_the_linked_code_does_not_make_is_not_followed():
+    # nn_softmax linked without its division (GCC's .ci still lists the libcall)
+    linked = parse_disassembly(DISASSEMBLY + "\n00008a00 <nn_softmax>:\n    8a00:\tbx\tlr\n",
+                               SYMBOLS + "00008a01 T nn_softmax\n")
+    assert stack_depth("nn_softmax", frames(), linked) == 40
+    del linked["__udivsi3"], linked["__aeabi_idiv"]  # and without it in the firmware at all
+    assert stack_depth("nn_softmax", frames(), linked) == 40
+
+
 def test_recursion_is_refused_naming_the_function():
     recursive = {**frames(), "requantize": Frame(24, frozenset({"nn_conv"}))}
     with pytest.raises(FirmwareError, match=r"nn_conv is recursive \(nn_conv -> requantize -> "

@@ -5,7 +5,8 @@ stack of one inference and calibrate writes it per kernel, so prediction and mea
     depth = stack_depth("model_invoke", frames, library_frames(elf))
 
 Every C file is compiled with `-fstack-usage -fcallgraph-info=su` (boards.py): each object's .su
-gives each function's frame (static, or dynamic and bounded) and its .ci (VCG) the calls.
+gives each function's frame (static, or dynamic and bounded) and its .ci (VCG) the calls (those
+the linked code makes: GCC lists libcalls it optimized away).
 Functions GCC did not compile here (libgcc and newlib: memcpy, floor, __aeabi_*) are read from the
 ELF's disassembly: their frame is what their pushes (4 bytes a register, 8 a d register) and
 `sub sp, #n` take, their calls and branches into other functions are followed the same way. The
@@ -159,10 +160,23 @@ def stack_depth(entry: str, frames: dict[str, Frame], library: dict[str, Frame])
                                     f"{indirect[0][len(_INDIRECT):].strip()} (a function "
                                     f"pointer) whose target cannot be resolved")
             known[function] = frame.bytes + max(
-                (depth(callee, (*path, function)) for callee in frame.calls), default=0)
+                (depth(callee, (*path, function)) for callee in _calls(function, frames, library)),
+                default=0)
         return known[function]
 
     return depth(entry, ())
+
+
+def _calls(function: str, frames: dict[str, Frame], library: dict[str, Frame]) -> set[str]:
+    """The calls of `function`: a compiled one's from its .ci, less those its linked code does
+    not make (GCC lists a libcall it later optimized away, as __aeabi_idiv for a division it
+    turned into a multiplication); a library one's from its disassembly."""
+    compiled, linked = frames.get(function), library.get(function)
+    if compiled is None or linked is None:
+        return set((compiled or linked).calls)
+    made = [library[target] for target in linked.calls if target in library]
+    return {callee for callee in compiled.calls if callee.startswith(_INDIRECT) or
+            any(library.get(callee) is frame for frame in made)}
 
 
 def firmware_stack(folder: Path, entry: str = "model_invoke") -> int:
