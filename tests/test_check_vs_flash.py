@@ -127,6 +127,54 @@ def test_a_core_without_coefficients_names_calibrate(models, tmp_path, monkeypat
     assert_one_error_line(invoke("calibrate", "--board", "mps2-an999"), "unknown board")
 
 
+def _fake_measurement(macs: int, outputs: int) -> dict:
+    """calibrate.measure()'s row for a two-kernel model timed at 2 instructions a MAC, 7 an
+    output and 20 a call."""
+    costs = [cost_model.StepCost(0, "conv", "nn_conv_dense", ("nn_conv_dense_t",),
+                                 {"call": 1, "dense.mac": macs}, 100),
+             cost_model.StepCost(1, "dense", "nn_dense", ("nn_dense_t",),
+                                 {"call": 1, "dense.output": outputs}, 40)]
+    steps = [20.0 + 2 * macs, 20.0 + 7 * outputs]
+    return dict(model="m", costs=costs, features=cost_model.instruction_features(costs),
+                instructions=sum(steps) + 50, sections=[], object_functions={},
+                step_instructions=steps)
+
+
+@toolchain  # calibrate_core compiles the runtime for its static stack
+def test_calibration_leaves_out_a_pairs_build_the_board_cannot_hold(tmp_path, monkeypatch):
+    from firmware_sim.firmware import calibrate
+    from firmware_sim.firmware.errors import BoardTooSmallError
+
+    refused = "the model does not fit microbit: it needs 265,166 B of flash (has 262,144 B)"
+    measured, lines = [], []
+    too_big = {("lenet5-0.tflite", "pairs")}
+
+    def measure(model_path, board, images, workdir, cache=None, build="size"):
+        if (model_path.name, build) in too_big:
+            raise BoardTooSmallError(refused)
+        measured.append((model_path.name, build))
+        return _fake_measurement(100 * len(measured), 3 + len(measured) % 4)
+
+    monkeypatch.setattr(calibrate, "measure", measure)
+    monkeypatch.setattr(calibrate, "model_builds", lambda model: ["size", "pairs"])
+    models = [tmp_path / f"{name}.tflite" for name in ("lenet1-0", "lenet5-0", "lenet4-0")]
+    values = calibrate.calibrate_core(models, "microbit", tmp_path / "m0.toml",
+                                      progress=lines.append)
+    assert len(measured) == 5 and ("lenet5-0.tflite", "pairs") not in measured
+    assert f"lenet5-0.tflite (pairs): not measured, {refused}" in lines
+    assert len(lines) == 6
+    core = load_core(tmp_path / "m0.toml")
+    assert core.board == "microbit" and values["calibration_models"] == 3
+    assert core.coefficients["dense.mac"] == pytest.approx(2.0)
+    assert core.coefficients["dense.output"] == pytest.approx(7.0)
+    assert core.max_relative_residual == pytest.approx(0.0, abs=1e-4)
+    # a size build that does not fit: the model list is wrong, nothing is written
+    too_big = {("lenet5-0.tflite", "size")}
+    with pytest.raises(BoardTooSmallError, match="does not fit microbit"):
+        calibrate.calibrate_core(models, "microbit", tmp_path / "none.toml")
+    assert not (tmp_path / "none.toml").exists()
+
+
 def test_calibration_fits_nonnegative_costs_and_writes_a_file_load_core_reads(tmp_path):
     from firmware_sim.firmware.calibrate import CPI, _nonnegative_lstsq
     from firmware_sim.fit.cost_model import write_core

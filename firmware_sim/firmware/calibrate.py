@@ -2,8 +2,8 @@
 them as fit/cores/<core>.toml (fit/cost_model.py reads them; `lenet-edge calibrate` calls this).
 
 Each calibration model is generated, built and run (flash_arrays, a few inputs: the kernels'
-instruction counts barely depend on the input; twice where the pairs encoding applies, BUILDS)
-and measured:
+instruction counts barely depend on the input; twice where the pairs encoding applies, BUILDS,
+but a pairs build the board's flash cannot hold is left out) and measured:
 - instructions of every kernel call (model.c rebuilt with SysTick read around each call),
   against fit.cost_model's term counts of that step: the shared coefficients are their
   non-negative least-squares fit, each row weighted by its model's total; a kernel with enough
@@ -31,7 +31,7 @@ from firmware_sim.emulator.files import atomic_write
 from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError
 from firmware_sim.firmware import boards, project, qemu, stack_usage
-from firmware_sim.firmware.errors import FirmwareError
+from firmware_sim.firmware.errors import BoardTooSmallError, FirmwareError
 from firmware_sim.firmware.flash_arrays import flash_arrays
 from firmware_sim.firmware.model_c import INVOKE_ATTRIBUTE
 from firmware_sim.fit import cost_model
@@ -188,19 +188,7 @@ def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None =
     if len(models) < 2:
         raise ArgumentError("calibration needs at least 2 models")
     started = time.monotonic()
-    rows = []
-    cached = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
-    with tempfile.TemporaryDirectory(prefix="lenet-edge-calibrate-") as scratch:
-        for i, model in enumerate(models):
-            for build in model_builds(model):
-                rows.append(measure(model, board, images, Path(scratch) / f"m{i}-{build}",
-                                    cached, build))
-                if cache:
-                    text = json.dumps(cached, indent=1)
-                    atomic_write(Path(cache), lambda path: path.write_text(text))
-                if progress:
-                    progress(f"{model.name} ({build}): {rows[-1]['instructions']:,.0f} "
-                             f"instructions")
+    rows = _measure_all(models, board, images, progress, cache)
     values = dict(core=target.core, board=board, date=datetime.date.today().isoformat(),
                   cpi=CPI[target.core][0], cpi_source=CPI[target.core][1],
                   calibration_models=len(models), **_fit_instructions(rows), **_sizes(rows),
@@ -209,6 +197,33 @@ def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None =
     path = Path(out) if out is not None else cost_model.CORES_DIR / f"{target.core}.toml"
     cost_model.write_core(path, values)
     return {**values, "path": str(path)}
+
+
+def _measure_all(models, board: str, images: int, progress, cache: Path | None) -> list[dict]:
+    """Every build of every model measured (measure()), the cache rewritten after each. A pairs
+    build the board cannot hold is left out (dense LeNet-5's outgrows the micro:bit's flash):
+    its size build still times the model's kernels. A size build that does not fit raises."""
+    rows = []
+    cached = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-calibrate-") as scratch:
+        for i, model in enumerate(models):
+            for build in model_builds(model):
+                try:
+                    rows.append(measure(model, board, images, Path(scratch) / f"m{i}-{build}",
+                                        cached, build))
+                except BoardTooSmallError as error:
+                    if build == "size":
+                        raise
+                    if progress:
+                        progress(f"{model.name} ({build}): not measured, {error}")
+                    continue
+                if cache:
+                    text = json.dumps(cached, indent=1)
+                    atomic_write(Path(cache), lambda path: path.write_text(text))
+                if progress:
+                    progress(f"{model.name} ({build}): {rows[-1]['instructions']:,.0f} "
+                             f"instructions")
+    return rows
 
 
 def _fit_instructions(rows) -> dict:
