@@ -330,7 +330,7 @@ def static_stack(board: str) -> dict:
     that calls nothing). A model's stack is then the largest of its kernels' model_invoke/K
     plus the deepest of its kernels."""
     target = boards.board(board)
-    kernels = {name: len(parameters.split(","))
+    kernels = {name: parameters.split(",")
                for name, parameters in _PROTOTYPE.findall(
                    (Path(project.__file__).parent / "runtime" / "nn_ops.h").read_text())}
     stubs = {f"model_invoke_{name}": name for name in kernels}
@@ -352,12 +352,15 @@ def static_stack(board: str) -> dict:
 
 def _invoke_stubs(kernels: dict) -> str:
     """invoke.c: a model_invoke per kernel (compiled as model.h declares model_invoke) calling
-    it with null arguments, one calling nothing, and a Reset_Handler calling them all (the
-    linker keeps what it reaches)."""
-    lines = ['#include "nn_ops.h"\n', f"{INVOKE_ATTRIBUTE} void model_invoke(void) {{}}"]
-    for name, count in kernels.items():
-        lines.append(f"{INVOKE_ATTRIBUTE} void model_invoke_{name}(void) "
-                     f"{{ {name}({', '.join(['0'] * count)}); }}")
+    it with pointers into an arena as model.c computes them (at -O0 a stack-passed one takes a
+    register the frame saves, where a constant 0 would not), one calling nothing, and a
+    Reset_Handler calling them all (the linker keeps what it reaches)."""
+    lines = ['#include "nn_ops.h"\n', "static int32_t arena[1];",
+             "#define AT(offset) ((int8_t *)arena + (offset))",
+             f"{INVOKE_ATTRIBUTE} void model_invoke(void) {{}}"]
+    for name, parameters in kernels.items():
+        arguments = ", ".join("(void *)AT(0)" if "*" in p else "0" for p in parameters)
+        lines.append(f"{INVOKE_ATTRIBUTE} void model_invoke_{name}(void) {{ {name}({arguments}); }}")
     calls = "".join(f"  model_invoke_{name}();\n" for name in kernels)
     lines.append(f"void Reset_Handler(void) {{\n  model_invoke();\n{calls}}}")
     return "\n".join(lines) + "\n"
