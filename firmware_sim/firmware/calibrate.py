@@ -360,7 +360,8 @@ def _invoke_stubs(kernels: dict) -> str:
              f"{INVOKE_ATTRIBUTE} void model_invoke(void) {{}}"]
     for name, parameters in kernels.items():
         arguments = ", ".join("(void *)AT(0)" if "*" in p else "0" for p in parameters)
-        lines.append(f"{INVOKE_ATTRIBUTE} void model_invoke_{name}(void) {{ {name}({arguments}); }}")
+        lines.append(f"{INVOKE_ATTRIBUTE} void model_invoke_{name}(void) "
+                     f"{{ {name}({arguments}); }}")
     calls = "".join(f"  model_invoke_{name}();\n" for name in kernels)
     lines.append(f"void Reset_Handler(void) {{\n  model_invoke();\n{calls}}}")
     return "\n".join(lines) + "\n"
