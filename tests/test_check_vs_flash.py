@@ -1,6 +1,6 @@
 """`check` predicts the firmware `flash` generates: instructions per inference within 10% of
-QEMU's count, flash within 3%, the arena exactly and RAM within 32 bytes (the stack, a few
-words off), without building anything (fit/cost_model.py and
+QEMU's count, flash within 3%, and RAM exactly (the arena, and the stack's static bound that
+`flash` reports, firmware/stack_usage.py), without building anything (fit/cost_model.py and
 the shipped coefficients of fit/cores/, measured by `lenet-edge calibrate`).
 
 Measured on LeNet-5 dense, 50% and 90% pruned on mps2-an386 (Cortex-M4), one on mps2-an385 (M3)
@@ -27,7 +27,6 @@ toolchain = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in qemu.TOOLS),
     reason=f"the ARM toolchain and QEMU are missing: {qemu.APT_COMMAND}")
 IMAGES = 20
-RAM_MARGIN = 32  # bytes
 # two specs of tests/test_emulator.py's model_specs: (side, channels, blocks, units, softmax, _,
 # seed); a block is (kind, kernel, stride, padding, activation, filters)
 RANDOM_SPECS = {
@@ -65,10 +64,11 @@ def test_check_predicts_the_firmware(models, name, prune, board):
     x = np.random.default_rng(0).integers(-128, 128, (IMAGES, *shape[1:]), dtype=np.int8)
     measured = flash_arrays(path, x, board=board)
     predicted = predict(graph, boards.board(board).core)
-    # RAM: the arena exactly; the stack within a few words (the depth a kernel touches
-    # depends on which locals its arguments make it spill)
+    # RAM exactly: the arena, and the stack's static bound (the run's painted depth below it)
     assert predicted.ram_arena == measured.ram_arena
-    assert abs(predicted.ram_inference - measured.ram_inference) <= RAM_MARGIN
+    assert predicted.ram_stack == measured.ram_stack
+    assert predicted.ram_inference == measured.ram_inference
+    assert 0 < measured.ram_stack_painted <= measured.ram_stack
     assert predicted.flash_inference == pytest.approx(measured.flash_inference, rel=0.03)
     assert predicted.instructions_per_inference == pytest.approx(
         measured.instructions_per_inference, rel=0.10)
@@ -136,10 +136,11 @@ def _fake_measurement(macs: int, outputs: int) -> dict:
                                  {"call": 1, "dense.output": outputs}, 40)]
     steps = [20.0 + 2 * macs, 20.0 + 7 * outputs]
     return dict(model="m", costs=costs, features=cost_model.instruction_features(costs),
-                instructions=sum(steps) + 50, ram_stack=300, sections=[], object_functions={},
+                instructions=sum(steps) + 50, sections=[], object_functions={},
                 step_instructions=steps)
 
 
+@toolchain  # calibrate_core compiles the runtime for its static stack
 def test_calibration_leaves_out_a_pairs_build_the_board_cannot_hold(tmp_path, monkeypatch):
     from firmware_sim.firmware import calibrate
     from firmware_sim.firmware.errors import BoardTooSmallError
@@ -198,3 +199,17 @@ def test_calibration_fits_nonnegative_costs_and_writes_a_file_load_core_reads(tm
     (tmp_path / "bad.toml").write_text('core = "x"\n')
     with pytest.raises(CoreError, match="not a coefficient file of `lenet-edge calibrate`"):
         load_core(tmp_path / "bad.toml")
+
+
+def test_the_stack_is_model_invokes_widest_frame_plus_the_deepest_kernel():
+    from dataclasses import replace
+
+    core = replace(load_core("cortex-m4"), function_stack={
+        "model_invoke": 4, "model_invoke/nn_conv_dense": 8, "model_invoke/nn_conv_dense_dw": 16,
+        "nn_conv_dense": 120, "nn_conv_dense_dw": 100})
+    # the 5-argument call widens the frame, the 4-argument kernel is the deeper
+    assert cost_model.inference_stack(core, ["nn_conv_dense", "nn_conv_dense_dw"]) == 16 + 120
+    assert cost_model.inference_stack(core, []) == 4
+    with pytest.raises(CoreError, match="no static stack of model_invoke/nn_softmax; rerun "
+                                        "`lenet-edge calibrate --board mps2-an386`"):
+        cost_model.inference_stack(core, ["nn_softmax"])

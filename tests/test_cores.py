@@ -56,6 +56,8 @@ def test_lenet5_equals_the_emulator(runs, name):
     assert report.identical and report.mismatched_images == 0 and report.images == IMAGES
     assert report.board == name and report.core == boards.board(name).core
     assert 0 < report.instructions_per_inference < 10e6
+    # the stack's static bound (stack_usage.py) holds on each core's run
+    assert 0 < report.ram_stack_painted <= report.ram_stack
 
 
 @needs_toolchain

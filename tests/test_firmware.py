@@ -72,6 +72,8 @@ def test_lenet_firmware_equals_the_emulator_on_mnist(models, key, tmp_path):
     assert report.instructions_per_inference > report.effective_macs / 2  # SMLAD: 2 a cycle
     # the fused arena and one inference's stack, against TFLM's arena for the same model
     assert report.ram_inference == report.ram_arena + report.ram_stack
+    # the stack's static bound holds on the board: the run's painted depth is not above it
+    assert 0 < report.ram_stack_painted <= report.ram_stack
     # a third of TFLM's; where --optimize speed chose paired weights (conv_pairs.c: the M4's cost
     # model pairs LeNet-1's dense layers too), its pair buffer still stays within TFLM's arena
     paired = any(step["encoding"] == "pairs" for step in report.steps)
@@ -164,6 +166,7 @@ def test_every_op_kind_equals_the_emulator(case, board, tmp_path):
     got = np.load(tmp_path / "y.npy")
     assert report.identical and got.dtype == expected.dtype
     assert np.array_equal(got.view(np.uint8), np.ascontiguousarray(expected).view(np.uint8))
+    assert 0 < report.ram_stack_painted <= report.ram_stack  # every kernel, soft float too
 
 
 def test_model_too_large_fails_before_building(tmp_path):

@@ -25,8 +25,11 @@ from dataclasses import dataclass
 
 from firmware_sim.errors import InputError
 
+# -fstack-usage and -fcallgraph-info=su: each object's frames and calls (.su, .ci), from which
+# stack_usage.py bounds the stack of one inference
 _COMMON_FLAGS = ("-mthumb", "-O2", "-std=c99", "-ffunction-sections", "-fdata-sections",
-                 "-Wall", "-Wextra", "-Wno-unused-parameter")
+                 "-Wall", "-Wextra", "-Wno-unused-parameter", "-fstack-usage",
+                 "-fcallgraph-info=su")
 # the harness's stack reserve (link.ld STACK_SIZE)
 STACK_RESERVE = 8 * 1024
 

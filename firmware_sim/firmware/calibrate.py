@@ -12,10 +12,10 @@ but a pairs build the board's flash cannot hold is left out) and measured:
   written with them;
 - from the linker map: each runtime function's code bytes, each runtime object's own const
   data, each parameter struct's bytes, model.c's code (a line fitted over the number of calls);
-- the stack one inference touches (painted): per runtime function, the least of the models
-  that call it (a model's stack is its deepest kernel's); the depth a kernel touches also
-  varies by a few words with the path its arguments take (which locals spill), so the
-  prediction is within a few words, not exact. A kernel no model calls gets the deepest.
+- the stack, statically and without QEMU (static_stack): the runtime compiled alone, each
+  function's worst-case depth (stack_usage.py, the bound `flash` reports), and model_invoke's
+  own frame when a kernel is its widest call ("model_invoke/<kernel>": at -O0 its frame is the
+  same whatever its other calls, and grows only with the stack-passed arguments of its widest).
 """
 import datetime
 import json
@@ -30,9 +30,10 @@ import numpy as np
 from firmware_sim.emulator.files import atomic_write
 from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError
-from firmware_sim.firmware import boards, project, qemu
+from firmware_sim.firmware import boards, project, qemu, stack_usage
 from firmware_sim.firmware.errors import BoardTooSmallError, FirmwareError
 from firmware_sim.firmware.flash_arrays import flash_arrays
+from firmware_sim.firmware.model_c import INVOKE_ATTRIBUTE
 from firmware_sim.fit import cost_model
 
 # cycles per instruction assumed on silicon, per core, and where the figure comes from
@@ -103,7 +104,7 @@ def measure(model_path: Path, board: str, images: int, workdir: Path,
     shape = graph.tensors[graph.inputs[0]].shape
     x = np.random.default_rng(0).integers(-128, 128, (images, *shape[1:]), dtype=np.int8)
     report = flash_arrays(model_path, x, board=board, workdir=workdir, optimize=optimize)
-    measured = dict(instructions=report.instructions_per_inference, ram_stack=report.ram_stack,
+    measured = dict(instructions=report.instructions_per_inference,
                     sections=[list(s) for s in map_sections(workdir / "firmware.map")],
                     object_functions=_object_functions(workdir),
                     step_instructions=_timed_steps(workdir, board, x, report, costs))
@@ -190,7 +191,8 @@ def calibrate_core(models, board: str = boards.DEFAULT_BOARD, out: Path | None =
     rows = _measure_all(models, board, images, progress, cache)
     values = dict(core=target.core, board=board, date=datetime.date.today().isoformat(),
                   cpi=CPI[target.core][0], cpi_source=CPI[target.core][1],
-                  calibration_models=len(models), **_fit_instructions(rows), **_sizes(rows))
+                  calibration_models=len(models), **_fit_instructions(rows), **_sizes(rows),
+                  function_stack=static_stack(board))
     values["run_seconds"] = round(time.monotonic() - started, 1)
     path = Path(out) if out is not None else cost_model.CORES_DIR / f"{target.core}.toml"
     cost_model.write_core(path, values)
@@ -283,7 +285,7 @@ def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _sizes(rows) -> dict:
-    function_bytes, function_object, struct_bytes, stack = {}, {}, {}, {}
+    function_bytes, function_object, struct_bytes = {}, {}, {}
     code_rows, code_bytes = [], []
     for row in rows:
         for name, (obj, size) in row.get("object_functions", {}).items():
@@ -303,8 +305,6 @@ def _sizes(rows) -> dict:
         code_rows.append([1.0, calls])
         code_bytes.append(sum(size for kind, _, size, obj in sections
                               if obj == "model" and kind == "text"))
-        for function in cost_model.functions_used(costs):
-            stack[function] = min(stack.get(function, 1 << 30), row["ram_stack"])
     # object rodata was summed over every model: keep one model's worth per object
     per_object = {}
     for row in rows:
@@ -315,9 +315,53 @@ def _sizes(rows) -> dict:
         for obj, size in seen.items():
             per_object[obj] = max(per_object.get(obj, 0), size)
     (base, per_call), *_ = np.linalg.lstsq(np.array(code_rows), np.array(code_bytes), rcond=None)
-    deepest = max(stack.values(), default=0)
-    for function in function_bytes:  # a kernel no model called: the deepest bound measured
-        stack.setdefault(function, deepest)
     return dict(function_bytes=function_bytes, function_object=function_object,
-                object_rodata=per_object, struct_bytes=struct_bytes, function_stack=stack,
+                object_rodata=per_object, struct_bytes=struct_bytes,
                 model_code=dict(base=round(float(base), 2), per_call=round(float(per_call), 2)))
+
+
+_PROTOTYPE = re.compile(r"^void (nn_\w+)\(([^)]*)\);", re.MULTILINE)
+
+
+def static_stack(board: str) -> dict:
+    """[function_stack] of `board`'s core, without QEMU: every runtime function's worst-case
+    depth (stack_usage.stack_depth) and, per kernel K, "model_invoke/K": model_invoke's own
+    frame when K is its widest call, measured on a stub that calls only K ("model_invoke": one
+    that calls nothing). A model's stack is then the largest of its kernels' model_invoke/K
+    plus the deepest of its kernels."""
+    target = boards.board(board)
+    kernels = {name: parameters.split(",")
+               for name, parameters in _PROTOTYPE.findall(
+                   (Path(project.__file__).parent / "runtime" / "nn_ops.h").read_text())}
+    stubs = {f"model_invoke_{name}": name for name in kernels}
+    with tempfile.TemporaryDirectory(prefix="lenet-edge-stack-") as scratch:
+        folder = Path(scratch)
+        project.copy_runtime(folder)
+        (folder / "link.ld").write_text(boards.link_script(target))
+        (folder / "invoke.c").write_text(_invoke_stubs(kernels))
+        qemu.build(folder, board, sources=[*project.RUNTIME_SOURCES, "invoke.c"])
+        frames = stack_usage.compiled_frames(folder / "obj")
+        library = stack_usage.library_frames(folder / "firmware.elf")
+    runtime = [name for name in frames if name not in stubs and
+               name not in ("model_invoke", "Reset_Handler")]
+    stack = {name: stack_usage.stack_depth(name, frames, library) for name in runtime}
+    stack.update({f"model_invoke/{kernel}": frames[stub].bytes for stub, kernel in stubs.items()})
+    stack["model_invoke"] = frames["model_invoke"].bytes
+    return stack
+
+
+def _invoke_stubs(kernels: dict) -> str:
+    """invoke.c: a model_invoke per kernel (compiled as model.h declares model_invoke) calling
+    it with pointers into an arena as model.c computes them (at -O0 a stack-passed one takes a
+    register the frame saves, where a constant 0 would not), one calling nothing, and a
+    Reset_Handler calling them all (the linker keeps what it reaches)."""
+    lines = ['#include "nn_ops.h"\n', "static int32_t arena[1];",
+             "#define AT(offset) ((int8_t *)arena + (offset))",
+             f"{INVOKE_ATTRIBUTE} void model_invoke(void) {{}}"]
+    for name, parameters in kernels.items():
+        arguments = ", ".join("(void *)AT(0)" if "*" in p else "0" for p in parameters)
+        lines.append(f"{INVOKE_ATTRIBUTE} void model_invoke_{name}(void) "
+                     f"{{ {name}({arguments}); }}")
+    calls = "".join(f"  model_invoke_{name}();\n" for name in kernels)
+    lines.append(f"void Reset_Handler(void) {{\n  model_invoke();\n{calls}}}")
+    return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from firmware_sim.emulator.interpreter import Interpreter
 from firmware_sim.emulator.integer_normalize import MAX_SIDE, check_digit, normalized_inputs
 from firmware_sim.emulator.model_file import load_model
 from firmware_sim.errors import ArgumentError, InputError
-from firmware_sim.firmware import boards, generate, qemu
+from firmware_sim.firmware import boards, generate, qemu, stack_usage
 from firmware_sim.firmware.errors import FirmwareError
 from firmware_sim.firmware.flash_arrays import PROFILE_OF_BOARD, FlashReport, flash_report
 from firmware_sim.fit.devices.profile import load_profile
@@ -141,6 +141,7 @@ def flash_digits(model_path, digits, board: str = boards.DEFAULT_BOARD, labels=N
         firmware = generate(graph, folder, board, source=Path(model_path).name, normalize=True,
                             optimize=optimize)
         build = qemu.build(folder, board, sources=firmware.sources)
+        stack = stack_usage.firmware_stack(folder)
         limit = timeout or 30 + len(raw) / 20e6 * (10 * max(sum(c.macs for c in costs), 10_000)
                                                    + _NORMALIZE_BOUND)
         run = run_digits(folder, board, raw, firmware.input_bytes, firmware.output_bytes, limit)
@@ -150,7 +151,8 @@ def flash_digits(model_path, digits, board: str = boards.DEFAULT_BOARD, labels=N
     if outputs is not None:
         save_npy(outputs, got)
     classification = flash_report(graph, model_path, target, source, labels, expected, got,
-                                  firmware, build, _classify_result(run), costs, workdir, outputs)
+                                  firmware, build, stack, _classify_result(run), costs, workdir,
+                                  outputs)
     host = compare(interpreter, raw, got) if compare is not None else None
     return _report(classification, expected_inputs, got_inputs, raw, run, build, target, host)
 

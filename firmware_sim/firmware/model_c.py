@@ -8,6 +8,12 @@ from firmware_sim.emulator.ir import Graph
 from firmware_sim.firmware import cgen
 from firmware_sim.fit.arena import ArenaPlan
 
+# model_invoke at -O0: its frame is then the same however many kernel calls it holds (no
+# spilled temporaries), only the widest call's stack-passed arguments add to it, so that
+# calibrate can measure it once per kernel (stack_usage.py bounds it)
+INVOKE_ATTRIBUTE = '__attribute__((optimize("O0")))'
+
+
 @dataclass(frozen=True)
 class ModelSources:
     model_h: str
@@ -25,7 +31,8 @@ def model_sources(graph: Graph, steps, emitted, plan: ArenaPlan, source: str) ->
                f"#define MODEL_ARENA_BYTES {plan.size}u\n\n"
                "/* the input to fill, the output to read, one inference in between */\n"
                "void *model_input(void);\nconst void *model_output(void);\n"
-               "void model_invoke(void);\n\n#endif\n")
+               "/* -O0: a frame that does not grow with the number of kernel calls */\n"
+               f"{INVOKE_ATTRIBUTE} void model_invoke(void);\n\n#endif\n")
     data = [banner, '#include <math.h>\n\n#include "nn_ops.h"\n\n']
     for item in emitted:
         data.extend(item.declarations)

@@ -38,8 +38,7 @@ def write_folder(folder: Path, model: ModelSources, board: Board, source_name: s
     (folder / "model.h").write_text(model.model_h)
     (folder / "model.c").write_text(model.model_c)
     (folder / "model_data.c").write_text(model.model_data_c)
-    for name in (*RUNTIME_SOURCES, *RUNTIME_HEADERS):
-        shutil.copyfile(_HERE / "runtime" / name, folder / name)
+    copy_runtime(folder)
     for name in (*HARNESS_SOURCES, "harness.h", "semihost.h"):
         shutil.copyfile(_HERE / "harness" / name, folder / name)
     (folder / "link.ld").write_text(link_script(board))
@@ -52,6 +51,12 @@ def write_folder(folder: Path, model: ModelSources, board: Board, source_name: s
     (folder / "Makefile").write_text(makefile(board, normalize))
     (folder / "README.md").write_text(readme(board, source_name) +
                                       (_NORMALIZE_README if normalize else ""))
+
+
+def copy_runtime(folder: Path) -> None:
+    """The runtime's kernels and headers into `folder`."""
+    for name in (*RUNTIME_SOURCES, *RUNTIME_HEADERS):
+        shutil.copyfile(_HERE / "runtime" / name, folder / name)
 
 
 def makefile(board: Board, normalize: bool = False) -> str:
@@ -82,7 +87,7 @@ run: firmware.elf
 \t  -semihosting-config enable=on,target=native -kernel firmware.elf
 
 clean:
-\trm -f firmware.elf firmware.map outputs.bin stats.bin{extra_outputs}
+\trm -f firmware.elf firmware.map *.su *.ci outputs.bin stats.bin{extra_outputs}
 
 .PHONY: run clean
 """

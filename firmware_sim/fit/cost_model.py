@@ -33,7 +33,10 @@ A runtime function (kernel variant) whose calibration steps outnumber its terms 
 coefficients (function_terms); any other has its own factor on the shared sum (function_scale). Flash: the code of each runtime function used (measured per core from the linker map), the
 parameter structs (measured per type), model.c's code (base + per call), and the const arrays
 computed here as the emitters lay them out. RAM: fit/arena.py's arena (exact) + the stack of
-the deepest kernel used (measured per function by painting).
+one inference, the static bound `flash` reports (firmware/stack_usage.py): model_invoke's own
+frame with its widest call (the largest "model_invoke/<kernel>" of the kernels used; the frame
+of one calling nothing, "model_invoke", without calls) + the deepest kernel used, as
+calibrate's static_stack computed them.
 """
 import datetime
 import tomllib
@@ -95,7 +98,7 @@ class Core:
     object_rodata: dict  # runtime object -> its own const bytes (kept when one of its functions is)
     function_object: dict  # runtime function -> its object
     struct_bytes: dict  # struct type -> bytes
-    function_stack: dict  # runtime function -> stack of one inference calling it
+    function_stack: dict  # runtime function -> its static depth; model_invoke's frames
     model_code: dict  # model.c: base and per-call bytes
     cpi: float  # cycles per instruction assumed on silicon
     cpi_source: str
@@ -377,10 +380,22 @@ def predict(graph: Graph, core: Core | str, optimize: str = "speed") -> Predicti
              + sum(core.object_rodata.get(o, 0) for o in objects)
              + core.model_code["base"] + core.model_code["per_call"] * calls)
     arena = firmware_arena(graph, encodings(costs)).size
-    stack = max((core.function_stack.get(f, 0) for f in functions), default=0)
+    stack = inference_stack(core, functions)
     return Prediction(core.name, float(instructions), int(round(flash)), arena + stack, arena,
                       stack, tuple(dict(function=c.function, encoding=c.encoding,
                                         instructions=i) for c, i in zip(costs, per_step)))
+
+
+def inference_stack(core: Core, functions: list[str]) -> int:
+    """The static stack of a model_invoke calling `functions`: its frame with the widest call
+    + the deepest function."""
+    keys = [f"model_invoke/{f}" for f in functions] or ["model_invoke"]
+    missing = [k for k in [*keys, *functions] if k not in core.function_stack]
+    if missing:
+        raise CoreError(f"core {core.name}'s coefficients ({core.source}) have no static stack "
+                        f"of {missing[0]}; rerun `lenet-edge calibrate --board {core.board}`")
+    return (max(core.function_stack[k] for k in keys)
+            + max((core.function_stack[f] for f in functions), default=0))
 
 
 def write_core(path: Path, values: dict) -> None:

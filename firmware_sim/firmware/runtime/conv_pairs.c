@@ -199,12 +199,15 @@ typedef struct {
 /* A row of 2x2 groups of the _lut depthwise form with d1 == 1 (LeNet-5's C1 and C3) in one
  * block, p at the row's first group: per group the sums (as nn_pair_sums4_next), then
  * nn_group_dw_lut's output, the same operations in the same order, stored at q->out. q's
- * register counts pairs while q is saved on the stack. Against a block per group with C
- * between, GCC's loop and register moves are gone and the stages' constants take two LDM. */
+ * register counts pairs while q is saved in a C local (`saved`: in the frame GCC reports to
+ * -fstack-usage, where a PUSH in the block would be hidden from it). Against a block per
+ * group with C between, GCC's loop and register moves are gone and the stages' constants
+ * take two LDM. */
 NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
   int32_t a0, a1, a2, a3;
   uint32_t t, pair;
   const uint32_t *w;
+  nn_pair_row_t *saved;
   __asm__ volatile(
       "0:\n\t"
       "ldrd %[a0], %[t], [%[q], %[bias]]\n\t"  /* bias, n */
@@ -212,7 +215,7 @@ NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
       "mov %[a1], %[a0]\n\t"
       "mov %[a2], %[a0]\n\t"
       "mov %[a3], %[a0]\n\t"
-      "push {%[q]}\n\t"
+      "str %[q], %[saved]\n\t"
       /* n % 2 pairs, then 2 if n % 4 > 1, then four at a time; the steps leave the flags of
        * the LSRS before them */
       "lsrs %[q], %[t], #1\n\t"
@@ -229,7 +232,7 @@ NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
       "subs %[q], %[q], #1\n\t"
       "bne 1b\n\t"
       "3:\n\t"
-      "pop {%[q]}\n\t"
+      "ldr %[q], %[saved]\n\t"
       "ldm %[q], {r0, r1, r2, r3}\n\t"
       "ldr %[w], [%[q], %[table]]\n\t"
       PAIR_RQF("a0", "w") PAIR_RQF("a1", "w") PAIR_RQF("a2", "w") PAIR_RQF("a3", "w")
@@ -253,7 +256,7 @@ NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
       "str %[t], [%[q], %[count]]\n\t"
       "bne 0b"
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "=&r"(w),
-        [p] "+r"(p), [q] "+r"(q), [t] "=&r"(t), [pair] "=&r"(pair)
+        [p] "+r"(p), [q] "+r"(q), [t] "=&r"(t), [pair] "=&r"(pair), [saved] "=m"(saved)
       : [bias] "i"(offsetof(nn_pair_row_t, bias)), [stream] "i"(offsetof(nn_pair_row_t, w)),
         [table] "i"(offsetof(nn_pair_row_t, table)),
         [sub_table] "i"(offsetof(nn_pair_row_t, sub_table)),
