@@ -4,10 +4,10 @@ trial is within them, the closest one."""
 from __future__ import annotations
 
 from lenet_edge.compress import budget as budgets
-from lenet_edge.tune.trial import meets
+from lenet_edge.tune.trial import OBJECTIVES, meets
 
-# (key, +1 to minimize, -1 to maximize)
-AXES = (("error", 1), ("digits_per_second", -1), ("ram_bytes", 1))
+# (key, +1 to minimize, -1 to maximize): the searcher's objectives
+AXES = tuple((name, 1 if mode == "min" else -1) for name, mode in OBJECTIVES.items())
 
 
 def _key(trial: dict) -> tuple:
