@@ -142,6 +142,26 @@ def test_an_unfinished_train_run_is_one_error_line(tmp_path):
     assert_one_error_line(result, "not a finished train run")
 
 
+def test_sparsity_0_converts_the_trained_model_unpruned(finished, tmp_path, monkeypatch):
+    """No pruning stage runs; int8 converts the train run itself; check and the report say so."""
+    settings, _ = finished
+    recorded = json.loads((settings.out / "stages.json").read_text())
+    (tmp_path / "stages.json").write_text(json.dumps({"train": recorded["train"]}))
+    monkeypatch.setitem(stages.STAGES, "firmware", lambda s, out: {"skipped": True, "reason": "not this test's"})
+    result = run_pipeline(dataclasses.replace(settings, out=tmp_path, sparsity=0.0,
+                                              budget=dataclasses.replace(settings.budget, qat_epochs=0)))
+    st = {name: entry["result"] for name, entry in result.stages.items()}
+    for name in ("prune", "magnitude"):
+        assert st[name]["skipped"] and st[name]["folder"] == str(settings.out / "train") and st[name]["rounds"] == []
+        assert report_headline(name, st[name]) == "skipped: --sparsity 0: the trained model goes on unpruned"
+        assert not (tmp_path / name).exists()
+    assert st["prune"]["sparsity"] == 0.0
+    nonzero = lambda check: sum(r["effective_macs"] for r in check["cost_model"]["layers"])
+    assert nonzero(st["check"]) > nonzero(recorded["check"]["result"])  # more alive than the pipeline at 0.6
+    assert "the generated firmware, predicted: " in report_headline("check", st["check"])
+    assert "| prune |" in (tmp_path / "report.md").read_text()
+
+
 @pytest.fixture(scope="module")
 def rate_run(tmp_path_factory):
     return rate_pipeline(tmp_path_factory.getbasetemp())

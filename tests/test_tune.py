@@ -113,6 +113,21 @@ def test_the_printed_pipeline_command_gives_the_trials_numbers(interrupted_then_
     assert {k: rebuilt[k] for k in NUMBERS} == {k: point[k] for k in NUMBERS}
 
 
+def test_a_rerun_reads_the_confirmation_instead_of_flashing_again(interrupted_then_resumed, monkeypatch):
+    from lenet_edge.board import flash as flash_module
+    from lenet_edge.tune.confirm import confirm
+
+    out = interrupted_then_resumed[0]
+    summary = json.loads((out / "summary.json").read_text())
+    [confirmed] = summary["confirmed"]
+    trial = next(t for t in summary["trials"] if t["trial_id"] == confirmed["trial_id"])
+
+    def must_not_flash(*args, **kwargs):
+        raise AssertionError("a confirmed trial was flashed again")
+    monkeypatch.setattr(flash_module, "flash", must_not_flash)
+    assert confirm([trial], "nrf52840", 1, out) == [confirmed]
+
+
 def test_an_unreachable_address_fails_in_one_line_before_training(tmp_path):
     result = invoke("tune", "--device", "nrf52840", "--quick", "--trials", "1", "--address", "127.0.0.1:9",
                     "--out", tmp_path / "search")
@@ -167,6 +182,26 @@ def _machine_address() -> str:
         return s.getsockname()[0]
 
 
+def _listening(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) == 0
+
+
+def _active_nodes(ray: str, address: str, env: dict) -> int:
+    status = subprocess.run([ray, "status", "--address", address], env=env, capture_output=True, text=True,
+                            timeout=60).stdout
+    return status.split("Active:", 1)[-1].split("Pending:", 1)[0].count("node_")
+
+
+def _wait_for(ready, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert time.monotonic() < deadline, f"{what} did not start in {seconds:.0f} s"
+        time.sleep(0.5)
+
+
 def test_a_two_node_local_cluster_finds_the_same_front(interrupted_then_resumed, tmp_path):
     """`ray start` on this machine: a head and a second node, one CPU each, as a user adding a machine."""
     ray = str(Path(sys.executable).parent / "ray")
@@ -179,22 +214,20 @@ def test_a_two_node_local_cluster_finds_the_same_front(interrupted_then_resumed,
                                "--include-dashboard", "false", *common], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        time.sleep(8)
+        _wait_for(lambda: _listening(host, int(port)), "the head node")
         nodes.append(subprocess.Popen([ray, "start", "--address", address, *common], env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(8)
+        _wait_for(lambda: _active_nodes(ray, address, env) == 2, "the second node")
         out = tmp_path / "cluster"
         done = subprocess.run(_command(out, "--address", address, flash_best=0), env=env,
                               capture_output=True, text=True, timeout=400)
-        status = subprocess.run([ray, "status", "--address", address], env=env, capture_output=True, text=True,
-                                timeout=60).stdout
+        after = _active_nodes(ray, address, env)
     finally:
         for node in reversed(nodes):
             node.send_signal(signal.SIGTERM)
             node.wait(timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
-    active = status.split("Active:", 1)[-1].split("Pending:", 1)[0]
-    assert active.count("node_") == 2, status  # both nodes were in the cluster
+    assert after == 2  # both nodes were in the cluster throughout
     local = json.loads((interrupted_then_resumed[0] / "summary.json").read_text())
     assert _points(json.loads((out / "summary.json").read_text())) == _points(local)
 

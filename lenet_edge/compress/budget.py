@@ -28,6 +28,7 @@ from firmware_sim.fit.check import check_model
 from firmware_sim.fit.devices.profile import load_profile
 from lenet_edge.compress import masks, shrink
 from lenet_edge.errors import UsageError
+from lenet_edge.models import registry
 
 CALIBRATION = 500  # training digits the int8 conversion calibrates on, as `convert` does
 CONFIRM_DIGITS = 3  # test digits a measurement runs on QEMU (the count per digit is the same for each)
@@ -98,6 +99,17 @@ def floor(model, x_train: np.ndarray, budget: Budget, maps: bool = False) -> Sta
     `maps` (pruning by maps), the dead maps are removed too (shrink.py): one map a layer is left."""
     empty = masks.with_masks(model, {name: np.zeros_like(a) for name, a in masks.alive(model).items()})
     return standing(shrink.shrink(empty) if maps else empty, x_train, budget)
+
+
+def untrained(name: str):
+    """Zoo model `name` untrained, with small random biases: its cost is the trained model's (the
+    cost model counts its structure), but a fresh model's zero biases would leave the floor's int8
+    conversion (every kernel weight zero) a constant output that cannot be quantized."""
+    model, rng = registry.build(name), np.random.default_rng(0)
+    for layer in model.layers:
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.assign(rng.normal(0.0, 0.1, layer.bias.shape).astype("float32"))
+    return model
 
 
 def check_reachable(dense: Standing, bottom: Standing, budget: Budget) -> None:

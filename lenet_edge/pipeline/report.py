@@ -42,10 +42,21 @@ def headline(name: str, r: dict) -> str:
         "qat": lambda: f"{_count(r['epochs'], 'QAT epoch')}, fake-quantized test error {_pct(r['test_error'])}",
         "int8": lambda: f"{r['bytes']:,} bytes; LiteRT error {_pct(r['tflite_error'])} on {r['digits']:,} digits",
         "evaluate": lambda: f"int8 error {_pct(r['error'])} on {r['digits']:,} digits (emulator = TFLM)",
-        "check": lambda: (f"flash {r['flash_needed']:,} of {r['flash_bytes']:,} B, RAM {r['ram_needed']:,} of "
-                          f"{r['ram_bytes']:,} B, {r['digits_per_second'] or 0:,.1f} digits/s: {'OK' if r['ok'] else 'NO'}"),
+        "check": lambda: _check_headline(r),
         "report": lambda: f"{r.get('markdown')}, {r.get('html')}, {r.get('summary')}"}
     return lines[name]() if name in lines else ""
+
+
+def _check_headline(r: dict) -> str:
+    """The generated firmware's predicted verdict (what the firmware stage flashes), TFLM's estimate beside."""
+    firmware = r.get("cost_model", r)
+    verdict = (f"flash {firmware['flash_needed']:,} of {firmware['flash_bytes']:,} B, RAM {firmware['ram_needed']:,} of "
+               f"{firmware['ram_bytes']:,} B, {firmware['digits_per_second'] or 0:,.1f} digits/s: "
+               f"{'OK' if firmware['ok'] else 'NO'}")
+    if firmware is r:
+        return verdict
+    return (f"the generated firmware, predicted: {verdict}; TFLM estimated: RAM {r['ram_needed']:,} B, "
+            f"{r['digits_per_second'] or 0:,.1f} digits/s")
 
 
 def _rate_headline(r: dict) -> str:
@@ -141,7 +152,13 @@ def _memory_lines(check: dict, firmware: dict) -> list[str]:
     lines = [f"TFLM on the profile: flash {check['flash_needed']:,} B (weights {check['weight_bytes']:,} + runtime "
              f"{check['runtime_flash_bytes']:,}) of {check['flash_bytes']:,}; RAM {check['ram_needed']:,} B (arena "
              f"{check['arena_head_bytes']:,} + tail {check['arena_tail_bytes']:,} + runtime {check['runtime_ram_bytes']:,}) "
-             f"of {check['ram_bytes']:,}; {check['digits_per_second'] or 0:,.1f} digits/s predicted."]
+             f"of {check['ram_bytes']:,}; {check['digits_per_second'] or 0:,.1f} digits/s estimated."]
+    if "cost_model" in check:
+        c = check["cost_model"]
+        count = c["instructions_per_inference"]
+        per_digit = "" if count is None else f"{count:,.0f} instructions per digit, "
+        lines.append(f"The generated C firmware predicted by the calibrated cost model: flash {c['flash_needed']:,} B, "
+                     f"RAM {c['ram_needed']:,} B, {per_digit}{c['digits_per_second'] or 0:,.1f} digits/s.")
     if not firmware.get("skipped"):
         lines.append(f"The generated C firmware measured on QEMU: flash {firmware['flash_inference']:,} B and RAM "
                      f"{firmware['ram_inference']:,} B for inference (harness apart), "

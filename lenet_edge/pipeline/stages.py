@@ -125,24 +125,9 @@ def _reachable(settings: PipelineSettings) -> None:
 
     target = budgets.Budget(settings.device, settings.digits_per_second)
     target.validate()
-    model = _untrained(settings.model) if settings.train_run is None else runs.load_model(settings.train_run)
+    model = budgets.untrained(settings.model) if settings.train_run is None else runs.load_model(settings.train_run)
     _, x, _ = load_split(settings.model, "train", budgets.CALIBRATION, settings.data_dir)
     budgets.check_reachable(budgets.standing(model, x, target), budgets.floor(model, x, target), target)
-
-
-def _untrained(name: str):
-    """The model to train with small random biases: its cost is the trained model's (the cost
-    model counts its structure), but a fresh model's zero biases would leave the floor's int8
-    conversion (every kernel weight zero) a constant output that cannot be quantized."""
-    import numpy as np
-
-    from lenet_edge.models import registry
-
-    model, rng = registry.build(name), np.random.default_rng(0)
-    for layer in model.layers:
-        if getattr(layer, "bias", None) is not None:
-            layer.bias.assign(rng.normal(0.0, 0.1, layer.bias.shape).astype("float32"))
-    return model
 
 
 def _recorded(s: PipelineSettings) -> dict:
@@ -212,9 +197,10 @@ def stage_train(s: PipelineSettings, out: Path) -> dict:
 
 
 def stage_prune(s: PipelineSettings, out: Path) -> dict:
-    """OBD to the sparsity; with a rate, OBD by saliency per cost to it (and the dense model measured)."""
+    """OBD to the sparsity (at 0, none: the trained model goes on); with a rate, OBD by saliency
+    per cost to it (and the dense model measured)."""
     if s.digits_per_second is None:
-        return _prune(s, out, "obd", out / "prune")
+        return _unpruned(out) if s.sparsity == 0 else _prune(s, out, "obd", out / "prune")
     from lenet_edge.compress.rate_methods import dense_measurement
 
     dense = dense_measurement(train_folder(out), s.device, out / "dense", s.data_dir)
@@ -232,8 +218,19 @@ def stage_magnitude(s: PipelineSettings, out: Path) -> dict:
     """tfmot's magnitude pruning on OBD's schedule (or to its rate) and retraining budget: the
     baseline of the plot."""
     if s.digits_per_second is None:
-        return _prune(s, out, "magnitude", out / "magnitude")
+        return _unpruned(out) if s.sparsity == 0 else _prune(s, out, "magnitude", out / "magnitude")
     return _compared(s, out, "magnitude")
+
+
+def _unpruned(out: Path) -> dict:
+    """A prune stage at sparsity 0: skipped, its folder the train run's (what QAT or int8 reads)."""
+    from lenet_edge.compress import masks
+
+    train = read_stages(out)["train"]["result"]
+    sparsity = masks.sparsity(runs.load_model(train["folder"]))
+    return {"skipped": True, "reason": "--sparsity 0: the trained model goes on unpruned", "folder": train["folder"],
+            "source_sparsity": sparsity, "source_error": train["test_error"], "rounds": [], "sparsity": sparsity,
+            "test_error": train["test_error"]}
 
 
 def _prune_settings(s: PipelineSettings, method: str):
@@ -289,7 +286,7 @@ def stage_qat(s: PipelineSettings, out: Path) -> dict:
     if s.budget.qat_epochs == 0:
         return {"skipped": True, "reason": "--qat-epochs 0: the pruned model is converted post-training"}
     folder = _fresh(out / "qat")
-    metrics = fine_tune_qat(out / "prune", folder, s.budget.qat_epochs, s.budget.qat_lr, s.data_dir, s.progress)
+    metrics = fine_tune_qat(pruned_folder(out), folder, s.budget.qat_epochs, s.budget.qat_lr, s.data_dir, s.progress)
     return {"folder": str(folder), "epochs": len(metrics), "test_error": metrics[-1]["test_error"],
             "train_error": metrics[-1]["train_error"], "metrics": metrics}
 
@@ -299,7 +296,7 @@ def stage_int8(s: PipelineSettings, out: Path) -> dict:
 
     folder = _fresh(out / "int8")
     folder.mkdir(parents=True)
-    source = out / ("qat" if s.budget.qat_epochs else "prune")
+    source = out / "qat" if s.budget.qat_epochs else pruned_folder(out)
     r = convert_run(source, folder / f"{s.model}-int8.tflite", "int8", s.budget.calibration,
                     limit=s.budget.convert_limit, data_dir=s.data_dir)
     v = r.verification
@@ -352,6 +349,11 @@ def stage_report(s: PipelineSettings, out: Path) -> dict:
 
 def train_folder(out: Path) -> Path:
     return Path(read_stages(out)["train"]["result"]["folder"])
+
+
+def pruned_folder(out: Path) -> Path:
+    """The prune stage's run: the train run itself when nothing was pruned (--sparsity 0)."""
+    return Path(read_stages(out)["prune"]["result"]["folder"])
 
 
 def _tflite(out: Path) -> Path:

@@ -35,10 +35,9 @@ def limits(device: str, digits_per_second: float | None, flash_bytes: int | None
 
 def hopeless(settings: PipelineSettings, target: budgets.Budget) -> dict | None:
     """The floor's numbers and why, when no pruning of the model meets `target`; else None."""
-    from lenet_edge.pipeline.stages import _untrained
     from lenet_edge.train.batches import load_split
 
-    model = _untrained(settings.model)
+    model = budgets.untrained(settings.model)
     _, x, _ = load_split(settings.model, "train", budgets.CALIBRATION, settings.data_dir)
     bottom = budgets.floor(model, x, target)
     try:
