@@ -1,6 +1,7 @@
 """`lenet-edge tune --quick`: a search interrupted with Ctrl-C and resumed loses no finished trial,
 its front is non-dominated, a front point's printed `lenet-edge pipeline` command gives the
 trial's numbers, the best point is bit-exact on QEMU; bad input stops in one line."""
+import dataclasses
 import json
 import os
 import shlex
@@ -126,6 +127,31 @@ def test_a_rerun_reads_the_confirmation_instead_of_flashing_again(interrupted_th
         raise AssertionError("a confirmed trial was flashed again")
     monkeypatch.setattr(flash_module, "flash", must_not_flash)
     assert confirm([trial], "nrf52840", 1, out) == [confirmed]
+
+
+@pytest.mark.parametrize("sparsity", [0.0, "rate"])
+def test_a_rate_or_an_unpruned_trial_is_the_pipeline_its_command_builds(sparsity, tmp_path, monkeypatch):
+    """A search with a rate has pruning to it as a choice; that trial's settings and the settings
+    its printed command parses to are the same (and so for an unpruned one)."""
+    from lenet_edge.pipeline import stages
+    from lenet_edge.tune import space as spaces
+
+    assert spaces.RATE not in spaces.space(True).sparsity and 0.0 in spaces.space(True).sparsity
+    s = spaces.space(True, 120.0)
+    assert s.sparsity[-1] == spaces.RATE and s.rate == 120.0
+    config = {"model": "lenet4", "epochs": 2, "distort": False, "sparsity": sparsity, "qat_epochs": 1}
+    trial = spaces.trial_settings(s, config, "nrf52840", 3, tmp_path / "trial")
+    assert trial.digits_per_second == (120.0 if sparsity == spaces.RATE else None)
+    asked = []
+
+    def parsed(settings, on_event=None):
+        asked.append(settings)
+        raise KeyboardInterrupt  # stop the CLI there: the settings are what the test needs
+    monkeypatch.setattr(stages, "run_pipeline", parsed)
+    words = shlex.split(spaces.rebuild_command(s, config, "nrf52840", 3, out=str(tmp_path / "trial")))
+    invoke(*words[1:])
+    [parsed] = asked
+    assert dataclasses.replace(parsed, data_dir=None, progress=False) == trial
 
 
 def test_an_unreachable_address_fails_in_one_line_before_training(tmp_path):

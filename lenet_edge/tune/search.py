@@ -99,7 +99,7 @@ def _trainable(config: dict, job: Job) -> None:
     # numbers, would differ from those of the `lenet-edge pipeline` command that rebuilds it
     s = job.settings
     folder = Path(s.out) / TRIALS / tune.get_context().get_trial_id()
-    settings = spaces.trial_settings(spaces.space(s.quick), config, s.device, s.seed, folder, s.data_dir)
+    settings = spaces.trial_settings(spaces.space(s.quick, s.digits_per_second), config, s.device, s.seed, folder, s.data_dir)
     tune.report(trials.run_trial(settings, job.target))
 
 
@@ -135,7 +135,7 @@ def _tuner(s: TuneSettings, job: Job, cpus: int):
         return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
     searcher = OptunaSearch(metric=list(trials.OBJECTIVES), mode=list(trials.OBJECTIVES.values()), seed=s.seed)
     return tune.Tuner(
-        trainable, param_space=spaces.param_space(spaces.space(s.quick)),
+        trainable, param_space=spaces.param_space(spaces.space(s.quick, s.digits_per_second)),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=s.trials, max_concurrent_trials=cpus),
         run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(Path(s.out).resolve()), verbose=0,
                                   callbacks=[_progress(s.trials)]))
@@ -165,7 +165,8 @@ def _progress(total: int):
 
 
 def describe(config: dict, result: dict) -> str:
-    point = f"{config['model']}, {config['epochs']} epochs, sparsity {config['sparsity']}, QAT {config['qat_epochs']}"
+    pruned = ("pruned to the rate" if config["sparsity"] == spaces.RATE else f"sparsity {config['sparsity']}")
+    point = f"{config['model']}, {config['epochs']} epochs, {pruned}, QAT {config['qat_epochs']}"
     if "error" not in result:
         return point
     if result.get("hopeless"):
@@ -183,7 +184,7 @@ def collect(s: TuneSettings, grid) -> list[dict]:
         config = {key: result.config[key] for key in ("model", "epochs", "distort", "sparsity", "qat_epochs")}
         metrics = result.metrics or {}
         entry = {"trial_id": metrics.get("trial_id") or _trial_id(result.path), "config": config,
-                 "command": spaces.rebuild_command(spaces.space(s.quick), config, s.device, s.seed),
+                 "command": spaces.rebuild_command(spaces.space(s.quick, s.digits_per_second), config, s.device, s.seed),
                  "failed": None if result.error is None else str(result.error).splitlines()[-1]}
         if result.error is None and "error" in metrics:
             entry.update({key: metrics[key] for key in ("error", "digits", "instructions", "digits_per_second",

@@ -1,8 +1,9 @@
 """The search space as data, and a trial's point in it as pipeline settings and as the
 `lenet-edge pipeline` command that rebuilds it.
 
-Pruning by maps (`--granularity map`) and pruning to a rate are budget-driven prune runs (QEMU
-confirmations each), not a pipeline sparsity: the space prunes to a sparsity by OBD on weights.
+A trial prunes by OBD on weights to a sparsity (0: not at all) or, when the search has a rate,
+to that rate (RATE: the pipeline's --digits-per-second, OBD by saliency per cost, confirmed on
+QEMU). Pruning by maps (`prune --granularity map`) is not a pipeline stage, so not in the space.
 """
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import dataclasses
 import shlex
 from pathlib import Path
 
-from lenet_edge.pipeline.stages import Budget, PipelineSettings, pipeline_budget
+from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, pipeline_budget
+
+RATE = "rate"  # the sparsity choice that prunes to the search's rate instead
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,22 +21,25 @@ class Space:
     models: tuple[str, ...]  # the zoo, lenet1-4x being the width between LeNet-1 and LeNet-4
     epochs: tuple[int, ...]
     distort: tuple[bool, ...]
-    sparsity: tuple[float, ...]  # OBD's deleted fraction (prune refuses 0: every trial prunes)
+    sparsity: tuple  # OBD's deleted fraction (0: unpruned), and RATE when the search has a rate
     qat_epochs: tuple[int, ...]  # 0: no QAT
     train_limit: int | None  # --quick: a slice of MNIST's training digits
     quick: bool
+    rate: float | None = None  # the digits per second a RATE trial prunes to
 
 
 FULL = Space(models=("lenet1", "lenet1-4x", "lenet4", "lenet5", "lenet5-modern"), epochs=(5, 10, 20),
-             distort=(False, True), sparsity=(0.3, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3),
+             distort=(False, True), sparsity=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3),
              train_limit=None, quick=False)
 # a first look: one or two epochs on 2,000 digits, one QAT epoch (trials of seconds, not minutes)
 QUICK = Space(models=("lenet1", "lenet4", "lenet5", "lenet5-modern"), epochs=(1, 2), distort=(False,),
-              sparsity=(0.3, 0.5, 0.8, 0.9), qat_epochs=(0, 1), train_limit=2000, quick=True)
+              sparsity=(0.0, 0.3, 0.5, 0.8, 0.9), qat_epochs=(0, 1), train_limit=2000, quick=True)
 
 
-def space(quick: bool) -> Space:
-    return QUICK if quick else FULL
+def space(quick: bool, rate: float | None = None) -> Space:
+    """The quick or full space; with a rate, pruning to it is one more sparsity choice."""
+    base = QUICK if quick else FULL
+    return base if rate is None else dataclasses.replace(base, sparsity=(*base.sparsity, RATE), rate=rate)
 
 
 def param_space(s: Space) -> dict:
@@ -53,15 +59,19 @@ def trial_budget(s: Space, config: dict, seed: int) -> Budget:
 
 def trial_settings(s: Space, config: dict, device: str, seed: int, out: Path,
                    data_dir: Path | None = None) -> PipelineSettings:
-    return PipelineSettings(config["model"], device, config["sparsity"], Path(out), trial_budget(s, config, seed),
+    to_rate = config["sparsity"] == RATE
+    return PipelineSettings(config["model"], device, DEFAULT_SPARSITY if to_rate else config["sparsity"], Path(out),
+                            trial_budget(s, config, seed), digits_per_second=s.rate if to_rate else None,
                             data_dir=data_dir, progress=False)
 
 
 def rebuild_command(s: Space, config: dict, device: str, seed: int, out: str = "DIR") -> str:
     """The `lenet-edge pipeline` command whose stages give this trial's numbers (and go on to
     the firmware and the report)."""
-    words = ["lenet-edge", "pipeline", "--model", config["model"], "--device", device,
-             "--sparsity", repr(config["sparsity"]), "--epochs", str(config["epochs"]),
+    target = (["--digits-per-second", repr(s.rate)] if config["sparsity"] == RATE
+              else ["--sparsity", repr(config["sparsity"])])
+    words = ["lenet-edge", "pipeline", "--model", config["model"], "--device", device, *target,
+             "--epochs", str(config["epochs"]),
              "--qat-epochs", str(config["qat_epochs"]), "--seed", str(seed)]
     if config["distort"]:
         words.append("--distort")
