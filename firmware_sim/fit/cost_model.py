@@ -50,8 +50,12 @@ from firmware_sim.emulator.steps import planar_tensors, plan_steps
 from firmware_sim.errors import ArgumentError, FirmwareSimError
 from firmware_sim.fit import conv_layout
 from firmware_sim.fit.arena import firmware_arena
+from firmware_sim.fit.planner import tflm_arena
 
 CORES_DIR = Path(__file__).parent / "cores"
+# --optimize speed: no layer's weights in more flash than this times their dense encoding (the
+# .tflite holds them dense: issue 13's bound is 1.1x the .tflite)
+FLASH_RATIO = 1.1
 INSTRUCTION_TERMS = (
     "base", "call",
     "dense.mac", "dense.patch", "dense.output", "dense.output_lut",
@@ -177,15 +181,31 @@ def pricing_core(optimize, core: "Core | str") -> "Core | None":
 def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
     """Per fused step: the runtime function, the instruction terms and the const array bytes.
     Each conv step takes the encoding conv_layout.choose picks: the fastest on `core` (its
-    prices), or without a core the smallest. The code generator builds from these choices."""
+    prices), or without a core the smallest. The code generator builds from these choices.
+
+    With a shipped core (`--optimize speed`), the speed is bought within TFLM's memory: no
+    layer's weights take more than FLASH_RATIO times their dense encoding, and while the arena
+    exceeds TFLM's, the paired layer with the largest pair buffer falls back to its next
+    fastest encoding (the pair buffer is four to eight times its input)."""
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
-    costs = []
-    for index, step in enumerate(steps):
+
+    def cost(index: int, excluded=()) -> StepCost:
+        step = steps[index]
         if step.kind == "conv":
-            costs.append(_conv_cost(graph, step, index, step.inputs[0] in planar, core))
-        else:
-            costs.append(_other_cost(graph, step, index))
+            return _conv_cost(graph, step, index, step.inputs[0] in planar, core, excluded)
+        return _other_cost(graph, step, index)
+
+    costs = [cost(index) for index in range(len(steps))]
+    if core is None or not core.function_bytes:  # the smallest, or calibrate's own prices
+        return costs
+    limit = tflm_arena(graph).total
+    while firmware_arena(graph, encodings(costs)).size > limit:
+        paired = [c for c in costs if c.encoding == "pairs"]
+        if not paired:
+            break
+        widest = max(paired, key=lambda c: (c.choice.scratch, -c.index))
+        costs[widest.index] = cost(widest.index, excluded=("pairs",))
     return costs
 
 
@@ -204,7 +224,7 @@ def _stage_bytes(stage, table) -> int:
 
 
 def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
-               core: Core | None) -> StepCost:
+               core: Core | None, excluded: tuple = ()) -> StepCost:
     g = conv_layout.step_geometry(graph, step)
     weights, geometry = conv_layout.conv_weights(graph, step, planar_input)
 
@@ -220,6 +240,8 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
         priced = cost(choice)
         if not core.function_bytes:  # calibrate's own prices
             return step_instructions(priced, core)
+        if choice.kind in excluded or choice.nbytes > FLASH_RATIO * options["dense"].nbytes:
+            return float("inf")
         smlads = priced.terms.get("pairs.mac", 0) + priced.terms.get("pairs.mac_strided", 0)
         if choice.kind == "pairs" and 2 * smlads >= patch_macs:
             # the pair buffer (two to four times the input in RAM) is spent only where pairs
