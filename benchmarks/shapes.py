@@ -13,11 +13,14 @@ and an MLP (fully connected layers only). Built with tf-keras, weights drawn by 
 generator's randomize_weights (seed 0) and converted by tests.test_emulator_support.convert_int8
 (per-tensor needs the converter's per-channel switch, which convert.tflite does not expose).
 
+Then the zoo's LeNet-1, LeNet-4 and LeNet-5, dense and 50%/90% pruned (NAME-PERCENT:
+benchmarks/check_vs_flash.py's models, seed 0).
+
 Measured for each: `flash_arrays` (what `lenet-edge flash` runs) on `--images` random int8
 inputs: bit-exactness with the emulator, the arena, flash of the inference, and TFLM's arena
-(fit/planner.py: head + tail); each kernel call timed as calibrate times it
-(benchmarks/step_instructions.py); `check`'s prediction (cost_model.predict, what
-`check --json` prints) beside it. The measurements are kept in --out and reused (delete it to
+(fit/planner.py: head + tail, ARM32 structs); each kernel call timed as calibrate times it
+(benchmarks/step_instructions.py), against `check`'s price of that step (cost_model, what
+`check --json` sums). The measurements are kept in --out and reused (delete it to
 measure again). Prints Markdown.
 """
 import argparse
@@ -30,6 +33,7 @@ import numpy as np
 
 import firmware_sim
 from firmware_sim.emulator.cost import layer_costs
+from firmware_sim.emulator.steps import plan_steps
 from firmware_sim.firmware import boards
 from firmware_sim.firmware.calibrate import _timed_steps
 from firmware_sim.firmware.flash_arrays import flash_arrays
@@ -64,17 +68,25 @@ SHAPES = {
     "kws": ((49, 40, 1), KWS_LAYERS, True),
     "mlp": ((784,), MLP_LAYERS, True),
 }
+# the zoo's LeNets, dense and with the smallest 50% and 90% of each kernel zeroed
+ZOO = tuple(f"{name}-{p}" for name in ("lenet1", "lenet4", "lenet5") for p in (0, 50, 90))
 
 
 def model_path(folder: Path, name: str) -> Path:
+    """A SHAPES model, or a zoo one: NAME-PERCENT (benchmarks/check_vs_flash.py's models)."""
+    from lenet_edge.board.calibrate import pruned_zoo_tflite
     from tests.test_emulator_support import convert_int8, layer_model
 
     path = folder / f"{name}.tflite"
     if not path.is_file():
-        input_shape, layers, per_channel = SHAPES[name]
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(convert_int8(layer_model(input_shape, layers), -1.0, 1.0,
-                                      per_channel=per_channel))
+        if name in SHAPES:
+            input_shape, layers, per_channel = SHAPES[name]
+            path.write_bytes(convert_int8(layer_model(input_shape, layers), -1.0, 1.0,
+                                          per_channel=per_channel))
+        else:
+            zoo, percent = name.rsplit("-", 1)
+            path.write_bytes(pruned_zoo_tflite(zoo, int(percent) / 100, seed=0))
     return path
 
 
@@ -101,12 +113,7 @@ def measure(path: Path, board: str, images: int) -> dict:
                     opcodes=[graph.ops[k].opcode for k in s.ops],
                     macs=sum(macs[k] for k in s.ops), instructions=i,
                     predicted=cost_model.step_instructions(c, core))
-               for c, s, i in zip(costs, firmware_steps(graph), steps)])
-
-
-def firmware_steps(graph):
-    from firmware_sim.emulator.steps import plan_steps
-    return plan_steps(graph)
+               for c, s, i in zip(costs, plan_steps(graph), steps)])
 
 
 def table(results: dict, board: str) -> list[str]:
@@ -136,11 +143,25 @@ def table(results: dict, board: str) -> list[str]:
     return lines
 
 
+def prediction_table(results: dict, board: str) -> list[str]:
+    """`check`'s whole-model prediction against the measurement."""
+    lines = ["| model | instructions measured | predicted | error | arena measured = predicted |",
+             "|---|---|---|---|---|"]
+    for key, r in results.items():
+        if key.startswith(board + "/"):
+            p = r["predicted"]
+            lines.append(f"| {key.split('/', 1)[1]} | {r['instructions']:,.0f} | "
+                         f"{p['instructions']:,.0f} | "
+                         f"{100 * (p['instructions'] / r['instructions'] - 1):+.1f}% | "
+                         f"{'yes' if p['ram_arena'] == r['ram_arena'] else '**no**'} |")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--board", default="mps2-an386")
     parser.add_argument("--models", type=Path, default=Path("runs/bench/shapes"))
-    parser.add_argument("--only", default=",".join(SHAPES))
+    parser.add_argument("--only", default=",".join([*SHAPES, *ZOO]))
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/shapes.json"))
     args = parser.parse_args(argv)
@@ -151,8 +172,9 @@ def main(argv=None) -> int:
             results[key] = measure(model_path(args.models, name), args.board, args.images)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=1))
-    print("\n".join(table({k: results[k] for k in (f"{args.board}/{n}" for n in
-                                                      args.only.split(","))}, args.board)))
+    chosen = {k: results[k] for k in (f"{args.board}/{n}" for n in args.only.split(","))}
+    print("\n".join(table(chosen, args.board)) + "\n")
+    print("\n".join(prediction_table(chosen, args.board)))
     return 0
 
 
