@@ -64,8 +64,11 @@ def test_a_fully_connected_patch_holds_its_input_in_its_upper_half(paths):
     assert patch == 2 * graph.tensors[source].nbytes
     assert plan.tensor_offsets[source] == plan.scratch_offsets[fc] + patch // 2
     # the depthwise output, written before the patch exists, sits where the patch's input
-    # half will be; the graph input may take the patch's lower half
+    # half will be; the graph input, dead by then, in the lower half
     assert plan.tensor_offsets[steps[0].output] == plan.tensor_offsets[source]
+    x = graph.inputs[0]
+    assert plan.tensor_offsets[x] + graph.tensors[x].nbytes <= plan.tensor_offsets[source]
+    assert plan.tensor_offsets[x] >= plan.scratch_offsets[fc]
 
 
 @pytest.fixture(scope="module")
