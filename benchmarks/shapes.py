@@ -3,7 +3,7 @@ of interest each, measured on QEMU against the goals: at most 2.5 instructions p
 for that layer's kernel call, firmware arena at most TFLM's, flash at most 1.1x the .tflite
 (models over 10 KB).
 
-    python benchmarks/shapes.py [--board mps2-an386] [--models runs/bench/shapes]
+    PYTHONPATH=. python benchmarks/shapes.py [--board mps2-an386] [--models runs/bench/shapes]
         [--only NAME,...] [--images 5] [--out runs/bench/shapes.json]
 
 Models (SHAPES): conv with kernels 1x1, 3x3, 5x5 and 10x8, strides 1 and 2, VALID and SAME,
