@@ -72,6 +72,41 @@ def randomize_weights(model, seed: int) -> None:
         layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
 
 
+# one layer of interest and what follows it, for layer_model: (kind, arguments...); conv:
+# (filters, kernel, stride, padding), depthwise: (multiplier, kernel, stride, padding)
+KWS_LAYERS = (("depthwise", 8, (10, 8), 2, "same"), ("dense", 12), ("softmax",))  # 49x40x1
+MLP_LAYERS = (("dense", 128), ("dense", 64), ("dense", 10), ("softmax",))  # 784 inputs
+
+
+def layer_model(input_shape: tuple, layers, seed: int = 0):
+    """A small Keras model of `layers` (relu after each conv and hidden dense layer; a conv
+    or depthwise layer alone gets a 4-unit dense head), weights by randomize_weights."""
+    keras, _ = keras_and_tf()
+    keras.utils.set_random_seed(seed)
+    inputs = x = keras.layers.Input(input_shape)
+    for i, (kind, *args) in enumerate(layers):
+        hidden = any(k != "softmax" for k, *_ in layers[i + 1:])
+        if kind == "conv":
+            filters, kernel, stride, padding = args
+            x = keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding,
+                                    activation="relu")(x)
+        elif kind == "depthwise":
+            multiplier, kernel, stride, padding = args
+            x = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding=padding,
+                                             depth_multiplier=multiplier,
+                                             activation="relu")(x)
+        elif kind == "dense":
+            x = keras.layers.Flatten()(x) if len(x.shape) > 2 else x
+            x = keras.layers.Dense(args[0], activation="relu" if hidden else None)(x)
+        else:
+            x = keras.layers.Softmax()(x)
+    if len(x.shape) > 2:
+        x = keras.layers.Dense(4)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, x)
+    randomize_weights(model, seed)
+    return model
+
+
 def lenet5_like():
     """LeNet-5's layer pattern: conv tanh, average pool, conv tanh, average pool, dense."""
     keras, _ = keras_and_tf()

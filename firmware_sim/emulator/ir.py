@@ -68,3 +68,4 @@ class Graph:
     description: str = ""
     # the ModelInterface (emulator.interface) from the file's metadata; None when it has none
     interface: object = None
+    file_bytes: int = 0  # the .tflite flatbuffer's size (what issue 13 holds flash against)

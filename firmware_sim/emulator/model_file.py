@@ -127,7 +127,8 @@ def _read_model(data: bytes) -> Graph:
         tensors=tensors, ops=ops,
         inputs=_indices(subgraph.inputs, len(tensors), "subgraph input"),
         outputs=_indices(subgraph.outputs, len(tensors), "subgraph output"),
-        description=(model.description or b"").decode("utf-8", "replace"))
+        description=(model.description or b"").decode("utf-8", "replace"),
+        file_bytes=len(data))
     _check_dataflow(graph)
     if interfaces:  # the model's interface, as lenet-edge convert wrote it
         graph = replace(graph, interface=parse_metadata(interfaces[0], graph))

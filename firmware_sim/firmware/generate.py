@@ -14,7 +14,7 @@ from firmware_sim.firmware.emit_ops import EMITTERS
 from firmware_sim.firmware.errors import BoardTooSmallError
 from firmware_sim.firmware.model_c import model_sources
 from firmware_sim.firmware.normalize_c import normalize_data_c
-from firmware_sim.fit.arena import plan_arena, step_scratch_bytes
+from firmware_sim.fit.arena import plan_arena
 from firmware_sim.fit.cost_model import encodings, pricing_core, step_costs
 
 # Flash the runtime kernels and the harness take besides the model's data (measured: ~10 KB),
@@ -61,7 +61,7 @@ def generate(graph: Graph, folder, board: str = boards.DEFAULT_BOARD,
     planar = planar_tensors(graph, steps)
     chosen = encodings(step_costs(graph, pricing))  # what `check` predicts
     emitted = [_emit(graph, step, f"step{i}", planar, chosen[i]) for i, step in enumerate(steps)]
-    plan = plan_arena(graph, steps, step_scratch_bytes(graph, steps, chosen))
+    plan = plan_arena(graph, steps, chosen)
     data_bytes = sum(item.data_bytes for item in emitted)
     _check_fits(target, data_bytes, plan.size)
     folder = Path(folder)

@@ -158,6 +158,17 @@ def scratch_bytes(choice, groups: int) -> int:
     return choice.scratch
 
 
+def patch_holds_input(step, choice) -> bool:
+    """Whether the step's patch may hold the step's own input in its upper half (fit/arena.py):
+    a one-row FULLY_CONNECTED with dense weights gathers its whole input, once, front to back,
+    into one segment of int16 slots (or bytes, nn_bytepatch.h), each write below the input
+    bytes still unread; its pad slots read any byte against a zero weight."""
+    params = step.params
+    return (not isinstance(params, ConvParams) and choice.kind == "dense"
+            and choice.segments == 1 and int(np.prod(params.output_shape)) ==
+            params.output_shape[-1])
+
+
 def sizes(weights: np.ndarray, geometry: Geometry) -> dict[str, EncodingSize]:
     """Every encoding that applies, by kind: blocked only for 2 to 255 input channels."""
     out_c, fh, fw, in_c = weights.shape

@@ -50,8 +50,13 @@ from firmware_sim.emulator.steps import planar_tensors, plan_steps
 from firmware_sim.errors import ArgumentError, FirmwareSimError
 from firmware_sim.fit import conv_layout
 from firmware_sim.fit.arena import firmware_arena
+from firmware_sim.fit.planner import tflm_arena
 
 CORES_DIR = Path(__file__).parent / "cores"
+# issue 13's flash bound, which --optimize speed keeps where encodings can: at most 1.1x the
+# .tflite, for models over 10 KB
+FLASH_RATIO = 1.1
+FLASH_GOAL_MIN_BYTES = 10 * 1024
 INSTRUCTION_TERMS = (
     "base", "call",
     "dense.mac", "dense.patch", "dense.output", "dense.output_lut",
@@ -177,16 +182,56 @@ def pricing_core(optimize, core: "Core | str") -> "Core | None":
 def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
     """Per fused step: the runtime function, the instruction terms and the const array bytes.
     Each conv step takes the encoding conv_layout.choose picks: the fastest on `core` (its
-    prices), or without a core the smallest. The code generator builds from these choices."""
+    prices), or without a core the smallest. The code generator builds from these choices.
+
+    With a shipped core (`--optimize speed`), the speed is bought within issue 13's memory
+    bounds where encodings can keep them: while the arena exceeds TFLM's, the paired layer
+    with the widest pair buffer (four to eight times its input) falls back to its next fastest
+    encoding; while the flash of a model over FLASH_GOAL_MIN_BYTES exceeds FLASH_RATIO times
+    its .tflite, the layer whose encoding is largest beside size's choice does. A bound that
+    every fallback together would still miss leaves speed's choice as it is."""
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
-    costs = []
-    for index, step in enumerate(steps):
+
+    def cost(index: int, excluded=()) -> StepCost:
+        step = steps[index]
         if step.kind == "conv":
-            costs.append(_conv_cost(graph, step, index, step.inputs[0] in planar, core))
-        else:
-            costs.append(_other_cost(graph, step, index))
+            return _conv_cost(graph, step, index, step.inputs[0] in planar, core, excluded)
+        return _other_cost(graph, step, index)
+
+    costs = [cost(index) for index in range(len(steps))]
+    if core is None or not core.function_bytes:  # the smallest, or calibrate's own prices
+        return costs
+    excluded = {}  # step -> the encodings it fell back from (kept across both bounds)
+    limit = tflm_arena(graph).total
+    costs = _fall_back(costs, excluded, lambda c: firmware_arena(graph, encodings(c)).size
+                       <= limit, cost, lambda c: c.encoding == "pairs",
+                       lambda c: (c.choice.scratch, -c.index))
+    if graph.file_bytes > FLASH_GOAL_MIN_BYTES and \
+            set(functions_used(costs)) <= set(core.function_bytes):
+        smallest = step_costs(graph)
+        costs = _fall_back(
+            costs, excluded, lambda c: flash_bytes(c, core) <= FLASH_RATIO * graph.file_bytes,
+            cost, lambda c: c.choice is not None and c.encoding != smallest[c.index].encoding
+            and c.choice.nbytes > smallest[c.index].choice.nbytes,
+            lambda c: (c.choice.nbytes - smallest[c.index].choice.nbytes, -c.index))
     return costs
+
+
+def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest) -> list:
+    """`costs` with one `candidate` step after another (`widest` first) priced without its
+    encoding (added to `excluded`) until fits(costs); `costs` and `excluded` unchanged if no
+    candidate is left before that."""
+    trial, tried = list(costs), dict(excluded)
+    while not fits(trial):
+        options = [c for c in trial if candidate(c)]
+        if not options:
+            return costs
+        step = max(options, key=widest)
+        tried[step.index] = (*tried.get(step.index, ()), step.encoding)
+        trial[step.index] = cost(step.index, tried[step.index])
+    excluded.update(tried)
+    return trial
 
 
 def encodings(costs: list[StepCost]) -> list:
@@ -204,7 +249,7 @@ def _stage_bytes(stage, table) -> int:
 
 
 def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
-               core: Core | None) -> StepCost:
+               core: Core | None, excluded: tuple = ()) -> StepCost:
     g = conv_layout.step_geometry(graph, step)
     weights, geometry = conv_layout.conv_weights(graph, step, planar_input)
 
@@ -220,6 +265,8 @@ def _conv_cost(graph: Graph, step, index: int, planar_input: bool,
         priced = cost(choice)
         if not core.function_bytes:  # calibrate's own prices
             return step_instructions(priced, core)
+        if choice.kind in excluded:
+            return float("inf")
         smlads = priced.terms.get("pairs.mac", 0) + priced.terms.get("pairs.mac_strided", 0)
         if choice.kind == "pairs" and 2 * smlads >= patch_macs:
             # the pair buffer (two to four times the input in RAM) is spent only where pairs
@@ -372,18 +419,25 @@ def predict(graph: Graph, core: Core | str, optimize: str = "speed") -> Predicti
                         f"{core.board}`")
     per_step = [step_instructions(c, core) for c in costs]
     instructions = core.coefficients.get("base", 0.0) + sum(per_step)
-    calls = sum(1 for c in costs if c.function)
-    objects = {core.function_object[f] for f in functions}
-    flash = (sum(c.array_bytes for c in costs)
-             + sum(core.struct_bytes.get(s, 0) for c in costs for s in c.structs)
-             + sum(core.function_bytes[f] for f in functions)
-             + sum(core.object_rodata.get(o, 0) for o in objects)
-             + core.model_code["base"] + core.model_code["per_call"] * calls)
+    flash = flash_bytes(costs, core)
     arena = firmware_arena(graph, encodings(costs)).size
     stack = inference_stack(core, functions)
     return Prediction(core.name, float(instructions), int(round(flash)), arena + stack, arena,
                       stack, tuple(dict(function=c.function, encoding=c.encoding,
                                         instructions=i) for c, i in zip(costs, per_step)))
+
+
+def flash_bytes(costs: list[StepCost], core: Core) -> float:
+    """The inference's flash: const arrays, parameter structs, the kernels' code and constants,
+    model.c."""
+    functions = functions_used(costs)
+    calls = sum(1 for c in costs if c.function)
+    objects = {core.function_object[f] for f in functions}
+    return (sum(c.array_bytes for c in costs)
+            + sum(core.struct_bytes.get(s, 0) for c in costs for s in c.structs)
+            + sum(core.function_bytes[f] for f in functions)
+            + sum(core.object_rodata.get(o, 0) for o in objects)
+            + core.model_code["base"] + core.model_code["per_call"] * calls)
 
 
 def inference_stack(core: Core, functions: list[str]) -> int:
