@@ -2,7 +2,7 @@
 board: instructions per inference, flash (the inference part) and RAM (arena + stack).
 
     python benchmarks/check_vs_flash.py [--models runs/bench/check-models]
-        [--boards mps2-an385,mps2-an386,mps2-an500] [--zoo lenet1,lenet4,lenet5,lenet5-modern]
+        [--boards mps2-an385,mps2-an386,mps2-an500] [--zoo lenet1989,lenet1,lenet4,lenet5,lenet5-modern]
         [--images 20] [--out runs/bench/check_vs_flash.json]
 
 Models: each zoo model freshly initialised (seed 0), dense and with the smallest 50% and 90% of
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=Path("runs/bench/check-models"))
     parser.add_argument("--boards", default="mps2-an385,mps2-an386,mps2-an500")
-    parser.add_argument("--zoo", default="lenet1,lenet4,lenet5,lenet5-modern")
+    parser.add_argument("--zoo", default="lenet1989,lenet1,lenet4,lenet5,lenet5-modern")
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/check_vs_flash.json"))
     args = parser.parse_args(argv)

@@ -39,7 +39,7 @@ RANDOM_SPECS = {
 CASES = [("lenet5", 0.0, "mps2-an386"), ("lenet5", 0.5, "mps2-an386"),
          ("lenet5", 0.9, "mps2-an386"), ("lenet5", 0.5, "mps2-an385"),
          ("lenet5", 0.9, "mps2-an500"), ("random-a", 0.0, "mps2-an386"),
-         ("random-b", 0.0, "mps2-an386")]
+         ("random-b", 0.0, "mps2-an386"), ("lenet1989", 0.5, "mps2-an386")]
 
 
 @pytest.fixture(scope="module")

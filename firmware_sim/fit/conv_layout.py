@@ -95,6 +95,22 @@ def window(g: dict) -> tuple[tuple[int, int], bool]:
     return span, inside
 
 
+def border_units(g: dict, groups: int) -> int:
+    """Pixels (groups 1) or 2x2 groups (4) of a patch kernel whose windows cross the input's
+    border: runtime/nn_patch.h gathers those tap by tap (nn_gather_border), the rest at once."""
+    span, inside = window(g)
+    if inside:
+        return 0
+
+    def crosses(oy, ox):
+        y, x = oy * g["stride"][0] - g["padding"][0], ox * g["stride"][1] - g["padding"][1]
+        return y < 0 or x < 0 or y + span[0] > g["in_h"] or x + span[1] > g["in_w"]
+    if groups == 4:
+        return sum(crosses(2 * py, 2 * px) or crosses(2 * py + 1, 2 * px + 1)
+                   for py in range(g["out_h"] // 2) for px in range(g["out_w"] // 2))
+    return sum(crosses(oy, ox) for oy in range(g["out_h"]) for ox in range(g["out_w"]))
+
+
 def conv_weights(graph: Graph, step, planar_input: bool = False) -> tuple[np.ndarray, Geometry]:
     """A conv step's int weights (out, fh, fw, in) and the geometry its encoding depends on."""
     g = step_geometry(graph, step)

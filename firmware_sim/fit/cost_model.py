@@ -13,6 +13,8 @@ instructions = sum over its terms of count x coefficient, the terms being
                blocked, the slots of kept (output, input) blocks; sparse, entries; bitmap,
                nonzero weights
     E.patch    patch values gathered (dense and blocked: groups x pixels x segments x slots)
+               of windows inside the input; E.border the same of windows crossing its border
+               (conv_layout.border_units), gathered tap by tap
     E.output   conv output values (pixels, times 4 with a fused 2x2 subsampling, x channels:
                the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
                variants (requantize into a table)
@@ -59,8 +61,8 @@ FLASH_RATIO = 1.1
 FLASH_GOAL_MIN_BYTES = 10 * 1024
 INSTRUCTION_TERMS = (
     "base", "call",
-    "dense.mac", "dense.patch", "dense.output", "dense.output_lut",
-    "blocked.mac", "blocked.patch", "blocked.output", "blocked.output_lut",
+    "dense.mac", "dense.patch", "dense.border", "dense.output", "dense.output_lut",
+    "blocked.mac", "blocked.patch", "blocked.border", "blocked.output", "blocked.output_lut",
     "sparse.mac", "sparse.output", "sparse.output_lut",
     "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
     "pairs.mac", "pairs.mac_strided", "pairs.output", "pairs.output_lut", "pairs.input",
@@ -315,7 +317,10 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray,
         if kind == "pairs" else out_c
     terms[f"{kind}.output_lut" if lut else f"{kind}.output"] = conv_pixels * maps
     if kind in conv_layout.PATCH_KINDS:
-        terms[f"{kind}.patch"] = conv_pixels * choice.segments * choice.seg_len
+        taps = choice.segments * choice.seg_len
+        border = groups * conv_layout.border_units(g, groups)
+        terms[f"{kind}.patch"] = (conv_pixels - border) * taps
+        terms[f"{kind}.border"] = border * taps
     if kind == "bitmap":
         words = (choice.nbytes - nonzero) // (4 * out_c)
         terms["bitmap.word"] = conv_pixels * out_c * words

@@ -1,9 +1,10 @@
 """`lenet-edge calibrate --board B`: the calibration models, then firmware_sim's calibrate_core.
 
-The models are the zoo's LeNets (lenet1, lenet4, lenet5, lenet5-modern: their shapes are the
-ones the firmware runs; seed 1) freshly initialised with the smallest 30%, 70% and 95% of each conv and
-dense kernel zeroed, so that every weight encoding (dense, blocked, sparse, bitmap) and fused
-variant appears, converted to int8 on 50 MNIST digits, dense too; small random models of the
+The models are the zoo's LeNets (lenet1989, lenet1, lenet4, lenet5, lenet5-modern: their shapes
+are the ones the firmware runs, lenet1989's padded stride-2 windows the border gathers; seed 1)
+freshly initialised with the smallest 30%, 70% and 95% of each conv and dense kernel zeroed, so
+that every weight encoding (dense, blocked, sparse, bitmap) and fused variant appears, converted
+to int8 on 50 digits of the model's dataset, dense too; small random models of the
 other kernels (OP_MODELS) and of convolutions with a fused 2x2 max or average pool
 (FUSED_MODELS). They are cached in `models` (a folder)
 and reused. The check tables (benchmarks/check_vs_flash.py) measure other sparsities (0, 50,
@@ -16,7 +17,7 @@ import numpy as np
 from firmware_sim.firmware import boards
 from firmware_sim.firmware.calibrate import calibrate_core
 
-CALIBRATION_ZOO = ("lenet1", "lenet4", "lenet5", "lenet5-modern")
+CALIBRATION_ZOO = ("lenet1989", "lenet1", "lenet4", "lenet5", "lenet5-modern")
 CALIBRATION_PRUNE = (0.0, 0.3, 0.7, 0.95)
 
 
@@ -33,14 +34,16 @@ def zero_smallest(model, fraction: float):
 
 def pruned_zoo_tflite(name: str, prune: float = 0.0, seed: int = 0) -> bytes:
     """A zoo model, freshly initialised, the smallest `prune` fraction of each conv and dense
-    kernel zeroed, as a full-int8 .tflite calibrated on 50 MNIST training digits."""
+    kernel zeroed, as a full-int8 .tflite calibrated on 50 training digits of its dataset (MNIST;
+    USPS for lenet1989)."""
     from convert.tflite import to_int8_tflite
     from lenet_edge.data.transforms import CONVENTIONS, load_dataset
     from lenet_edge.models import registry
 
     model = zero_smallest(registry.build(name, seed=seed), prune)
-    images, _ = load_dataset("mnist", "train")
-    convention = CONVENTIONS[registry.spec(name).input_convention]
+    spec = registry.spec(name)
+    images, _ = load_dataset(spec.dataset, "train")
+    convention = CONVENTIONS[spec.input_convention]
     return to_int8_tflite(model, convention(images[:200]), num_calibration=50)
 
 
