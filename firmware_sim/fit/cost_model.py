@@ -13,8 +13,10 @@ instructions = sum over its terms of count x coefficient, the terms being
                blocked, the slots of kept (output, input) blocks; sparse, entries; bitmap,
                nonzero weights
     E.patch    patch values gathered (dense and blocked: groups x pixels x segments x slots)
-               of windows inside the input; E.border the same of windows crossing its border
-               (conv_layout.border_units), gathered tap by tap
+               of windows inside the input; patch.border the same of windows crossing its
+               border (conv_layout.border_units), gathered tap by tap
+    blocked.run  the runs of kept input channels of every output channel, per pixel (group):
+               each a call of the MAC loop
     E.output   conv output values (pixels, times 4 with a fused 2x2 subsampling, x channels:
                the loop over channels, requantize, clamp); E.output_lut: the same in the _lut
                variants (requantize into a table)
@@ -61,8 +63,8 @@ FLASH_RATIO = 1.1
 FLASH_GOAL_MIN_BYTES = 10 * 1024
 INSTRUCTION_TERMS = (
     "base", "call",
-    "dense.mac", "dense.patch", "dense.border", "dense.output", "dense.output_lut",
-    "blocked.mac", "blocked.patch", "blocked.border", "blocked.output", "blocked.output_lut",
+    "dense.mac", "dense.patch", "dense.output", "dense.output_lut", "patch.border",
+    "blocked.mac", "blocked.patch", "blocked.run", "blocked.output", "blocked.output_lut",
     "sparse.mac", "sparse.output", "sparse.output_lut",
     "bitmap.mac", "bitmap.output", "bitmap.output_lut", "bitmap.word",
     "pairs.mac", "pairs.mac_strided", "pairs.output", "pairs.output_lut", "pairs.input",
@@ -206,9 +208,11 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
         return costs
     excluded = {}  # step -> the encodings it fell back from (kept across both bounds)
     limit = tflm_arena(graph).total
+    # to a patch encoding, what the dense twin runs: an index kernel is priced less surely
+    # (LeNet-1 50%'s C1 fell back to sparse and ran 4.4% slower than dense)
     costs = _fall_back(costs, excluded, lambda c: firmware_arena(graph, encodings(c)).size
                        <= limit, cost, lambda c: c.encoding == "pairs",
-                       lambda c: (c.choice.scratch, -c.index))
+                       lambda c: (c.choice.scratch, -c.index), drop=("pairs", "sparse", "bitmap"))
     if graph.file_bytes > FLASH_GOAL_MIN_BYTES and \
             set(functions_used(costs)) <= set(core.function_bytes):
         smallest = step_costs(graph)
@@ -220,17 +224,17 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
     return costs
 
 
-def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest) -> list:
+def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest, drop=()) -> list:
     """`costs` with one `candidate` step after another (`widest` first) priced without its
-    encoding (added to `excluded`) until fits(costs); `costs` and `excluded` unchanged if no
-    candidate is left before that."""
+    encoding (and those in `drop`, added to `excluded`) until fits(costs); `costs` and
+    `excluded` unchanged if no candidate is left before that."""
     trial, tried = list(costs), dict(excluded)
     while not fits(trial):
         options = [c for c in trial if candidate(c)]
         if not options:
             return costs
         step = max(options, key=widest)
-        tried[step.index] = (*tried.get(step.index, ()), step.encoding)
+        tried[step.index] = (*tried.get(step.index, ()), step.encoding, *drop)
         trial[step.index] = cost(step.index, tried[step.index])
     excluded.update(tried)
     return trial
@@ -320,7 +324,11 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray,
         taps = choice.segments * choice.seg_len
         border = groups * conv_layout.border_units(g, groups)
         terms[f"{kind}.patch"] = (conv_pixels - border) * taps
-        terms[f"{kind}.border"] = border * taps
+        terms["patch.border"] = border * taps
+    if kind == "blocked":
+        kept = np.abs(weights).sum(axis=(1, 2)) > 0  # (output, input) blocks kept
+        starts = kept & ~np.pad(kept, ((0, 0), (1, 0)))[:, :-1]
+        terms["blocked.run"] = pixels * int(starts.sum())  # nn_patch_sums' runs, each a MAC call
     if kind == "bitmap":
         words = (choice.nbytes - nonzero) // (4 * out_c)
         terms["bitmap.word"] = conv_pixels * out_c * words
