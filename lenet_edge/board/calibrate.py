@@ -5,8 +5,8 @@ are the ones the firmware runs, lenet1989's padded stride-2 windows the border g
 freshly initialised with the smallest 30%, 70% and 95% of each conv and dense kernel zeroed, so
 that every weight encoding (dense, blocked, sparse, bitmap) and fused variant appears, converted
 to int8 on 50 digits of the model's dataset, dense too; small random models of the
-other kernels (OP_MODELS) and of convolutions with a fused 2x2 max or average pool
-(FUSED_MODELS). They are cached in `models` (a folder)
+other kernels (OP_MODELS), of convolutions with a fused 2x2 max or average pool
+(FUSED_MODELS) and of conv and FC shapes beyond LeNet's (SHAPE_MODELS). They are cached in `models` (a folder)
 and reused. The check tables (benchmarks/check_vs_flash.py) measure other sparsities (0, 50,
 90%), so the prediction is not judged on the models it was fitted on.
 """
@@ -101,6 +101,29 @@ def fused_model_tflite(side: int, channels: int, filters: int, pool: str, activa
     return to_int8_tflite(keras.Model(inputs, x), images.astype(np.float32), num_calibration=64)
 
 
+# shapes beyond LeNet's (benchmarks/shapes.py's grid priced them 17-77% off without these): a
+# conv (relu) then a wide FC (relu) and a dense head; (side, channels, filters, kernel, stride,
+# padding, units)
+SHAPE_MODELS = ((16, 8, 8, 1, 1, "valid", 100), (16, 3, 8, 3, 1, "same", 64),
+                (20, 1, 16, 5, 2, "same", 32))
+
+
+def shape_model_tflite(side: int, channels: int, filters: int, kernel: int, stride: int,
+                       padding: str, units: int, seed: int = 0) -> bytes:
+    import tf_keras as keras
+
+    from convert.tflite import to_int8_tflite
+
+    layers = keras.layers
+    keras.utils.set_random_seed(seed)
+    inputs = x = layers.Input((side, side, channels))
+    x = layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu")(x)
+    x = layers.Dense(units, activation="relu")(layers.Flatten()(x))
+    x = layers.Softmax()(layers.Dense(10)(x))
+    images = np.random.default_rng(seed).uniform(-1, 2, (64, side, side, channels))
+    return to_int8_tflite(keras.Model(inputs, x), images.astype(np.float32), num_calibration=64)
+
+
 def calibration_models(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -113,6 +136,11 @@ def calibration_models(folder: Path) -> list[Path]:
         path = folder / f"ops-{'x'.join(map(str, shape))}.tflite"
         if not path.is_file():
             path.write_bytes(op_model_tflite(*shape, seed=i))
+        paths.append(path)
+    for i, shape in enumerate(SHAPE_MODELS):
+        path = folder / f"shape-{'x'.join(map(str, shape))}.tflite"
+        if not path.is_file():
+            path.write_bytes(shape_model_tflite(*shape, seed=i))
         paths.append(path)
     for name in CALIBRATION_ZOO:
         for prune in CALIBRATION_PRUNE:
