@@ -17,7 +17,7 @@ from tests.cli_support import assert_one_error_line, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBERS = ("error", "instructions", "digits_per_second", "ram_bytes", "flash_bytes", "float_error", "sparsity")
-CONFIRMED_WITHIN = 0.02  # the cost model's stated error against QEMU's count (BENCHMARKS.md: under 1%)
+CONFIRMED_WITHIN = 0.10  # the cost model's stated error against QEMU's count (tests/test_check_vs_flash.py)
 
 
 def _command(out: Path, *extra, trials=3, flash_best=1) -> list[str]:

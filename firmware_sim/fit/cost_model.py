@@ -208,11 +208,9 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
         return costs
     excluded = {}  # step -> the encodings it fell back from (kept across both bounds)
     limit = tflm_arena(graph).total
-    # to a patch encoding, what the dense twin runs: an index kernel is priced less surely
-    # (LeNet-1 50%'s C1 fell back to sparse and ran 4.4% slower than dense)
     costs = _fall_back(costs, excluded, lambda c: firmware_arena(graph, encodings(c)).size
                        <= limit, cost, lambda c: c.encoding == "pairs",
-                       lambda c: (c.choice.scratch, -c.index), drop=("pairs", "sparse", "bitmap"))
+                       lambda c: (c.choice.scratch, -c.index))
     if graph.file_bytes > FLASH_GOAL_MIN_BYTES and \
             set(functions_used(costs)) <= set(core.function_bytes):
         smallest = step_costs(graph)
@@ -224,17 +222,17 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
     return costs
 
 
-def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest, drop=()) -> list:
+def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest) -> list:
     """`costs` with one `candidate` step after another (`widest` first) priced without its
-    encoding (and those in `drop`, added to `excluded`) until fits(costs); `costs` and
-    `excluded` unchanged if no candidate is left before that."""
+    encoding (added to `excluded`) until fits(costs); `costs` and `excluded` unchanged if no
+    candidate is left before that."""
     trial, tried = list(costs), dict(excluded)
     while not fits(trial):
         options = [c for c in trial if candidate(c)]
         if not options:
             return costs
         step = max(options, key=widest)
-        tried[step.index] = (*tried.get(step.index, ()), step.encoding, *drop)
+        tried[step.index] = (*tried.get(step.index, ()), step.encoding)
         trial[step.index] = cost(step.index, tried[step.index])
     excluded.update(tried)
     return trial
