@@ -191,9 +191,10 @@ typedef struct {
   const uint32_t *w;           /* the channel's stream */
   uint32_t count;              /* passes of the 4-pair loop over the pairs after the first */
   uint32_t entry;              /* the TBB index: pairs skipped in the first pass, 4 for none */
-  int8_t *out;                 /* the next output, advanced by the block */
+  int32_t out;                 /* the next output's offset from `end` (< 0), advanced by
+                                  the block */
   int32_t pixel_step;
-  const int8_t *end;           /* out past the row */
+  int8_t *end;                 /* the output past the row */
 } nn_pair_row_t;
 
 /* The stage of a doubled sum s = 2x (|x| < 2**30): nn_rqf_lookup's floor((x*M + 2**30 +
@@ -213,8 +214,8 @@ typedef struct {
  * block, p at the row's first group: per group the sums (as nn_pair_sums4_next: the first pair
  * from the bias, then four pairs a pass of the loop counted in LR, the first pass entered by
  * TBB past `entry` pairs), then nn_group_dw_lut's output, the same operations in the same
- * order on doubled sums, stored at q->out. Against a block per group with C between, GCC's
- * loop and register moves are gone and each stage's constants take one LDM. */
+ * order on doubled sums, stored at q->end + q->out. Against a block per group with C between,
+ * GCC's loop and register moves are gone and each stage's constants take one LDM. */
 NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
   int32_t a0, a1, a2, a3;
   uint32_t t, pair;
@@ -255,13 +256,12 @@ NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
       "smlad %[a0], r1, %[a1], %[a0]\n\t"
       "ldm %[t], {r0, r1, r2, r3}\n\t"          /* its stage */
       PAIR_RQF("a0")
-      "ldrd %[t], %[pair], [%[q], %[out]]\n\t"  /* out, pixel_step */
-      "strb %[a0], [%[t]]\n\t"
-      "add %[t], %[t], %[pair]\n\t"
-      "str %[t], [%[q], %[out]]\n\t"
+      "ldrd %[t], %[pair], [%[q], %[out]]\n\t"  /* out - end, pixel_step */
+      "ldr %[a1], [%[q], %[end]]\n\t"
+      "strb %[a0], [%[a1], %[t]]\n\t"
       "add %[p], %[p], #16\n\t"                 /* the next group: 2 columns, 4 words */
-      "ldr %[pair], [%[q], %[end]]\n\t"
-      "cmp %[t], %[pair]\n\t"
+      "adds %[t], %[t], %[pair]\n\t"            /* 0 past the row's last group */
+      "str %[t], [%[q], %[out]]\n\t"
       "bne 0b"
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "=&r"(w),
         [p] "+r"(p), [t] "=&r"(t), [pair] "=&r"(pair)
@@ -352,16 +352,18 @@ NN_INLINE void nn_pairs_channel(const nn_conv_pairs_t *k, const void *sub, const
                        nn_double16(nn_sxtb16_ror8(s.sub_weights)), nn_double(s.sub_bias),
                        {s.sub.multiplier, nn_rqf2_high(s.sub.high, s.sub_offset, sub_e), sub_e},
                        sub_table, nn_double(bias), w, (rest + 3) / 4,
-                       rest ? (4 - rest % 4) % 4 : 4, out, pixel_step, 0};
+                       rest ? (4 - rest % 4) % 4 : 4, 0, pixel_step, out};
+    const int32_t span = (int32_t)out_w * pixel_step;
     for (uint32_t py = 0; py < out_h && out_w; py++, row += 4 * d2) {
-      q.end = q.out + out_w * pixel_step;
+      q.end += span, q.out = -span;
       nn_pair_row_dw_lut(row, &q);
     }
     return;
   }
 #endif
-  /* doubled sums (the stream's weights are) are halved before the stage, exactly: they fit */
-  const int doubled = k->doubled;
+  /* doubled sums (the stream's weights are: only with this variant) are halved before the
+   * stage, exactly, as they fit */
+  const int doubled = kind == NN_SUB_DEPTHWISE && lut && k->doubled;
   const int32_t start = doubled ? nn_double(bias) : bias;
   for (uint32_t py = 0; py < out_h; py++, row += width * step * d2) {
     const nn_word_t *base = row;
@@ -370,7 +372,8 @@ NN_INLINE void nn_pairs_channel(const nn_conv_pairs_t *k, const void *sub, const
       if (!kind) acc[0] = nn_pair_sums1(base, w, n, start);
       else if (d1 == 1) nn_pair_sums4_next(base, w, n, acc);  /* LeNet's */
       else nn_pair_sums4(base, d1, w, n, acc);
-      for (int j = 0; j < 4; j++) acc[j] >>= doubled;
+      if (doubled)
+        for (int j = 0; j < 4; j++) acc[j] >>= 1;
       *out = (int8_t)nn_pairs_out(k, &s, sub, table, sub_table, c, acc, kind, lut);
     }
   }
