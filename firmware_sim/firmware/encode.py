@@ -18,7 +18,9 @@ order, so the same SXTB16 split pairs them up.
   and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity;
 - pairs: per output channel its nonzero taps two at a time (taps one input byte apart), each
   pair a stream entry of two words, the int16 weight pair and the byte offset of its input word
-  in the kernel's pair buffer: 8 bytes a pair.
+  in the kernel's pair buffer: 8 bytes a pair; with a fused depthwise subsampling in the _lut
+  form the weights are stored doubled where the sums allow (sums_double, doubled_pairs: the
+  DSP cores' row block of runtime/conv_pairs.c then takes a shorter requantization).
 Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
 index encodings spend about 3 times the instructions per weight of the patch encodings (no
 SMLAD, a load per tap): `--optimize speed` takes them where the cost model prices them below
