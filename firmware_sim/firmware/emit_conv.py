@@ -35,6 +35,10 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
     weights, geometry = conv_weights(graph, step, planar_input)
     groups = geometry.groups
     encoding = encode.pack(kind, weights, geometry) if kind else encode.choose(weights, geometry)
+    bias = folded_bias(params.bias, weights, params.input_offset)
+    doubled = encoding.kind == "pairs" and _doubles(step, weights, bias)
+    if doubled:
+        encoding = encode.doubled_pairs(encoding)
     arrays = Arrays(prefix)
     pointers = {name: arrays.add(name, values, dtype)
                 for name, (values, dtype) in encoding.arrays.items()}
@@ -53,9 +57,8 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
         fields.update(bitmap=pointers["bitmap"], bitmap_words=encoding.bitmap_words)
     elif encoding.kind == "pairs":
         fields.update(in_size=geometry.in_h * geometry.in_w * geometry.in_c,
-                      pairs=pointers["pairs"])
-    fields["output"] = _nested(arrays, _output_stage(
-        arrays, "", params, folded_bias(params.bias, weights, params.input_offset), step.table))
+                      pairs=pointers["pairs"], doubled=int(doubled))
+    fields["output"] = _nested(arrays, _output_stage(arrays, "", params, bias, step.table))
     if encoding.kind == "blocked":  # a patch conv (nn_patch_conv_t) and its runs of segments
         fields = dict(conv=_nested(arrays, fields), seg_count=pointers["seg_count"],
                       seg_index=pointers["seg_index"])
@@ -64,6 +67,18 @@ def emit_conv(graph: Graph, step, prefix: str, planar_input: bool = False,
     notes = dict(encoding=encoding.kind, weight_bytes=encoding.nbytes,
                  executed_macs=groups * out_pixels * encoding.slots)
     return arrays.emitted(_call(arrays, step, encoding.kind, scratched), scratch, notes)
+
+
+def _doubles(step, weights: np.ndarray, bias: np.ndarray) -> bool:
+    """Pairs with a fused depthwise subsampling in the _lut form run on doubled weights where
+    the sums allow (encode.sums_double): the DSP cores' row block takes its short stage then."""
+    if not (step.subsample and step.subsample[0] == "DEPTHWISE_CONV_2D" and lut_variant(step)):
+        return False
+    sub = step.subsample[1]
+    sub_weights = int8_weights(sub, step.subsample[0])
+    return encode.sums_double(weights, bias, sub_weights,
+                              folded_bias(sub.bias, sub_weights, sub.input_offset),
+                              [step.params.output_shift, sub.output_shift])
 
 
 def _window_fields(g: dict, span, inside: bool, geometry: encode.Geometry, out_pixels: int,

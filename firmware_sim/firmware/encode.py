@@ -18,13 +18,15 @@ order, so the same SXTB16 split pairs them up.
   and the nonzero values: 1 byte a weight plus the bitmap, smaller for moderate sparsity;
 - pairs: per output channel its nonzero taps two at a time (taps one input byte apart), each
   pair a stream entry of two words, the int16 weight pair and the byte offset of its input word
-  in the kernel's pair buffer: 8 bytes a pair.
+  in the kernel's pair buffer: 8 bytes a pair; with a fused depthwise subsampling in the _lut
+  form the weights are stored doubled where the sums allow (sums_double, doubled_pairs: the
+  DSP cores' row block of runtime/conv_pairs.c then takes a shorter requantization).
 Pruned layers thus store and multiply only their nonzero weights when that is smaller. The two
 index encodings spend about 3 times the instructions per weight of the patch encodings (no
 SMLAD, a load per tap): `--optimize speed` takes them where the cost model prices them below
 the patch encodings, `--optimize size` only when they save more than a fifth of the bytes. The choice, the geometry and the patch order are fit/conv_layout.py's (check needs them too).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -206,6 +208,34 @@ def pairs(weights: np.ndarray, geometry: Geometry) -> Encoding:
               "pairs": (np.array(counts), "uint16")}
     return Encoding("pairs", arrays, slots=2 * sum(counts),
                     scratch=conv_layout.pair_buffer_bytes(geometry))
+
+
+def doubled_pairs(encoding: Encoding) -> Encoding:
+    """A pairs encoding with every weight doubled (nn_conv_pairs_t.doubled): int8 weights, so
+    each int16 half still holds its value."""
+    stream, dtype = encoding.arrays["weights"]
+    stream = np.array(stream, dtype=np.int64)
+    low, high = stream[0::2] & 0xFFFF, stream[0::2] >> 16
+    double = lambda half: ((half.astype(np.int16) * 2).astype(np.int64) & 0xFFFF)  # noqa: E731
+    stream[0::2] = double(low) | (double(high) << 16)
+    return replace(encoding, arrays={**encoding.arrays, "weights": (stream, dtype)})
+
+
+def sums_double(weights: np.ndarray, bias: np.ndarray, sub_weights: np.ndarray,
+                sub_bias: np.ndarray, shifts) -> bool:
+    """Whether a pairs step with a fused depthwise subsampling may run on doubled weights: in
+    every live map (a dead one, no nonzero weight, takes its bias through the plain stage),
+    every conv sum (bias + int8 inputs x weights) and subsampling sum below 2**30 in magnitude
+    whatever the inputs, so twice it is exact in int32, and every shift (conv's, then the
+    subsampling's) in [-22, -2], where the DSP cores' row block folds the output offset into
+    its rounding word (runtime/conv_pairs.c)."""
+    def bound(w, b):
+        return np.abs(np.asarray(b, np.int64)).reshape(-1) + \
+            128 * np.abs(np.asarray(w, np.int64)).reshape(len(w), -1).sum(axis=1)
+    live = np.abs(weights).reshape(len(weights), -1).sum(axis=1) > 0
+    sums = np.concatenate([bound(weights, bias)[live], bound(sub_weights, sub_bias)[live]])
+    shifts = np.concatenate([np.asarray(s).reshape(-1)[live] for s in shifts])
+    return bool(sums.max(initial=0) < 1 << 30 and np.all((shifts >= -22) & (shifts <= -2)))
 
 
 def _sparse_entries(offsets: np.ndarray, weights: np.ndarray) -> list[tuple[int, int]]:

@@ -100,6 +100,15 @@ NN_INLINE void nn_pair_input_rows(const int8_t *x, uint32_t n, uint32_t d2, nn_w
 }
 #undef NN_PAIRS4
 
+/* 2x, wrapping; and both int16 halves of a pair doubled (int8 values: no half overflows). */
+NN_INLINE int32_t nn_double(int32_t x) { return (int32_t)((uint32_t)x << 1); }
+NN_INLINE uint32_t nn_double16(uint32_t pair) { return (pair << 1) & 0xFFFEFFFFu; }
+
+/* PAIR_RQF's constant 2**(e-1) + o 2**e from nn_lut_rq_t's high = 2**(e-2). */
+NN_INLINE int32_t nn_rqf2_high(int32_t high, int32_t offset, int32_t e) {
+  return (int32_t)(((uint32_t)high << 1) + ((uint32_t)offset << e));
+}
+
 /* A stream entry: the weight pair, and the byte offset of its input word in the buffer. */
 NN_INLINE const nn_word_t *nn_pair_word(const nn_word_t *p, uint32_t offset) {
   return (const nn_word_t *)((const uint8_t *)p + offset);
@@ -167,104 +176,100 @@ NN_INLINE void nn_pair_sums4_next(const nn_word_t *p, const uint32_t *w, uint32_
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <stddef.h>
 /* What the row block below reads and writes in memory (GCC cannot keep it in registers around
- * a block that takes all but one), laid out for its loads: LDM takes each stage's four words
- * into r0-r3. */
+ * a block that takes all of them), laid out for its loads: LDM takes each stage's four words
+ * into r0-r3. The block takes doubled sums (nn_conv_pairs_t.doubled): a stage is then
+ * SMMLAR's rounded high word (PAIR_RQF), its output offset inside that word's constant. */
 typedef struct {
-  int32_t conv[4];             /* the conv's stage: multiplier, high, right_minus_1, offset */
+  int32_t conv[3];             /* the conv's stage: multiplier, high2, e (PAIR_RQF) */
   const int8_t *table;
-  int32_t sub[4];              /* the depthwise subsampling's stage, the same four */
+  uint32_t sub_even, sub_odd;  /* the depthwise subsampling's 4 weights as SXTB16 splits
+                                  them, doubled */
+  int32_t sub_bias;            /* doubled */
+  int32_t sub[3];              /* its stage, as the conv's */
   const int8_t *sub_table;
-  uint32_t sub_even, sub_odd;  /* its 4 weights as SXTB16 splits them: (w0, w2), (w1, w3) */
-  int32_t sub_bias;
-  int32_t bias;
-  uint32_t n;                  /* pairs */
+  int32_t bias;                /* doubled */
   const uint32_t *w;           /* the channel's stream */
-  int8_t *out;                 /* the next output, advanced by the block */
+  uint32_t count;              /* passes of the 4-pair loop over the pairs after the first */
+  uint32_t entry;              /* the TBB index: pairs skipped in the first pass, 4 for none */
+  int32_t out;                 /* the next output's offset from `end` (< 0), advanced by
+                                  the block */
   int32_t pixel_step;
-  uint32_t count;              /* groups left in the row, counted down by the block */
+  int8_t *end;                 /* the output past the row */
 } nn_pair_row_t;
 
-/* nn_rqf_lookup of %[a] with the constants in r0-r3 (multiplier, high, right_minus_1,
- * output_offset) and the table at %[tab]: 8 instructions. */
-#define PAIR_RQF(a, tab)                        \
-  "and %[pair], %[" a "], #0x80000000\n\t"     \
-  "orr %[pair], %[pair], #0x40000000\n\t"      \
+/* The stage of a doubled sum s = 2x (|x| < 2**30): nn_rqf_lookup's floor((x*M + 2**30 +
+ * 2**(30+e) - [x<0] 2**31) / 2**(31+e)) is floor((s*M + 2**31 + (2**(e-1) - [s<0]) 2**32) /
+ * 2**(32+e)): SMMLAR's high word with 2**(e-1) - [s<0] as its accumulator, shifted right by e.
+ * The output offset o joins that constant as o 2**e (high2 = 2**(e-1) + o 2**e; exact while
+ * e <= 22: the word stays below 2**31), then SSAT and the table: 5 instructions, with the
+ * constants in r0-r2 and the table in r3. */
+#define PAIR_RQF(a)                             \
   "add %[t], r1, %[" a "], asr #31\n\t"        \
-  "smlal %[pair], %[t], %[" a "], r0\n\t"      \
+  "smmlar %[t], %[" a "], r0, %[t]\n\t"        \
   "asr %[t], %[t], r2\n\t"                     \
-  "add %[t], %[t], r3\n\t"                     \
   "ssat %[t], #8, %[t]\n\t"                    \
-  "ldrsb %[" a "], [%[" tab "], %[t]]\n\t"
+  "ldrsb %[" a "], [r3, %[t]]\n\t"
 
 /* A row of 2x2 groups of the _lut depthwise form with d1 == 1 (LeNet-5's C1 and C3) in one
- * block, p at the row's first group: per group the sums (as nn_pair_sums4_next), then
- * nn_group_dw_lut's output, the same operations in the same order, stored at q->out. q's
- * register counts pairs while q is saved in a C local (`saved`: in the frame GCC reports to
- * -fstack-usage, where a PUSH in the block would be hidden from it). Against a block per
- * group with C between, GCC's loop and register moves are gone and the stages' constants
- * take two LDM. */
+ * block, p at the row's first group: per group the sums (as nn_pair_sums4_next: the first pair
+ * from the bias, then four pairs a pass of the loop counted in LR, the first pass entered by
+ * TBB past `entry` pairs), then nn_group_dw_lut's output, the same operations in the same
+ * order on doubled sums, stored at q->end + q->out. Against a block per group with C between,
+ * GCC's loop and register moves are gone and each stage's constants take one LDM. */
 NN_INLINE void nn_pair_row_dw_lut(const nn_word_t *p, nn_pair_row_t *q) {
   int32_t a0, a1, a2, a3;
   uint32_t t, pair;
   const uint32_t *w;
-  nn_pair_row_t *saved;
   __asm__ volatile(
       "0:\n\t"
-      "ldrd %[a0], %[t], [%[q], %[bias]]\n\t"  /* bias, n */
-      "ldr %[w], [%[q], %[stream]]\n\t"
-      "mov %[a1], %[a0]\n\t"
-      "mov %[a2], %[a0]\n\t"
-      "mov %[a3], %[a0]\n\t"
-      "str %[q], %[saved]\n\t"
-      /* n % 2 pairs, then 2 if n % 4 > 1, then four at a time; the steps leave the flags of
-       * the LSRS before them */
-      "lsrs %[q], %[t], #1\n\t"
-      "bcc 2f\n\t"
-      PAIR_STEP
-      "2:\n\t"
-      "lsrs %[q], %[q], #1\n\t"
-      "bcc 4f\n\t"
-      PAIR_STEP PAIR_STEP
-      "4:\n\t"
-      "beq 3f\n\t"
+      "ldrd %[a0], %[w], [%[q], %[bias]]\n\t"  /* bias, w */
+      "ldrd %[pair], %[t], [%[w]], #8\n\t"     /* the first pair, PAIR_STEP from the bias */
+      "add %[t], %[p], %[t]\n\t"
+      "ldm %[t], {r0, r1, r2, r3}\n\t"
+      "smlad %[a2], %[pair], r1, %[a0]\n\t"
+      "smlad %[a1], %[pair], r2, %[a0]\n\t"
+      "smlad %[a3], %[pair], r3, %[a0]\n\t"
+      "smlad %[a0], %[pair], r0, %[a0]\n\t"
+      "ldrd lr, %[t], [%[q], %[count]]\n\t"   /* count, entry */
+      "tbb [pc, %[t]]\n\t"
+      "5:\n\t"
+      ".byte (1f - 5b) / 2, (6f - 5b) / 2, (7f - 5b) / 2, (8f - 5b) / 2, (9f - 5b) / 2\n\t"
+      ".align 1\n\t"
       "1:\n\t"
-      PAIR_STEP PAIR_STEP PAIR_STEP PAIR_STEP
-      "subs %[q], %[q], #1\n\t"
+      PAIR_STEP
+      "6:\n\t"
+      PAIR_STEP
+      "7:\n\t"
+      PAIR_STEP
+      "8:\n\t"
+      PAIR_STEP
+      "subs lr, lr, #1\n\t"
       "bne 1b\n\t"
-      "3:\n\t"
-      "ldr %[q], %[saved]\n\t"
+      "9:\n\t"
       "ldm %[q], {r0, r1, r2, r3}\n\t"
-      "ldr %[w], [%[q], %[table]]\n\t"
-      PAIR_RQF("a0", "w") PAIR_RQF("a1", "w") PAIR_RQF("a2", "w") PAIR_RQF("a3", "w")
+      PAIR_RQF("a0") PAIR_RQF("a1") PAIR_RQF("a2") PAIR_RQF("a3")
       "pkhbt %[a0], %[a0], %[a2], lsl #16\n\t"  /* (v0, v2) */
       "pkhbt %[a1], %[a1], %[a3], lsl #16\n\t"  /* (v1, v3) */
-      "ldrd r0, r1, [%[q], %[sub_w]]\n\t"       /* (w0, w2), (w1, w3) */
-      "ldr r2, [%[q], %[sub_b]]\n\t"
+      "add %[t], %[q], %[sub_w]\n\t"
+      "ldm %[t]!, {r0, r1, r2}\n\t"             /* (w0, w2), (w1, w3), bias */
       "smlad %[a0], r0, %[a0], r2\n\t"
       "smlad %[a0], r1, %[a1], %[a0]\n\t"
-      "add %[t], %[q], %[sub]\n\t"
-      "ldm %[t], {r0, r1, r2, r3}\n\t"
-      "ldr %[w], [%[q], %[sub_table]]\n\t"
-      PAIR_RQF("a0", "w")
-      "ldrd %[t], %[pair], [%[q], %[out]]\n\t"  /* out, pixel_step */
-      "strb %[a0], [%[t]]\n\t"
-      "add %[t], %[t], %[pair]\n\t"
-      "str %[t], [%[q], %[out]]\n\t"
+      "ldm %[t], {r0, r1, r2, r3}\n\t"          /* its stage */
+      PAIR_RQF("a0")
+      "ldrd %[t], %[pair], [%[q], %[out]]\n\t"  /* out - end, pixel_step */
+      "ldr %[a1], [%[q], %[end]]\n\t"
+      "strb %[a0], [%[a1], %[t]]\n\t"
       "add %[p], %[p], #16\n\t"                 /* the next group: 2 columns, 4 words */
-      "ldr %[t], [%[q], %[count]]\n\t"
-      "subs %[t], %[t], #1\n\t"
-      "str %[t], [%[q], %[count]]\n\t"
+      "adds %[t], %[t], %[pair]\n\t"            /* 0 past the row's last group */
+      "str %[t], [%[q], %[out]]\n\t"
       "bne 0b"
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [w] "=&r"(w),
-        [p] "+r"(p), [q] "+r"(q), [t] "=&r"(t), [pair] "=&r"(pair), [saved] "=m"(saved)
-      : [bias] "i"(offsetof(nn_pair_row_t, bias)), [stream] "i"(offsetof(nn_pair_row_t, w)),
-        [table] "i"(offsetof(nn_pair_row_t, table)),
-        [sub_table] "i"(offsetof(nn_pair_row_t, sub_table)),
-        [sub] "i"(offsetof(nn_pair_row_t, sub)),
+        [p] "+r"(p), [t] "=&r"(t), [pair] "=&r"(pair)
+      : [q] "r"(q), [bias] "i"(offsetof(nn_pair_row_t, bias)),
+        [count] "i"(offsetof(nn_pair_row_t, count)),
         [sub_w] "i"(offsetof(nn_pair_row_t, sub_even)),
-        [sub_b] "i"(offsetof(nn_pair_row_t, sub_bias)),
-        [out] "i"(offsetof(nn_pair_row_t, out)), [count] "i"(offsetof(nn_pair_row_t, count))
-      : "r0", "r1", "r2", "r3", "cc", "memory");
+        [out] "i"(offsetof(nn_pair_row_t, out)), [end] "i"(offsetof(nn_pair_row_t, end))
+      : "r0", "r1", "r2", "r3", "lr", "cc", "memory");
 }
 #undef PAIR_RQF
 #undef PAIR_STEP
@@ -339,26 +344,36 @@ NN_INLINE void nn_pairs_channel(const nn_conv_pairs_t *k, const void *sub, const
   }
   const nn_word_t *row = pairs + width * nn_window_origin(g, 0, 0);
 #if NN_PAIR_GROUP
-  if (kind == NN_SUB_DEPTHWISE && lut && d1 == 1) {  /* LeNet-5's C1 and C3 */
-    nn_pair_row_t q = {{s.conv.multiplier, s.conv.high, s.conv.right_minus_1, s.conv_offset},
-                       table,
-                       {s.sub.multiplier, s.sub.high, s.sub.right_minus_1, s.sub_offset},
-                       sub_table, nn_sxtb16(s.sub_weights), nn_sxtb16_ror8(s.sub_weights),
-                       s.sub_bias, bias, n, w, out, pixel_step, 0};
+  if (kind == NN_SUB_DEPTHWISE && lut && d1 == 1 && k->doubled) {  /* LeNet-5's C1 and C3 */
+    const int32_t e = s.conv.right_minus_1 + 1, sub_e = s.sub.right_minus_1 + 1;
+    const uint32_t rest = n - 1;  /* the pairs after the first */
+    nn_pair_row_t q = {{s.conv.multiplier, nn_rqf2_high(s.conv.high, s.conv_offset, e), e},
+                       table, nn_double16(nn_sxtb16(s.sub_weights)),
+                       nn_double16(nn_sxtb16_ror8(s.sub_weights)), nn_double(s.sub_bias),
+                       {s.sub.multiplier, nn_rqf2_high(s.sub.high, s.sub_offset, sub_e), sub_e},
+                       sub_table, nn_double(bias), w, (rest + 3) / 4,
+                       rest ? (4 - rest % 4) % 4 : 4, 0, pixel_step, out};
+    const int32_t span = (int32_t)out_w * pixel_step;
     for (uint32_t py = 0; py < out_h && out_w; py++, row += 4 * d2) {
-      q.count = out_w;
+      q.end += span, q.out = -span;
       nn_pair_row_dw_lut(row, &q);
     }
     return;
   }
 #endif
+  /* doubled sums (the stream's weights are: only with this variant) are halved before the
+   * stage, exactly, as they fit */
+  const int doubled = kind == NN_SUB_DEPTHWISE && lut && k->doubled;
+  const int32_t start = doubled ? nn_double(bias) : bias;
   for (uint32_t py = 0; py < out_h; py++, row += width * step * d2) {
     const nn_word_t *base = row;
     for (uint32_t px = 0; px < out_w; px++, base += width * step * d1, out += pixel_step) {
-      int32_t acc[4] = {bias, bias, bias, bias};
-      if (!kind) acc[0] = nn_pair_sums1(base, w, n, bias);
+      int32_t acc[4] = {start, start, start, start};
+      if (!kind) acc[0] = nn_pair_sums1(base, w, n, start);
       else if (d1 == 1) nn_pair_sums4_next(base, w, n, acc);  /* LeNet's */
       else nn_pair_sums4(base, d1, w, n, acc);
+      if (doubled)
+        for (int j = 0; j < 4; j++) acc[j] >>= 1;
       *out = (int8_t)nn_pairs_out(k, &s, sub, table, sub_table, c, acc, kind, lut);
     }
   }

@@ -119,6 +119,11 @@ typedef struct {                     /* every window inside the image */
                                         pair (w at window byte o, w at o + 1), and the byte
                                         offset of o's word in the pair buffer */
   const uint16_t *pairs;             /* pairs per channel */
+  uint8_t doubled;                   /* 1: the weights are doubled, so every sum is twice
+                                        TFLM's (and below 2**31 in magnitude), and every live
+                                        map's shifts are in [-22, -2]; only with a fused
+                                        depthwise subsampling and the _lut form
+                                        (encode.sums_double) */
   nn_output_t output;
 } nn_conv_pairs_t;
 
