@@ -152,7 +152,11 @@ def choose(weights: np.ndarray, geometry: Geometry, price=None) -> EncodingSize:
     size`): the smallest patch encoding, unless an index encoding (windows inside the image
     only) is clearly smaller."""
     options = sizes(weights, geometry)
-    patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options else [])
+    # blocked weights keeping every (output, input) block are dense ones with a MAC call per
+    # run and no four-channel loop: never faster (a 5x5 stride-2 conv on 16 channels: 5.31
+    # instructions a MAC blocked, 3.45 dense), never smaller
+    some_dropped = not (np.abs(weights).sum(axis=(1, 2)) > 0).all()
+    patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options and some_dropped else [])
     index = [options["sparse"], options["bitmap"]] if geometry.all_inside else []
     if price is not None:
         paired = [options["pairs"]] if geometry.all_inside else []
