@@ -149,6 +149,16 @@ def test_encoding_sizes_are_those_of_the_packed_weights(case):
     assert encode.choose(weights, geometry).kind == choice.kind
 
 
+@settings(max_examples=100, deadline=None)
+@given(conv_cases())
+def test_blocked_weights_are_chosen_only_where_a_block_is_dropped(case):
+    """Priced cheapest, blocked is still not taken while every (output, input) block is kept."""
+    weights, geometry = case
+    choice = conv_layout.choose(weights, geometry, lambda e: 0.0 if e.kind == "blocked" else 1.0)
+    dropped = not (np.abs(weights).sum(axis=(1, 2)) > 0).all()
+    assert (choice.kind == "blocked") == (dropped and "blocked" in conv_layout.sizes(weights, geometry))
+
+
 def _map_symbol_size(map_file, section: str) -> int:
     """The size of an input section (-fdata-sections: one per variable) in a GNU ld map."""
     text = map_file.read_text()
