@@ -111,7 +111,7 @@ def blocked(weights: np.ndarray, geometry: Geometry) -> Encoding:
     out_c, fh, fw, in_c = weights.shape
     order, contiguous, arrays = _segment([(fy, fx, 0) for fy in range(fh) for fx in range(fw)],
                                          geometry)
-    connected = np.abs(weights).sum(axis=(1, 2)) > 0  # (out, in)
+    connected = conv_layout.kept_blocks(weights)
     blocks, counts, runs = [], [], []
     for c in range(out_c):
         channel_runs = _runs(np.flatnonzero(connected[c]))

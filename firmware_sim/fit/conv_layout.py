@@ -97,18 +97,20 @@ def window(g: dict) -> tuple[tuple[int, int], bool]:
 
 def border_units(g: dict, groups: int) -> int:
     """Pixels (groups 1) or 2x2 groups (4) of a patch kernel whose windows cross the input's
-    border: runtime/nn_patch.h gathers those tap by tap (nn_gather_border), the rest at once."""
+    border: runtime/nn_patch.h gathers those tap by tap (nn_gather_border), the rest at once.
+    A window crosses where its rows or its columns do; a group where any of its own do."""
     span, inside = window(g)
     if inside:
         return 0
 
-    def crosses(oy, ox):
-        y, x = oy * g["stride"][0] - g["padding"][0], ox * g["stride"][1] - g["padding"][1]
-        return y < 0 or x < 0 or y + span[0] > g["in_h"] or x + span[1] > g["in_w"]
-    if groups == 4:
-        return sum(crosses(2 * py, 2 * px) or crosses(2 * py + 1, 2 * px + 1)
-                   for py in range(g["out_h"] // 2) for px in range(g["out_w"] // 2))
-    return sum(crosses(oy, ox) for oy in range(g["out_h"]) for ox in range(g["out_w"]))
+    def inside_along(axis: int, outputs: int) -> np.ndarray:
+        start = np.arange(outputs) * g["stride"][axis] - g["padding"][axis]
+        return (start >= 0) & (start + span[axis] <= (g["in_h"], g["in_w"])[axis])
+    rows, columns = inside_along(0, g["out_h"]), inside_along(1, g["out_w"])
+    if groups == 4:  # a group's rows 2p and 2p + 1, its columns likewise
+        rows = rows[:g["out_h"] // 2 * 2].reshape(-1, 2).all(axis=1)
+        columns = columns[:g["out_w"] // 2 * 2].reshape(-1, 2).all(axis=1)
+    return len(rows) * len(columns) - int(rows.sum()) * int(columns.sum())
 
 
 def conv_weights(graph: Graph, step, planar_input: bool = False) -> tuple[np.ndarray, Geometry]:
@@ -155,7 +157,7 @@ def choose(weights: np.ndarray, geometry: Geometry, price=None) -> EncodingSize:
     # blocked weights keeping every (output, input) block are dense ones with a MAC call per
     # run and no four-channel loop: never faster (a 5x5 stride-2 conv on 16 channels: 5.31
     # instructions a MAC blocked, 3.45 dense), never smaller
-    some_dropped = not (np.abs(weights).sum(axis=(1, 2)) > 0).all()
+    some_dropped = not kept_blocks(weights).all()
     patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options and some_dropped else [])
     index = [options["sparse"], options["bitmap"]] if geometry.all_inside else []
     if price is not None:
@@ -178,6 +180,17 @@ def scratch_bytes(choice, groups: int) -> int:
     return choice.scratch
 
 
+def kept_blocks(weights: np.ndarray) -> np.ndarray:
+    """(output, input) channel blocks holding a nonzero weight: what blocked weights store."""
+    return np.abs(weights).sum(axis=(1, 2)) > 0
+
+
+def block_runs(kept: np.ndarray) -> int:
+    """Runs of consecutive kept input channels, summed over the output channels (each a
+    (first, count) entry of the blocked encoding, and a MAC call per pixel)."""
+    return int((kept & ~np.pad(kept, ((0, 0), (1, 0)))[:, :-1]).sum())
+
+
 def patch_holds_input(step, choice) -> bool:
     """Whether the step's patch may hold the step's own input in its upper half (fit/arena.py):
     a one-row FULLY_CONNECTED with dense weights gathers its whole input, once, front to back,
@@ -198,9 +211,8 @@ def sizes(weights: np.ndarray, geometry: Geometry) -> dict[str, EncodingSize]:
     if 1 < in_c <= 255:
         seg_len, seg_taps = _segment_size([(fy, fx, 0) for fy in range(fh) for fx in range(fw)],
                                           geometry)
-        connected = np.abs(weights).sum(axis=(1, 2)) > 0  # (out, in)
-        starts = connected & ~np.pad(connected, ((0, 0), (1, 0)))[:, :-1]
-        nbytes = int(connected.sum()) * seg_len + out_c + 2 * int(starts.sum()) + seg_taps
+        connected = kept_blocks(weights)
+        nbytes = int(connected.sum()) * seg_len + out_c + 2 * block_runs(connected) + seg_taps
         result["blocked"] = EncodingSize("blocked", nbytes, in_c, seg_len)
     offsets = np.array([geometry.offset(*tap) for tap in all_taps])
     flat = weights.reshape(out_c, -1)

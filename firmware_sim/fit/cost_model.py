@@ -302,7 +302,7 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray,
     if kind == "dense":
         slots = out_c * choice.seg_len
     elif kind == "blocked":
-        slots = int((np.abs(weights).sum(axis=(1, 2)) > 0).sum()) * choice.seg_len
+        slots = int(conv_layout.kept_blocks(weights).sum()) * choice.seg_len
     elif kind == "sparse":
         slots = (choice.nbytes - 2 * out_c) // 2
     elif kind == "pairs":
@@ -324,9 +324,7 @@ def _encoded_cost(graph: Graph, step, index: int, g: dict, weights: np.ndarray,
         terms[f"{kind}.patch"] = (conv_pixels - border) * taps
         terms["patch.border"] = border * taps
     if kind == "blocked":
-        kept = np.abs(weights).sum(axis=(1, 2)) > 0  # (output, input) blocks kept
-        starts = kept & ~np.pad(kept, ((0, 0), (1, 0)))[:, :-1]
-        terms["blocked.run"] = pixels * int(starts.sum())  # nn_patch_sums' runs, each a MAC call
+        terms["blocked.run"] = pixels * conv_layout.block_runs(conv_layout.kept_blocks(weights))
     if kind == "bitmap":
         words = (choice.nbytes - nonzero) // (4 * out_c)
         terms["bitmap.word"] = conv_pixels * out_c * words

@@ -127,21 +127,13 @@ def shape_model_tflite(side: int, channels: int, filters: int, kernel: int, stri
 def calibration_models(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, shape in enumerate(FUSED_MODELS):
-        path = folder / f"fused-{'x'.join(map(str, shape))}.tflite"
-        if not path.is_file():
-            path.write_bytes(fused_model_tflite(*shape, seed=i))
-        paths.append(path)
-    for i, shape in enumerate(OP_MODELS):
-        path = folder / f"ops-{'x'.join(map(str, shape))}.tflite"
-        if not path.is_file():
-            path.write_bytes(op_model_tflite(*shape, seed=i))
-        paths.append(path)
-    for i, shape in enumerate(SHAPE_MODELS):
-        path = folder / f"shape-{'x'.join(map(str, shape))}.tflite"
-        if not path.is_file():
-            path.write_bytes(shape_model_tflite(*shape, seed=i))
-        paths.append(path)
+    for prefix, shapes, build in (("fused", FUSED_MODELS, fused_model_tflite), ("ops", OP_MODELS, op_model_tflite),
+                                  ("shape", SHAPE_MODELS, shape_model_tflite)):
+        for i, shape in enumerate(shapes):
+            path = folder / f"{prefix}-{'x'.join(map(str, shape))}.tflite"
+            if not path.is_file():
+                path.write_bytes(build(*shape, seed=i))
+            paths.append(path)
     for name in CALIBRATION_ZOO:
         for prune in CALIBRATION_PRUNE:
             path = folder / f"{name}-{round(100 * prune)}.tflite"
