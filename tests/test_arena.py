@@ -159,6 +159,38 @@ def test_blocked_weights_are_chosen_only_where_a_block_is_dropped(case):
     assert (choice.kind == "blocked") == (dropped and "blocked" in conv_layout.sizes(weights, geometry))
 
 
+@settings(max_examples=100, deadline=None)
+@given(conv_cases())
+def test_size_takes_the_smallest_patch_encoding_every_block_kept_or_not(case):
+    """--optimize size: blocked weights padded per channel can be smaller than dense ones even
+    with every block kept, and are then taken (the speed rule above is speed's alone)."""
+    weights, geometry = case
+    options = conv_layout.sizes(weights, geometry)
+    choice = conv_layout.choose(weights, geometry)
+    smallest_patch = min(options[k].nbytes for k in conv_layout.PATCH_KINDS if k in options)
+    assert choice.kind not in conv_layout.PATCH_KINDS or choice.nbytes == smallest_patch
+
+
+def test_fall_back_stops_at_a_step_with_no_encoding_left():
+    """A step that re-prices to an encoding it already fell back from is given up, not
+    re-priced forever; a bound nothing meets leaves the costs as they were."""
+    from types import SimpleNamespace
+
+    from firmware_sim.fit.cost_model import _fall_back
+
+    costs = [SimpleNamespace(index=0, encoding="pairs"), SimpleNamespace(index=1, encoding="dense")]
+    calls = []
+
+    def cost(index, excluded):
+        calls.append((index, excluded))
+        return SimpleNamespace(index=index, encoding="pairs")  # every other encoding priced out
+
+    excluded = {}
+    result = _fall_back(costs, excluded, lambda c: False, cost, lambda c: True, lambda c: -c.index)
+    assert result == costs and excluded == {}
+    assert calls == [(0, ("pairs",)), (1, ("dense",)), (1, ("dense", "pairs"))]
+
+
 def _map_symbol_size(map_file, section: str) -> int:
     """The size of an input section (-fdata-sections: one per variable) in a GNU ld map."""
     text = map_file.read_text()

@@ -93,18 +93,20 @@ def measure(model_path: Path, board: str, images: int, workdir: Path,
             cache: dict | None = None, build: str = "size") -> dict:
     """One calibration model built (`build`, a BUILDS key) and run: counts, sizes and the cost
     model's terms. `cache` (key: board/model file name[/build]) holds earlier measurements,
-    reused when there."""
+    reused when they were of the encodings the build now chooses (a change to the choice
+    rebuilds the models it changes)."""
     graph = load_model(model_path)
     optimize = BUILDS[build]
     costs = cost_model.step_costs(graph, cost_model.pricing_core(optimize, ""))
     key = f"{board}/{Path(model_path).name}" + ("" if build == "size" else f"/{build}")
-    if cache is not None and key in cache:
+    chosen = [c.encoding for c in costs]
+    if cache is not None and cache.get(key, {}).get("encodings") == chosen:
         return dict(model=str(model_path), costs=costs,
                     features=cost_model.instruction_features(costs), **cache[key])
     shape = graph.tensors[graph.inputs[0]].shape
     x = np.random.default_rng(0).integers(-128, 128, (images, *shape[1:]), dtype=np.int8)
     report = flash_arrays(model_path, x, board=board, workdir=workdir, optimize=optimize)
-    measured = dict(instructions=report.instructions_per_inference,
+    measured = dict(instructions=report.instructions_per_inference, encodings=chosen,
                     sections=[list(s) for s in map_sections(workdir / "firmware.map")],
                     object_functions=_object_functions(workdir),
                     step_instructions=_timed_steps(workdir, board, x, report, costs))

@@ -154,13 +154,15 @@ def choose(weights: np.ndarray, geometry: Geometry, price=None) -> EncodingSize:
     size`): the smallest patch encoding, unless an index encoding (windows inside the image
     only) is clearly smaller."""
     options = sizes(weights, geometry)
-    # blocked weights keeping every (output, input) block are dense ones with a MAC call per
-    # run and no four-channel loop: never faster (a 5x5 stride-2 conv on 16 channels: 5.31
-    # instructions a MAC blocked, 3.45 dense), never smaller
-    some_dropped = not kept_blocks(weights).all()
-    patch = [options["dense"]] + ([options["blocked"]] if "blocked" in options and some_dropped else [])
+    patch = [options[kind] for kind in PATCH_KINDS if kind in options]
     index = [options["sparse"], options["bitmap"]] if geometry.all_inside else []
     if price is not None:
+        # blocked weights keeping every (output, input) block are dense ones with a MAC call
+        # per run and no four-channel loop: never faster (a 5x5 stride-2 conv on 16 channels:
+        # 5.31 instructions a MAC blocked, 3.45 dense), though their per-channel padding can
+        # make them the smaller
+        if kept_blocks(weights).all():
+            patch = [options["dense"]]
         paired = [options["pairs"]] if geometry.all_inside else []
         return min(patch + index + paired, key=lambda e: (price(e), e.nbytes))
     best = min(patch, key=lambda e: e.nbytes)

@@ -225,15 +225,18 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
 def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest) -> list:
     """`costs` with one `candidate` step after another (`widest` first) priced without its
     encoding (added to `excluded`) until fits(costs); `costs` and `excluded` unchanged if no
-    candidate is left before that."""
-    trial, tried = list(costs), dict(excluded)
+    candidate is left before that. A step whose every encoding is excluded prices back to one
+    of them and is a candidate no more."""
+    trial, tried, spent = list(costs), dict(excluded), set()
     while not fits(trial):
-        options = [c for c in trial if candidate(c)]
+        options = [c for c in trial if candidate(c) and c.index not in spent]
         if not options:
             return costs
         step = max(options, key=widest)
         tried[step.index] = (*tried.get(step.index, ()), step.encoding)
         trial[step.index] = cost(step.index, tried[step.index])
+        if trial[step.index].encoding in tried[step.index]:
+            spent.add(step.index)
     excluded.update(tried)
     return trial
 
