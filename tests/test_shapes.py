@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import firmware_sim
+from firmware_sim.emulator.kernels.conv import conv_per_channel, depthwise_conv_per_channel
+from firmware_sim.emulator.ops import prepare_op
 from firmware_sim.emulator.steps import plan_steps
 from firmware_sim.firmware import qemu
 from firmware_sim.firmware.flash_arrays import flash_arrays
@@ -58,7 +60,7 @@ def test_a_fully_connected_patch_holds_its_input_in_its_upper_half(paths):
     graph = firmware_sim.load_model(paths["kws"])
     steps = plan_steps(graph)
     plan = arena.firmware_arena(graph)
-    fc = next(i for i, s in enumerate(steps) if s.kind == "conv")
+    fc = next(i for i, s in enumerate(steps) if graph.ops[s.ops[0]].opcode == "FULLY_CONNECTED")
     patch = arena.step_scratch_bytes(graph, steps)[fc]
     source = steps[fc].inputs[0]  # the depthwise map, flattened by a reshape
     assert patch == 2 * graph.tensors[source].nbytes
@@ -69,6 +71,20 @@ def test_a_fully_connected_patch_holds_its_input_in_its_upper_half(paths):
     x = graph.inputs[0]
     assert plan.tensor_offsets[x] + graph.tensors[x].nbytes <= plan.tensor_offsets[source]
     assert plan.tensor_offsets[x] >= plan.scratch_offsets[fc]
+
+
+def test_a_one_channel_depthwise_runs_as_a_conv(paths):
+    """kws's DEPTHWISE_CONV_2D (one input channel, multiplier 8) is planned as a conv step,
+    its filter read as CONV_2D's; the conv reference kernel on those parameters gives the
+    depthwise reference kernel's outputs (and the firmware is bit-exact, above)."""
+    graph = firmware_sim.load_model(paths["kws"])
+    step = plan_steps(graph)[0]
+    assert graph.ops[step.ops[0]].opcode == "DEPTHWISE_CONV_2D" and step.kind == "conv"
+    depthwise = prepare_op(graph, step.ops[0]).params
+    assert step.params.filter.shape == (8, 10, 8, 1) and step.params.depth_multiplier == 0
+    x = np.random.default_rng(1).integers(-128, 128, (3, 49, 40, 1), dtype=np.int8)
+    np.testing.assert_array_equal(conv_per_channel(step.params, x),
+                                  depthwise_conv_per_channel(depthwise, x))
 
 
 @pytest.fixture(scope="module")

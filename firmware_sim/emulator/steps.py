@@ -11,12 +11,13 @@ steps that do not depend on each other:
 - a CONV_2D also absorbs a following 2x2 stride-2 subsampling (a depthwise 2x2 convolution,
   LeNet's trainable subsampling, or an average/max pool) and the table ops after it, so its own
   output is never stored: this is what keeps the arena far below TFLM's;
+- a DEPTHWISE_CONV_2D of a one-channel input is a conv step (its filter read as CONV_2D's);
 - DEPTHWISE_CONV_2D, the pools, ADD and MUL absorb the table ops that follow them;
 - other runs of table ops become one lookup.
 An op is absorbed only if it is the sole reader of the previous output and that is no graph
 output.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -109,8 +110,25 @@ def _is_subsample(graph: Graph, op: PreparedOp, conv_hw: tuple[int, int]) -> boo
     return isinstance(params, PoolParams) and common and tuple(params.output_hw) == halves
 
 
+def _single_channel_depthwise(graph: Graph, op: PreparedOp) -> bool:
+    """A DEPTHWISE_CONV_2D of a one-channel input: a CONV_2D in all but its filter's layout.
+    (Read as a conv, a depthwise of more channels keeps one input channel an output: the
+    conv kernels then ran 3x3 ones at 26-32 instructions a MAC against nn_depthwise's 35-37,
+    a 5x5 on 3 channels slower, for more RAM and flash; they stay depthwise.)"""
+    return (graph.ops[op.index].opcode == "DEPTHWISE_CONV_2D"
+            and graph.tensors[op.data_inputs[0]].shape[-1] == 1)
+
+
+def _as_conv(params: ConvParams) -> ConvParams:
+    """A one-channel depthwise's parameters as CONV_2D's: output channel c multiplies the one
+    input channel by filter[0, :, :, c] either way, so the filter (1, fh, fw, M) is read as
+    (M, fh, fw, 1) and the conv kernels (a patch, four channels a pass) run it."""
+    return replace(params, filter=params.filter.transpose(3, 1, 2, 0), depth_multiplier=0)
+
+
 def _conv_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
     first = prepared[index]
+    params = _as_conv(first.params) if _single_channel_depthwise(graph, first) else first.params
     table, index, tensor = _tables(graph, prepared, readers, index + 1, first.outputs[0])
     subsample = subsample_table = None
     conv_hw = tuple(graph.tensors[first.outputs[0]].shape[1:3])
@@ -122,7 +140,7 @@ def _conv_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
         subsample_table, index, tensor = _tables(graph, prepared, readers, index + 1,
                                                  op.outputs[0])
     ops = tuple(range(first.index, index))
-    return Step("conv", ops, first.data_inputs, tensor, first.params, table, subsample,
+    return Step("conv", ops, first.data_inputs, tensor, params, table, subsample,
                 subsample_table), index
 
 
@@ -135,7 +153,7 @@ _KINDS = {"DEPTHWISE_CONV_2D": "depthwise", "AVERAGE_POOL_2D": "pool", "MAX_POOL
 
 def _next_step(graph, prepared, readers, index: int) -> tuple[Step, int]:
     op, opcode = prepared[index], graph.ops[index].opcode
-    if opcode in _CONVOLUTIONS:
+    if opcode in _CONVOLUTIONS or _single_channel_depthwise(graph, op):
         return _conv_step(graph, prepared, readers, index)
     if is_table(op):
         table = op.params.table
