@@ -186,9 +186,12 @@ def test_fall_back_stops_at_a_step_with_no_encoding_left():
         return SimpleNamespace(index=index, encoding="pairs")  # every other encoding priced out
 
     excluded = {}
-    result = _fall_back(costs, excluded, lambda c: False, cost, lambda c: True, lambda c: -c.index)
+    result = _fall_back(costs, excluded, lambda c: False, cost, lambda c: True,
+                        lambda old, new: old.index, core=None)
     assert result == costs and excluded == {}
-    assert calls == [(0, ("pairs",)), (1, ("dense",)), (1, ("dense", "pairs"))]
+    # every candidate priced each time, the least by `order` taken: step 0 (spent at once),
+    # then step 1 twice
+    assert calls == [(0, ("pairs",)), (1, ("dense",)), (1, ("dense",)), (1, ("dense", "pairs"))]
 
 
 def _map_symbol_size(map_file, section: str) -> int:

@@ -192,7 +192,8 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
     bounds where encodings can keep them: while the arena exceeds TFLM's, the paired layer
     with the widest pair buffer (four to eight times its input) falls back to its next fastest
     encoding; while the flash of a model over FLASH_GOAL_MIN_BYTES exceeds FLASH_RATIO times
-    its .tflite, the layer whose encoding is largest beside size's choice does. A bound that
+    its .tflite, the layer whose encoding is largest beside size's choice does (or, where one
+    layer's fallback alone would do, the one it slows least). A bound that
     every fallback together would still miss leaves speed's choice as it is."""
     steps = plan_steps(graph)
     planar = planar_tensors(graph, steps)
@@ -210,7 +211,7 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
     limit = tflm_arena(graph).total
     costs = _fall_back(costs, excluded, lambda c: firmware_arena(graph, encodings(c)).size
                        <= limit, cost, lambda c: c.encoding == "pairs",
-                       lambda c: (c.choice.scratch, -c.index))
+                       lambda old, new: (-old.choice.scratch, old.index), core)
     if graph.file_bytes > FLASH_GOAL_MIN_BYTES and \
             set(functions_used(costs)) <= set(core.function_bytes):
         smallest = step_costs(graph)
@@ -218,25 +219,32 @@ def step_costs(graph: Graph, core: Core | None = None) -> list[StepCost]:
             costs, excluded, lambda c: flash_bytes(c, core) <= FLASH_RATIO * graph.file_bytes,
             cost, lambda c: c.choice is not None and c.encoding != smallest[c.index].encoding
             and c.choice.nbytes > smallest[c.index].choice.nbytes,
-            lambda c: (c.choice.nbytes - smallest[c.index].choice.nbytes, -c.index))
+            lambda old, new: (smallest[old.index].choice.nbytes - old.choice.nbytes, old.index), core)
     return costs
 
 
-def _fall_back(costs: list, excluded: dict, fits, cost, candidate, widest) -> list:
-    """`costs` with one `candidate` step after another (`widest` first) priced without its
-    encoding (added to `excluded`) until fits(costs); `costs` and `excluded` unchanged if no
-    candidate is left before that. A step whose every encoding is excluded prices back to one
-    of them and is a candidate no more."""
+def _fall_back(costs: list, excluded: dict, fits, cost, candidate, order, core: Core) -> list:
+    """`costs` with one `candidate` step after another priced without its encoding (added to
+    `excluded`) until fits(costs); `costs` and `excluded` unchanged if no candidate is left
+    before that. Each time, of the steps whose fallback alone fits, the one it slows least (a
+    bound missed by a few bytes gives up a small layer's encoding, not the largest layer's: a
+    QAT'd LeNet-5 97 bytes over had lost 12% of its speed to C5's); while none does, the
+    least by order(its cost, its cost without that encoding). A step whose every encoding is
+    excluded prices back to one of them and is a candidate no more."""
     trial, tried, spent = list(costs), dict(excluded), set()
     while not fits(trial):
-        options = [c for c in trial if candidate(c) and c.index not in spent]
+        options = {c.index: cost(c.index, (*tried.get(c.index, ()), c.encoding))
+                   for c in trial if candidate(c) and c.index not in spent}
         if not options:
             return costs
-        step = max(options, key=widest)
-        tried[step.index] = (*tried.get(step.index, ()), step.encoding)
-        trial[step.index] = cost(step.index, tried[step.index])
-        if trial[step.index].encoding in tried[step.index]:
-            spent.add(step.index)
+        alone = [i for i, new in options.items() if fits([*trial[:i], new, *trial[i + 1:]])]
+        index = min(alone, key=lambda i: (step_instructions(options[i], core)
+                                          - step_instructions(trial[i], core), i)) if alone \
+            else min(options, key=lambda i: order(trial[i], options[i]))
+        tried[index] = (*tried.get(index, ()), trial[index].encoding)
+        trial[index] = options[index]
+        if trial[index].encoding in tried[index]:
+            spent.add(index)
     excluded.update(tried)
     return trial
 
