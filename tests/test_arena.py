@@ -194,6 +194,27 @@ def test_fall_back_stops_at_a_step_with_no_encoding_left():
     assert calls == [(0, ("pairs",)), (1, ("dense",)), (1, ("dense",)), (1, ("dense", "pairs"))]
 
 
+def test_fall_back_takes_the_step_that_slows_least_where_one_alone_fits(monkeypatch):
+    """Where either step's fallback alone meets the bound, the one adding fewest instructions
+    goes, whatever `order` prefers (a QAT'd LeNet-5 97 bytes over flash had given up C5's
+    pairs, not F6's)."""
+    from types import SimpleNamespace
+
+    from firmware_sim.fit import cost_model
+
+    monkeypatch.setattr(cost_model, "step_instructions", lambda c, core: c.instructions)
+    costs = [SimpleNamespace(index=i, encoding="pairs", instructions=100) for i in (0, 1)]
+    slower = {0: 10, 1: 50}
+
+    def cost(index, excluded):
+        return SimpleNamespace(index=index, encoding="dense", instructions=100 + slower[index])
+
+    excluded = {}
+    result = cost_model._fall_back(costs, excluded, lambda t: any(c.encoding == "dense" for c in t),
+                                   cost, lambda c: True, lambda old, new: -old.index, core=None)
+    assert [c.encoding for c in result] == ["dense", "pairs"] and excluded == {0: ("pairs",)}
+
+
 def _map_symbol_size(map_file, section: str) -> int:
     """The size of an input section (-fdata-sections: one per variable) in a GNU ld map."""
     text = map_file.read_text()
