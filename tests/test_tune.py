@@ -67,6 +67,20 @@ def test_an_interrupted_search_resumes_keeping_its_finished_trials(interrupted_t
         assert after[trial_id] == stages  # not run again: the same stages, finished at the same times
 
 
+def test_the_search_starts_at_the_defaults_and_trials_that_train_alike_train_once(interrupted_then_resumed):
+    from lenet_edge.tune import space as spaces
+
+    out = interrupted_then_resumed[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] and spaces.start_points(spaces.space(True))[0] in [t["config"] for t in summary["trials"]]
+    trained = [t for t in summary["trials"] if "error" in t and not t["hopeless"]]
+    recipes = {(t["config"]["model"], t["config"]["epochs"], t["config"]["distort"]) for t in trained}
+    assert len(list((out / "trainings").glob("*/train/model.keras"))) == len(recipes)
+    for t in trained:  # each trial's train stage is the shared one, not a training of its own
+        folder = Path(json.loads((out / "trials" / t["trial_id"] / "stages.json").read_text())["train"]["result"]["folder"])
+        assert folder.resolve().parent.parent == (out / "trainings").resolve() and not (out / "trials" / t["trial_id"] / "train").exists()
+
+
 def _dominates(a, b) -> bool:
     no_worse = a["error"] <= b["error"] and a["digits_per_second"] >= b["digits_per_second"] and a["ram_bytes"] <= b["ram_bytes"]
     better = a["error"] < b["error"] or a["digits_per_second"] > b["digits_per_second"] or a["ram_bytes"] < b["ram_bytes"]

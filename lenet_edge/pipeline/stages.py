@@ -19,6 +19,7 @@ from lenet_edge.errors import RunError, UsageError
 
 STAGES_FILE = "stages.json"
 SETTINGS_FILE = "pipeline.json"  # what the finished stages were asked for
+DEFAULT_MODEL = "lenet5"  # `lenet-edge pipeline`'s model when --model is not given
 DEFAULT_SPARSITY = 0.9
 # with a rate: the model that goes on to QAT (prune), then the two it is compared with
 RATE_METHODS = {"prune": "OBD, saliency per cost", "saliency": "OBD, saliency", "magnitude": "magnitude (tfmot)"}
@@ -180,17 +181,21 @@ def _fresh(folder: Path) -> Path:
 
 # ---- the stages: each takes (settings, out) and returns a JSON-able dict ----
 
+def train_config(s: PipelineSettings) -> runs.RunConfig:
+    """The train stage's recipe: the model and the budget's training fields."""
+    b = s.budget
+    return runs.RunConfig(s.model, epochs=b.epochs, optimizer="adam", learning_rate=b.learning_rate,
+                          lr_decay=b.lr_decay, batch_size=b.batch_size, weight_decay=b.weight_decay,
+                          train_limit=b.train_limit, test_limit=b.test_limit, distort=b.distort, seed=b.seed)
+
+
 def stage_train(s: PipelineSettings, out: Path) -> dict:
     from lenet_edge.train.loop import train
 
     folder = out / "train" if s.train_run is None else Path(s.train_run)
-    b = s.budget
-    config = runs.RunConfig(s.model, epochs=b.epochs, optimizer="adam", learning_rate=b.learning_rate,
-                            lr_decay=b.lr_decay, batch_size=b.batch_size, weight_decay=b.weight_decay,
-                            train_limit=b.train_limit, test_limit=b.test_limit, distort=b.distort, seed=b.seed)
     if s.train_run is None and not (folder / runs.MODEL).is_file():
         resume = (folder / runs.CONFIG).is_file()
-        train(folder, None if resume else config, resume=resume, data_dir=s.data_dir, progress=s.progress)
+        train(folder, None if resume else train_config(s), resume=resume, data_dir=s.data_dir, progress=s.progress)
     metrics = runs.read_metrics(folder)
     return {"folder": str(folder), "epochs": len(metrics), "test_error": metrics[-1]["test_error"],
             "train_error": metrics[-1]["train_error"], "config": dataclasses.asdict(runs.read_config(folder))}

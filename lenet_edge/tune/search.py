@@ -6,7 +6,9 @@ names an existing cluster, which is checked to answer before anything trains. Tu
 experiment (trials, their results, the searcher's state) in out/search: rerunning the same
 command restores it (Tuner.restore), finished trials kept and unfinished ones resumed in their
 own folders (out/trials/<trial id>, a pipeline folder that resumes at its unfinished stage).
-Ctrl-C: Tune saves the experiment and stops; the command says how to resume. Early stopping: a
+Ctrl-C: Tune saves the experiment and stops; the command says how to resume. The first trials
+are the pipeline's defaults and their cheap neighbours (space.start_points), the sampler's after
+them; trials that train alike share one training (out/trainings). Early stopping: a
 trial whose model misses the device's limits even with every prunable weight deleted stops
 before training (trial.hopeless); there is no per-epoch scheduler (a trial is one pipeline).
 """
@@ -29,6 +31,7 @@ from lenet_edge.tune import trial as trials
 
 EXPERIMENT = "search"  # out/search: Ray Tune's experiment (its state, each trial's results)
 TRIALS = "trials"  # out/trials/<trial id>: each trial's pipeline folder
+TRAININGS = "trainings"  # out/trainings/<model>-<recipe>: one training for the trials that train alike
 SETTINGS_FILE = "tune.json"  # what the search was asked for: a rerun must ask for the same
 ADDRESS_TIMEOUT_S = 3.0
 
@@ -100,7 +103,7 @@ def _trainable(config: dict, job: Job) -> None:
     s = job.settings
     folder = Path(s.out) / TRIALS / tune.get_context().get_trial_id()
     settings = spaces.trial_settings(spaces.space(s.quick, s.digits_per_second), config, s.device, s.seed, folder, s.data_dir)
-    tune.report(trials.run_trial(settings, job.target))
+    tune.report(trials.run_trial(settings, job.target, Path(s.out) / TRAININGS))
 
 
 def _start_ray(address: str | None) -> int:
@@ -133,9 +136,11 @@ def _tuner(s: TuneSettings, job: Job, cpus: int):
     path = Path(s.out).resolve() / EXPERIMENT
     if tune.Tuner.can_restore(str(path)):
         return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
-    searcher = OptunaSearch(metric=list(trials.OBJECTIVES), mode=list(trials.OBJECTIVES.values()), seed=s.seed)
+    space = spaces.space(s.quick, s.digits_per_second)
+    searcher = OptunaSearch(metric=list(trials.OBJECTIVES), mode=list(trials.OBJECTIVES.values()), seed=s.seed,
+                            points_to_evaluate=spaces.start_points(space)[:s.trials])
     return tune.Tuner(
-        trainable, param_space=spaces.param_space(spaces.space(s.quick, s.digits_per_second)),
+        trainable, param_space=spaces.param_space(space),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=s.trials, max_concurrent_trials=cpus),
         run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(Path(s.out).resolve()), verbose=0,
                                   callbacks=[_progress(s.trials)]))

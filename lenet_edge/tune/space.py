@@ -11,7 +11,7 @@ import dataclasses
 import shlex
 from pathlib import Path
 
-from lenet_edge.pipeline.stages import DEFAULT_SPARSITY, Budget, PipelineSettings, pipeline_budget
+from lenet_edge.pipeline.stages import DEFAULT_MODEL, DEFAULT_SPARSITY, Budget, PipelineSettings, pipeline_budget
 
 RATE = "rate"  # the sparsity choice that prunes to the search's rate instead
 
@@ -29,7 +29,7 @@ class Space:
 
 
 FULL = Space(models=("lenet1", "lenet1-4x", "lenet4", "lenet5", "lenet5-modern"), epochs=(5, 10, 20),
-             distort=(False, True), sparsity=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3),
+             distort=(False, True), sparsity=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3, 10),
              train_limit=None, quick=False)
 # a first look: one or two epochs on 2,000 digits, one QAT epoch (trials of seconds, not minutes)
 QUICK = Space(models=("lenet1", "lenet4", "lenet5", "lenet5-modern"), epochs=(1, 2), distort=(False,),
@@ -40,6 +40,27 @@ def space(quick: bool, rate: float | None = None) -> Space:
     """The quick or full space; with a rate, pruning to it is one more sparsity choice."""
     base = QUICK if quick else FULL
     return base if rate is None else dataclasses.replace(base, sparsity=(*base.sparsity, RATE), rate=rate)
+
+
+def start_points(s: Space) -> list[dict]:
+    """Where a search starts, so that its front is never worse than the defaults: the point of
+    `lenet-edge pipeline` with no flags but the device (each default taken to the space's nearest
+    choice), then that point one sparsity further and one QAT length longer, which share its
+    training (trial.shared_training) and so cost a prune each."""
+    base = Budget.quick() if s.quick else Budget()
+    default = {"model": DEFAULT_MODEL, "epochs": _nearest(s.epochs, base.epochs), "distort": base.distort,
+               "sparsity": _nearest([x for x in s.sparsity if x != RATE], DEFAULT_SPARSITY),
+               "qat_epochs": _nearest(s.qat_epochs, base.qat_epochs)}
+    points = [default]
+    for key in ("sparsity", "qat_epochs"):
+        further = [x for x in getattr(s, key) if x != RATE and x > default[key]]
+        if further:
+            points.append({**default, key: min(further)})
+    return points
+
+
+def _nearest(choices, value):
+    return min(choices, key=lambda choice: abs(choice - value))
 
 
 def param_space(s: Space) -> dict:

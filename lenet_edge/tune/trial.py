@@ -5,16 +5,22 @@ report), so its error is the emulator's int8 test error and its speed and memory
 calibrated cost model of the generated firmware on the device: the numbers `lenet-edge pipeline`
 gives with the trial's settings (space.rebuild_command). A trial whose model cannot meet the
 device's limits even with every prunable weight deleted (compress/budget.floor) is hopeless: it
-stops before training, reporting that floor.
+stops before training, reporting that floor. Trials that train alike (the same model, recipe and
+seed) share one training (shared_training): a search's compression choices cost a prune, not a
+training.
 """
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import hashlib
+import json
 from pathlib import Path
 
 from lenet_edge.compress import budget as budgets
 from lenet_edge.errors import UsageError
-from lenet_edge.pipeline.stages import PipelineSettings, read_stages, run_pipeline
+from lenet_edge import run as runs
+from lenet_edge.pipeline.stages import PipelineSettings, read_stages, run_pipeline, stage_train, train_config
 
 STAGES = ("train", "prune", "qat", "int8", "evaluate", "check")
 OBJECTIVES = {"error": "min", "digits_per_second": "max", "ram_bytes": "min"}  # what the searcher ranks by
@@ -64,11 +70,30 @@ def numbers(out: Path) -> dict:
             "hopeless": None}
 
 
-def run_trial(settings: PipelineSettings, target: budgets.Budget) -> dict:
-    """The trial's numbers: its stages run (resumed, if its folder holds some), or its floor."""
+def shared_training(settings: PipelineSettings, trainings: Path) -> PipelineSettings:
+    """`settings` reusing the training of every trial that trains alike, in trainings/<recipe's
+    hash>/train, trained (or resumed) there under a lock by the first trial to need it. Its
+    numbers are a fresh run's: training is deterministic given its seed and the thread pools
+    (tests/test_tune.py rebuilds a front point from scratch)."""
+    recipe = dataclasses.asdict(train_config(settings))
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    home = Path(trainings) / f"{settings.model}-{key}"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the trial ends, however it ends
+        if not (home / "train" / runs.MODEL).is_file():
+            stage_train(dataclasses.replace(settings, progress=False), home)
+    return dataclasses.replace(settings, train_run=home / "train")
+
+
+def run_trial(settings: PipelineSettings, target: budgets.Budget, trainings: Path | None = None) -> dict:
+    """The trial's numbers: its stages run (resumed, if its folder holds some), or its floor.
+    With `trainings`, the training is the one shared by the trials that train alike."""
     floor = hopeless(settings, target) if not (Path(settings.out) / "stages.json").is_file() else None
     if floor is not None:
         return floor
+    if trainings is not None:
+        settings = shared_training(settings, trainings)
     run_pipeline(dataclasses.replace(settings, progress=False), only=STAGES)
     return numbers(Path(settings.out))
 
