@@ -34,7 +34,9 @@ demo: $(VENV)/.installed
 	sh scripts/ensure_toolchain.sh
 	$(CLI) pipeline --model lenet5 --device nrf52840 --sparsity 0.9 --out $(DEMO) $(ARGS)
 
-# one -q (pyproject's addopts): pytest's closing "N passed" line stays
+# one -q (pyproject's addopts): pytest's closing "N passed" line stays. TEST_WORKERS processes
+# (pytest-xdist), a test file to each (tests/conftest.py starts the slowest files first)
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
 	sh scripts/ensure_toolchain.sh --browser
-	$(PY) -m pytest --durations=15 tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
