@@ -72,13 +72,33 @@ def test_the_search_starts_at_the_defaults_and_trials_that_train_alike_train_onc
 
     out = interrupted_then_resumed[0]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["trials"] and spaces.start_points(spaces.space(True))[0] in [t["config"] for t in summary["trials"]]
+    assert spaces.start_points(spaces.space(True))[0] in [t["config"] for t in summary["trials"]]
     trained = [t for t in summary["trials"] if "error" in t and not t["hopeless"]]
-    recipes = {(t["config"]["model"], t["config"]["epochs"], t["config"]["distort"]) for t in trained}
-    assert len(list((out / "trainings").glob("*/train/model.keras"))) == len(recipes)
-    for t in trained:  # each trial's train stage is the shared one, not a training of its own
-        folder = Path(json.loads((out / "trials" / t["trial_id"] / "stages.json").read_text())["train"]["result"]["folder"])
-        assert folder.resolve().parent.parent == (out / "trainings").resolve() and not (out / "trials" / t["trial_id"] / "train").exists()
+    recipes = {tuple(t["config"][k] for k in ("model", "epochs", "distort")) for t in trained}
+    prunings = {tuple(t["config"][k] for k in ("model", "epochs", "distort", "sparsity")) for t in trained}
+    assert len(list((out / "shared").glob("train-*/train/model.keras"))) == len(recipes)
+    assert len(list((out / "shared").glob("prune-*/done.json"))) == len(prunings)
+    for t in trained:  # each trial's train and prune stages are the shared ones, not its own
+        stages = json.loads((out / "trials" / t["trial_id"] / "stages.json").read_text())
+        for stage in ("train", "prune"):
+            folder = Path(stages[stage]["result"]["folder"]).resolve()
+            assert folder.parent.parent == (out / "shared").resolve()
+            assert not (out / "trials" / t["trial_id"] / stage).exists()
+
+
+def test_trials_that_prune_alike_share_the_pruning(tmp_path):
+    """Two trials apart only in QAT: one training, one pruning, two QATs."""
+    from lenet_edge.tune import space as spaces
+    from lenet_edge.tune import trial as trials
+
+    s = dataclasses.replace(spaces.space(True), train_limit=500)
+    target = trials.limits("nrf52840", None, None, None)
+    first, second = ({"model": "lenet1", "epochs": 1, "distort": False, "sparsity": 0.5, "qat_epochs": q} for q in (0, 1))
+    a = trials.run_trial(spaces.trial_settings(s, first, "nrf52840", 0, tmp_path / "a"), target, tmp_path / "shared")
+    b = trials.run_trial(spaces.trial_settings(s, second, "nrf52840", 0, tmp_path / "b"), target, tmp_path / "shared")
+    assert len(list((tmp_path / "shared").glob("train-*"))) == 1 and len(list((tmp_path / "shared").glob("prune-*"))) == 1
+    assert (a["float_error"], a["sparsity"]) == (b["float_error"], b["sparsity"])
+    assert (tmp_path / "b" / "qat").is_dir() and not (tmp_path / "a" / "qat").exists()
 
 
 def _dominates(a, b) -> bool:

@@ -8,9 +8,10 @@ command restores it (Tuner.restore), finished trials kept and unfinished ones re
 own folders (out/trials/<trial id>, a pipeline folder that resumes at its unfinished stage).
 Ctrl-C: Tune saves the experiment and stops; the command says how to resume. The first trials
 are the pipeline's defaults and their cheap neighbours (space.start_points), the sampler's after
-them; trials that train alike share one training (out/trainings). Early stopping: a
-trial whose model misses the device's limits even with every prunable weight deleted stops
-before training (trial.hopeless); there is no per-epoch scheduler (a trial is one pipeline).
+them; trials that train (and prune) alike share one training (and pruning) in out/shared.
+Early stopping: a trial whose model misses the device's limits even with every prunable weight
+deleted stops before training (trial.hopeless); there is no per-epoch scheduler (a trial is one
+pipeline).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from lenet_edge.tune import trial as trials
 
 EXPERIMENT = "search"  # out/search: Ray Tune's experiment (its state, each trial's results)
 TRIALS = "trials"  # out/trials/<trial id>: each trial's pipeline folder
-TRAININGS = "trainings"  # out/trainings/<model>-<recipe>: one training for the trials that train alike
+SHARED = "shared"  # out/shared: one training (and pruning) for the trials that train (and prune) alike
 SETTINGS_FILE = "tune.json"  # what the search was asked for: a rerun must ask for the same
 ADDRESS_TIMEOUT_S = 3.0
 
@@ -103,7 +104,7 @@ def _trainable(config: dict, job: Job) -> None:
     s = job.settings
     folder = Path(s.out) / TRIALS / tune.get_context().get_trial_id()
     settings = spaces.trial_settings(spaces.space(s.quick, s.digits_per_second), config, s.device, s.seed, folder, s.data_dir)
-    tune.report(trials.run_trial(settings, job.target, Path(s.out) / TRAININGS))
+    tune.report(trials.run_trial(settings, job.target, Path(s.out) / SHARED))
 
 
 def _start_ray(address: str | None) -> int:

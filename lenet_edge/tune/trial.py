@@ -6,8 +6,7 @@ calibrated cost model of the generated firmware on the device: the numbers `lene
 gives with the trial's settings (space.rebuild_command). A trial whose model cannot meet the
 device's limits even with every prunable weight deleted (compress/budget.floor) is hopeless: it
 stops before training, reporting that floor. Trials that train alike (the same model, recipe and
-seed) share one training (shared_training): a search's compression choices cost a prune, not a
-training.
+seed) share one training, and those that also prune alike one pruning (shared_stages).
 """
 from __future__ import annotations
 
@@ -20,11 +19,13 @@ from pathlib import Path
 from lenet_edge.compress import budget as budgets
 from lenet_edge.errors import UsageError
 from lenet_edge import run as runs
-from lenet_edge.pipeline.stages import PipelineSettings, read_stages, run_pipeline, stage_train, train_config
+from lenet_edge.pipeline.stages import (STAGES_FILE, PipelineSettings, read_stages, run_pipeline, stage_train,
+                                        train_config)
 
 STAGES = ("train", "prune", "qat", "int8", "evaluate", "check")
 OBJECTIVES = {"error": "min", "digits_per_second": "max", "ram_bytes": "min"}  # what the searcher ranks by
 HOPELESS_ERROR = 1.0  # the error a hopeless trial reports to the searcher: every digit wrong
+DONE = "done.json"  # in a shared training or pruning folder: made, for every trial after
 
 
 def limits(device: str, digits_per_second: float | None, flash_bytes: int | None,
@@ -70,30 +71,60 @@ def numbers(out: Path) -> dict:
             "hopeless": None}
 
 
-def shared_training(settings: PipelineSettings, trainings: Path) -> PipelineSettings:
-    """`settings` reusing the training of every trial that trains alike, in trainings/<recipe's
-    hash>/train, trained (or resumed) there under a lock by the first trial to need it. Its
-    numbers are a fresh run's: training is deterministic given its seed and the thread pools
-    (tests/test_tune.py rebuilds a front point from scratch)."""
-    recipe = dataclasses.asdict(train_config(settings))
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
-    home = Path(trainings) / f"{settings.model}-{key}"
+AFTER_PRUNING = ("qat_epochs", "qat_lr", "calibration", "convert_limit", "evaluate_limit", "firmware_images")
+
+
+def shared_stages(settings: PipelineSettings, shared: Path) -> PipelineSettings:
+    """`settings` whose train and prune stages are those of every trial that trains and prunes
+    alike: the training in shared/train-<model>-<recipe hash>, the pruning in shared/prune-...
+    (a pipeline folder of those two stages), each made once, under a lock, by the first trial
+    to need it; the trial's stages.json starts with their records. So a search's QAT lengths
+    cost a QAT each and its sparsities a prune each. Their numbers are a fresh run's: training
+    and pruning are deterministic given the seed (tests/test_tune.py rebuilds a front point)."""
+    training = _once(Path(shared) / f"train-{settings.model}-{_key(dataclasses.asdict(train_config(settings)))}",
+                     lambda home: stage_train(dataclasses.replace(settings, progress=False), home))
+    settings = dataclasses.replace(settings, train_run=training / "train")
+    pruning = _once(Path(shared) / f"prune-{settings.model}-{_key(_pruning(settings))}",
+                    lambda home: run_pipeline(dataclasses.replace(settings, out=home, progress=False),
+                                              only=("train", "prune")))
+    out = Path(settings.out)
+    if not (out / STAGES_FILE).is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_json(out / STAGES_FILE, {name: read_stages(pruning)[name] for name in ("train", "prune")})
+    return settings
+
+
+def _pruning(settings: PipelineSettings) -> dict:
+    """What the train and prune stages read: the settings without the later stages' budget."""
+    budget = {k: v for k, v in dataclasses.asdict(settings.budget).items() if k not in AFTER_PRUNING}
+    return {"model": settings.model, "device": settings.device, "sparsity": settings.sparsity,
+            "digits_per_second": settings.digits_per_second, "board": settings.board,
+            "optimize": settings.optimize, "budget": budget}
+
+
+def _key(recipe: dict) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _once(home: Path, make) -> Path:
+    """`home` after make(home) has finished there once (a make that was stopped resumes)."""
     home.mkdir(parents=True, exist_ok=True)
     with open(home / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the trial ends, however it ends
-        if not (home / "train" / runs.MODEL).is_file():
-            stage_train(dataclasses.replace(settings, progress=False), home)
-    return dataclasses.replace(settings, train_run=home / "train")
+        if not (home / DONE).is_file():
+            make(home)
+            runs.write_json(home / DONE, {"done": True})
+    return home
 
 
-def run_trial(settings: PipelineSettings, target: budgets.Budget, trainings: Path | None = None) -> dict:
+def run_trial(settings: PipelineSettings, target: budgets.Budget, shared: Path | None = None) -> dict:
     """The trial's numbers: its stages run (resumed, if its folder holds some), or its floor.
-    With `trainings`, the training is the one shared by the trials that train alike."""
+    With `shared`, its training and pruning are those of the trials that train and prune alike."""
     floor = hopeless(settings, target) if not (Path(settings.out) / "stages.json").is_file() else None
     if floor is not None:
         return floor
-    if trainings is not None:
-        settings = shared_training(settings, trainings)
+    if shared is not None:
+        settings = shared_stages(settings, shared)
     run_pipeline(dataclasses.replace(settings, progress=False), only=STAGES)
     return numbers(Path(settings.out))
 
