@@ -45,13 +45,14 @@ def space(quick: bool, rate: float | None = None) -> Space:
 def start_points(s: Space) -> list[dict]:
     """Where a search starts, so that its front is never worse than the defaults: the point of
     `lenet-edge pipeline` with no flags but the device (each default taken to the space's nearest
-    choice), then that point one sparsity further and one QAT length longer, which share its
-    training (trial.shared_training) and so cost a prune each."""
+    choice), then its neighbours: trained with the other distortion setting (the one new
+    training, so it starts beside the default), one sparsity further (a prune of the default's
+    training, trial.shared_stages) and one QAT length longer (a QAT of the default's pruning)."""
     base = Budget.quick() if s.quick else Budget()
     default = {"model": DEFAULT_MODEL, "epochs": _nearest(s.epochs, base.epochs), "distort": base.distort,
                "sparsity": _nearest([x for x in s.sparsity if x != RATE], DEFAULT_SPARSITY),
                "qat_epochs": _nearest(s.qat_epochs, base.qat_epochs)}
-    points = [default]
+    points = [default] + [{**default, "distort": d} for d in s.distort if d != default["distort"]]
     for key in ("sparsity", "qat_epochs"):
         further = [x for x in getattr(s, key) if x != RATE and x > default[key]]
         if further:
