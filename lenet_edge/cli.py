@@ -24,6 +24,7 @@ from rich.text import Text
 from firmware_sim.errors import FirmwareSimError
 from lenet_edge.errors import LenetEdgeError, UsageError
 from lenet_edge.outputs import claim_files, claim_folder
+from lenet_edge.pipeline.stages import DEFAULT_MODEL  # (light: the stages import their libraries late)
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="LeNet from Keras training to an int8 digit reader on a microcontroller.")
@@ -527,7 +528,7 @@ def flash(
 @app.command()
 @one_line_errors
 def pipeline(
-    model: str = typer.Option("lenet5", "--model", help="Zoo model name (see `lenet-edge models`)."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="Zoo model name (see `lenet-edge models`)."),
     device: str = typer.Option("nrf52840", "--device", help="A shipped device profile or a .toml path."),
     sparsity: Optional[float] = typer.Option(None, "--sparsity", callback=_rule(lambda v: 0 <= v < 1, "in [0, 1)"),
                                              help="OBD: the deleted fraction of the prunable weights (default 0.9; 0: no pruning)."),

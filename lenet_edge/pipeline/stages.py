@@ -131,7 +131,8 @@ def _reachable(settings: PipelineSettings) -> None:
     budgets.check_reachable(budgets.standing(model, x, target), budgets.floor(model, x, target), target)
 
 
-def _recorded(s: PipelineSettings) -> dict:
+def recorded(s: PipelineSettings) -> dict:
+    """What a pipeline folder's finished stages were asked for (pipeline.json)."""
     return {"model": s.model, "device": s.device, "sparsity": s.sparsity, "board": s.board,
             "digits_per_second": s.digits_per_second, "train_run": None if s.train_run is None else str(s.train_run),
             "budget": dataclasses.asdict(s.budget), "optimize": s.optimize}
@@ -140,7 +141,7 @@ def _recorded(s: PipelineSettings) -> dict:
 def same_settings(settings: PipelineSettings) -> None:
     """Resuming reuses finished stages, so a rerun must ask for what they did (UsageError otherwise)."""
     path = Path(settings.out) / SETTINGS_FILE
-    wanted = _recorded(settings)
+    wanted = recorded(settings)
     if not path.is_file():
         runs.write_json(path, wanted)
         return

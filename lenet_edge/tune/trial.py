@@ -19,8 +19,8 @@ from pathlib import Path
 from lenet_edge.compress import budget as budgets
 from lenet_edge.errors import UsageError
 from lenet_edge import run as runs
-from lenet_edge.pipeline.stages import (STAGES_FILE, PipelineSettings, read_stages, run_pipeline, stage_train,
-                                        train_config)
+from lenet_edge.pipeline.stages import (STAGES_FILE, PipelineSettings, read_stages, recorded, run_pipeline,
+                                        stage_train, train_config)
 
 STAGES = ("train", "prune", "qat", "int8", "evaluate", "check")
 OBJECTIVES = {"error": "min", "digits_per_second": "max", "ram_bytes": "min"}  # what the searcher ranks by
@@ -95,11 +95,10 @@ def shared_stages(settings: PipelineSettings, shared: Path) -> PipelineSettings:
 
 
 def _pruning(settings: PipelineSettings) -> dict:
-    """What the train and prune stages read: the settings without the later stages' budget."""
-    budget = {k: v for k, v in dataclasses.asdict(settings.budget).items() if k not in AFTER_PRUNING}
-    return {"model": settings.model, "device": settings.device, "sparsity": settings.sparsity,
-            "digits_per_second": settings.digits_per_second, "board": settings.board,
-            "optimize": settings.optimize, "budget": budget}
+    """What the train and prune stages read: the pipeline's recorded settings without the later
+    stages' budget."""
+    wanted = recorded(settings)
+    return {**wanted, "budget": {k: v for k, v in wanted["budget"].items() if k not in AFTER_PRUNING}}
 
 
 def _key(recipe: dict) -> str:
@@ -120,7 +119,7 @@ def _once(home: Path, make) -> Path:
 def run_trial(settings: PipelineSettings, target: budgets.Budget, shared: Path | None = None) -> dict:
     """The trial's numbers: its stages run (resumed, if its folder holds some), or its floor.
     With `shared`, its training and pruning are those of the trials that train and prune alike."""
-    floor = hopeless(settings, target) if not (Path(settings.out) / "stages.json").is_file() else None
+    floor = hopeless(settings, target) if not (Path(settings.out) / STAGES_FILE).is_file() else None
     if floor is not None:
         return floor
     if shared is not None:
