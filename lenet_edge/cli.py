@@ -544,6 +544,7 @@ def pipeline(
     train_limit: Optional[int] = typer.Option(None, "--train-limit", callback=AT_LEAST_1, help="Train on the first N training digits (default: all, or --quick's 10,000)."),
     qat_epochs: Optional[int] = typer.Option(None, "--qat-epochs", callback=AT_LEAST_0, help="QAT epochs (default 3; 0: no QAT, the pruned model converted post-training)."),
     seed: int = typer.Option(0, "--seed", callback=AT_LEAST_0, help="Training seed."),
+    granularity: str = typer.Option("weight", "--granularity", help="OBD: weight, or map (whole filters, removed from the graph; magnitude pruning stays by weights)."),
 ):
     """Train, OBD prune to a sparsity or a rate (magnitude, and with a rate OBD by saliency alone, to
     compare), QAT, int8, check, firmware on QEMU, report."""
@@ -555,7 +556,7 @@ def pipeline(
         settings = PipelineSettings(model, device, DEFAULT_SPARSITY if sparsity is None else sparsity, out_dir,
                                     budget, board=board,
                                     digits_per_second=digits_per_second, train_run=train_run, data_dir=data_dir,
-                                    optimize=optimize)
+                                    optimize=optimize, granularity=granularity)
         result = run_pipeline(settings, _pipeline_progress)
     out.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}",
               markup=False, highlight=False, soft_wrap=True)

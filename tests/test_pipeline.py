@@ -112,6 +112,8 @@ def test_cli_prints_each_stage(finished, monkeypatch):
     (["--optimize", "fast"], "--optimize must be one of speed, size"),
     (["--sparsity", "0.5", "--digits-per-second", "100"], "--sparsity and --digits-per-second are two targets"),
     (["--model", "lenet1", "--digits-per-second", "1e9"], "no pruning reaches 1,000,000,000.0 digits/s on nrf52840"),
+    (["--granularity", "filter"], "--granularity must be one of weight, map"),
+    (["--model", "lenet1", "--granularity", "map", "--sparsity", "0.95"], "map reaches at most 93.7% sparsity"),
 ])
 def test_bad_input_is_one_error_line(tmp_path, args, fragment):
     result = invoke("pipeline", "--out", tmp_path / "p", "--quick", *args)
@@ -160,6 +162,21 @@ def test_sparsity_0_converts_the_trained_model_unpruned(finished, tmp_path, monk
     assert nonzero(st["check"]) > nonzero(recorded["check"]["result"])  # more alive than the pipeline at 0.6
     assert "the generated firmware, predicted: " in report_headline("check", st["check"])
     assert "| prune |" in (tmp_path / "report.md").read_text()
+
+
+def test_pruning_by_maps_shrinks_the_model_the_later_stages_convert(finished, tmp_path, monkeypatch):
+    """OBD by maps to the sparsity: fewer maps in the int8 model; the magnitude baseline by weights."""
+    settings, _ = finished
+    recorded = json.loads((settings.out / "stages.json").read_text())
+    (tmp_path / "stages.json").write_text(json.dumps({"train": recorded["train"]}))
+    monkeypatch.setitem(stages.STAGES, "firmware", lambda s, out: {"skipped": True, "reason": "not this test's"})
+    result = run_pipeline(dataclasses.replace(settings, out=tmp_path, sparsity=0.2, granularity="map"))
+    st = {name: entry["result"] for name, entry in result.stages.items()}
+    assert 0.2 <= st["prune"]["sparsity"] < 0.3 and st["magnitude"]["sparsity"] == pytest.approx(0.2, abs=1e-3)
+    maps = lambda check: [layer["output_shape"][-1] for layer in check["cost_model"]["layers"]
+                          if layer["opcode"] == "CONV_2D"]
+    assert sum(maps(st["check"])) < sum(maps(recorded["check"]["result"])) and min(maps(st["check"])) >= 1
+    assert json.loads((tmp_path / "pipeline.json").read_text())["granularity"] == "map"
 
 
 @pytest.fixture(scope="module")

@@ -106,6 +106,30 @@ def test_magnitude_baseline_takes_the_same_steps(source, obd_run, tmp_path):
     assert per_layer == pytest.approx({"H1": 0.9, "H3": 0.9, "output": 0.9}, abs=0.01)  # tfmot: layer by layer
 
 
+def test_obd_by_maps_to_a_sparsity_deletes_whole_maps_and_removes_them(source, tmp_path):
+    out = tmp_path / "maps"
+    result = invoke("prune", source, "--out", out, "--granularity", "map", "--sparsity", 0.15, "--rounds", 2,
+                    "--sample", 128)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "pruning.json").read_text())["rounds"]
+    pruned, dense = runs.load_model(out), runs.load_model(source)
+    alive = sum(int(mask.sum()) for mask in masks.alive(pruned).values())
+    # the fewest maps that reach it: short of the last one, the round would stay below
+    assert rows[-1]["sparsity"] == pytest.approx(1 - alive / 2520)
+    assert 0.15 <= rows[-1]["sparsity"] < 0.25, rows
+    maps = [pruned.get_layer(name).filters for name in ("H1", "H3")]
+    assert maps < [dense.get_layer(name).filters for name in ("H1", "H3")]
+    assert np.all(pruned.get_layer("output").kernel.numpy() != 0)  # the classes' weights stay
+    assert hessian_estimator(PruneSettings(granularity="map")) == "gn"
+
+
+def test_a_sparsity_beyond_the_maps_weights_is_refused_before_training(source, tmp_path):
+    line = one_error_line(invoke("prune", source, "--out", tmp_path / "far", "--granularity", "map",
+                                 "--sparsity", 0.95))
+    assert "reaches at most 93.7% sparsity" in line  # one 4x4 map of H3 read by the 10 outputs: 160 of 2,520
+    assert not (tmp_path / "far").exists()
+
+
 def test_error_budget_undoes_the_round_that_breaks_it(source, tmp_path):
     result = prune(source, tmp_path / "budget", PruneSettings(sparsity=0.5, rounds=1, max_error=0.0), progress=False)
     assert [r.kept for r in result.rounds] == [False]

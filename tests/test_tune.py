@@ -75,7 +75,8 @@ def test_the_search_starts_at_the_defaults_and_trials_that_train_alike_train_onc
     assert spaces.start_points(spaces.space(True))[0] in [t["config"] for t in summary["trials"]]
     trained = [t for t in summary["trials"] if "error" in t and not t["hopeless"]]
     recipes = {tuple(t["config"][k] for k in ("model", "epochs", "distort")) for t in trained}
-    prunings = {tuple(t["config"][k] for k in ("model", "epochs", "distort", "sparsity")) for t in trained}
+    prunings = {(*(t["config"][k] for k in ("model", "epochs", "distort", "sparsity")), spaces.granularity(t["config"]))
+                for t in trained}
     assert len(list((out / "shared").glob("train-*/train/model.keras"))) == len(recipes)
     assert len(list((out / "shared").glob("prune-*/done.json"))) == len(prunings)
     for t in trained:  # each trial's train and prune stages are the shared ones, not its own
@@ -93,7 +94,8 @@ def test_trials_that_prune_alike_share_the_pruning(tmp_path):
 
     s = dataclasses.replace(spaces.space(True), train_limit=500)
     target = trials.limits("nrf52840", None, None, None)
-    first, second = ({"model": "lenet1", "epochs": 1, "distort": False, "sparsity": 0.5, "qat_epochs": q} for q in (0, 1))
+    first, second = ({"model": "lenet1", "epochs": 1, "distort": False, "sparsity": 0.5, "granularity": "weight",
+                      "qat_epochs": q} for q in (0, 1))
     a = trials.run_trial(spaces.trial_settings(s, first, "nrf52840", 0, tmp_path / "a"), target, tmp_path / "shared")
     b = trials.run_trial(spaces.trial_settings(s, second, "nrf52840", 0, tmp_path / "b"), target, tmp_path / "shared")
     assert len(list((tmp_path / "shared").glob("train-*"))) == 1 and len(list((tmp_path / "shared").glob("prune-*"))) == 1
@@ -163,19 +165,23 @@ def test_a_rerun_reads_the_confirmation_instead_of_flashing_again(interrupted_th
     assert confirm([trial], "nrf52840", 1, out) == [confirmed]
 
 
-@pytest.mark.parametrize("sparsity", [0.0, "rate"])
-def test_a_rate_or_an_unpruned_trial_is_the_pipeline_its_command_builds(sparsity, tmp_path, monkeypatch):
+@pytest.mark.parametrize("sparsity, granularity, pruned_by", [(0.0, "map", "weight"), ("rate", "map", "map"),
+                                                                (0.5, "map", "map"), (0.5, "weight", "weight")])
+def test_a_rate_or_an_unpruned_trial_is_the_pipeline_its_command_builds(sparsity, granularity, pruned_by, tmp_path,
+                                                                        monkeypatch):
     """A search with a rate has pruning to it as a choice; that trial's settings and the settings
-    its printed command parses to are the same (and so for an unpruned one)."""
+    its printed command parses to are the same (and so for an unpruned one, which prunes no maps)."""
     from lenet_edge.pipeline import stages
     from lenet_edge.tune import space as spaces
 
     assert spaces.RATE not in spaces.space(True).sparsity and 0.0 in spaces.space(True).sparsity
     s = spaces.space(True, 120.0)
     assert s.sparsity[-1] == spaces.RATE and s.rate == 120.0
-    config = {"model": "lenet4", "epochs": 2, "distort": False, "sparsity": sparsity, "qat_epochs": 1}
+    config = {"model": "lenet4", "epochs": 2, "distort": False, "sparsity": sparsity, "granularity": granularity,
+              "qat_epochs": 1}
     trial = spaces.trial_settings(s, config, "nrf52840", 3, tmp_path / "trial")
     assert trial.digits_per_second == (120.0 if sparsity == spaces.RATE else None)
+    assert trial.granularity == pruned_by
     asked = []
 
     def parsed(settings, on_event=None):

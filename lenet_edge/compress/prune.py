@@ -9,7 +9,9 @@ held at zero: each round's retraining starts at learning_rate and multiplies it 
 every epoch, with the source run's weight decay unless weight_decay says otherwise. By default
 each round deletes the same fraction of the weights still alive, so the steps rise geometrically
 towards the target; `steps` sets them explicitly (the benchmark's
-0.5, 0.7, 0.8, 0.9, 0.95). With `max_error`, the first round whose test error exceeds it is undone
+0.5, 0.7, 0.8, 0.9, 0.95). `granularity="map"` deletes whole maps (filters) instead, those of
+least saliency per weight first, and removes them from the graph (shrink.py): the sparsity is
+then the deleted fraction of the source's prunable weights. With `max_error`, the first round whose test error exceeds it is undone
 and pruning stops there: the error budget is spent.
 
 With a device `budget` (budget.py: a rate, flash or RAM on a named part) the rounds aim at the
@@ -177,6 +179,8 @@ def prune(source: Path, out: Path, settings: PruneSettings = PruneSettings(), da
         raise RunError(f"{out} already holds a run; choose another --out")
     model = runs.load_model(source)
     steps = _steps(settings, masks.sparsity(model))
+    if steps and settings.granularity == "map":
+        check_maps_reach(model, steps[-1])
     config = dataclasses.replace(
         config, stage="prune", source=str(source), epochs=max(1, settings.retrain_epochs * len(steps)),
         learning_rate=settings.learning_rate or final_learning_rate(config), lr_decay=1.0,
@@ -209,10 +213,11 @@ def hessian_estimator(settings: PruneSettings) -> str:
     budget, the paper's towards a sparsity. Ranked per unit of cost, the paper's diagonal, which
     drops the cross terms between a shared weight's positions, prices a first-layer weight far
     too low (LeNet-5's C1: 57x below Gauss-Newton's in median, C5 2x above), so cost-aware OBD
-    deleted C1 first (BENCHMARKS.md, "LeNet-5 to 2x and 3x")."""
+    deleted C1 first (BENCHMARKS.md, "LeNet-5 to 2x and 3x"); ranking maps of different layers
+    by their weights' mean saliency would do the same."""
     if settings.estimator is not None:
         return settings.estimator
-    return "gn" if settings.budget is not None else "paper"
+    return "gn" if settings.budget is not None or settings.granularity == "map" else "paper"
 
 
 def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
@@ -241,6 +246,18 @@ def _steps(settings: PruneSettings, current: float) -> tuple[float, ...]:
     return tuple(steps)
 
 
+def check_maps_reach(model, sparsity: float) -> None:
+    """UsageError, before training, for a sparsity beyond pruning by maps: with every map's
+    weights deleted, one map a layer and the output layer's weights reading it stay."""
+    groups = budgets.map_groups(model)
+    keep = {name: np.zeros_like(mask) if name in groups else mask for name, mask in masks.alive(model).items()}
+    everything = shrink.shrink(masks.with_masks(model, keep))
+    most = 1.0 - _alive_count(everything) / masks.prunable_count(model)
+    if sparsity > most:
+        raise UsageError(f"--granularity map reaches at most {most:.1%} sparsity here (one map a layer "
+                         f"and the output layer's weights reading it stay); got {sparsity:.1%}")
+
+
 @dataclasses.dataclass
 class _Context:
     config: runs.RunConfig
@@ -257,13 +274,14 @@ def _rounds(model, steps, settings: PruneSettings, context: _Context, result: Pr
     for index, target in enumerate(steps, start=1):
         start, before, weights = time.perf_counter(), _alive_count(model), model.get_weights()
         if settings.method == "obd":
-            pruned, predicted, measured = _obd_delete(model, target, hessian_estimator(settings), sample, context)
+            pruned, predicted, measured = _obd_delete(model, target, settings, sample, context,
+                                                      result.prunable_weights)
             context.retrain(pruned)
         else:
             pruned, predicted, measured = magnitude.prune_round(model, target, context.retrain), None, None
         error = error_rate(pruned, context.data.x_test, context.data.y_test)
         kept = settings.max_error is None or error <= settings.max_error
-        result.rounds.append(Round(index, masks.sparsity(pruned), before - _alive_count(pruned), error,
+        result.rounds.append(Round(index, _sparsity(pruned, result), before - _alive_count(pruned), error,
                                    predicted, measured, kept, round(time.perf_counter() - start, 3)))
         if not kept:
             model.set_weights(weights)  # magnitude pruning trained the model's own layers
@@ -298,9 +316,7 @@ def _budget_rounds(model, settings: PruneSettings, context: _Context, result: Pr
         pruned, predicted, measured = _delete_cost(model, removal, seen, settings, sample, context, aim)
         now = budgets.standing(pruned, x, target)
         error = error_rate(pruned, context.data.x_test, context.data.y_test)
-        # of the source's prunable weights: pruning by maps removes weights from the graph too
-        sparsity = 1.0 - _alive_count(pruned) / result.prunable_weights
-        result.rounds.append(Round(index, sparsity, before - _alive_count(pruned), error,
+        result.rounds.append(Round(index, _sparsity(pruned, result), before - _alive_count(pruned), error,
                                    predicted, measured, True, round(time.perf_counter() - start, 3),
                                    now.instructions, now.digits_per_second))
         model = pruned
@@ -322,11 +338,7 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
         return magnitude.prune_round(model, target, context.retrain), None, None
     x, y = sample
     hessian = obd.hessian_diagonal(model, x, context.loss, hessian_estimator(settings))
-    alive, groups = masks.alive(model), None
-    if settings.granularity == "map":
-        groups = budgets.map_groups(model)
-        # maps only: the output layer's weights, one by one, would rank below any map's sum
-        alive = {name: mask for name, mask in alive.items() if name in groups}
+    alive, groups = _map_alive(model) if settings.granularity == "map" else (masks.alive(model), None)
     delete = functools.partial(obd.delete_for_cost, obd.saliency(model, hessian), alive, costs,
                                per_cost=settings.rank == "per-cost", groups=groups)
     total = budgets.alive_cost(alive, costs)
@@ -343,18 +355,23 @@ def _delete_cost(model, removal: float, now, settings: PruneSettings, sample, co
 def _maps_reaching(model, delete, total: float, aim: float, budget: budgets.Budget, context: _Context):
     """The smallest deletion of whole maps, in their ranking's order, whose shrunk model the cost
     model puts at or below `aim` instructions: a removed map also takes its output stage and the
-    next layer's reads of it, which the linear price of budget.amount does not see (by bisection
-    over the deleted cost, each step an int8 conversion and a cost-model check)."""
-    def reaches(deletion) -> bool:
-        smaller = shrink.shrink(masks.with_masks(model, deletion.keep))
+    next layer's reads of it, which the linear price of budget.amount does not see (each step of
+    the bisection an int8 conversion and a cost-model check)."""
+    def reaches(smaller) -> bool:
         return budgets.standing(smaller, context.data.x_train, budget).instructions <= aim
 
+    return _smallest_deletion(model, delete, total, reaches, BISECTIONS)
+
+
+def _smallest_deletion(model, delete, total: float, reaches, steps: int):
+    """The smallest deletion of whole maps in their ranking's order (bisection over the deleted
+    cost, `steps` halvings) whose shrunk model `reaches` says is enough."""
     low, high = 0.0, total * (1 - 1e-9)  # obd.delete_for_cost sums the same costs in another order
     best = delete(amount=high)
-    for _ in range(BISECTIONS):
+    for _ in range(steps):
         middle = (low + high) / 2
         deletion = delete(amount=middle)
-        if reaches(deletion):
+        if reaches(shrink.shrink(masks.with_masks(model, deletion.keep))):
             high, best = middle, deletion
         else:
             low = middle
@@ -377,7 +394,11 @@ def _confirm(out: Path, model, target: budgets.Budget, context: _Context, outcom
 
 
 def _alive_count(model) -> int:
-    return sum(int(mask.sum()) for mask in masks.alive(model).values())
+    return _alive_count_of(masks.alive(model))
+
+
+def _alive_count_of(alive: dict) -> int:
+    return sum(int(mask.sum()) for mask in alive.values())
 
 
 def _hessian_sample(context: _Context, size: int | None):
@@ -387,14 +408,40 @@ def _hessian_sample(context: _Context, size: int | None):
     return data.x_train[order], targets(data.y_train[order], context.loss)
 
 
-def _obd_delete(model, target: float, estimator: str, sample, context: _Context):
-    """(masked model, predicted and measured training-loss increase) of one OBD deletion."""
+def _map_alive(model) -> tuple[dict, dict]:
+    """The alive weights pruning by maps may delete, and their maps (budget.map_groups): maps
+    only, since the output layer's weights, one by one, would rank below any map's sum."""
+    groups = budgets.map_groups(model)
+    return {name: mask for name, mask in masks.alive(model).items() if name in groups}, groups
+
+
+def _sparsity(model, result: PruneResult) -> float:
+    """The deleted fraction of the source's prunable weights (pruning by maps removes some from
+    the graph, so the model's own count shrinks)."""
+    return 1.0 - _alive_count(model) / result.prunable_weights
+
+
+def _obd_delete(model, target: float, settings: PruneSettings, sample, context: _Context, prunable: int):
+    """(masked model, predicted and measured training-loss increase) of one OBD deletion to
+    `target` sparsity of the source's `prunable` weights: the least salient weights, or by maps
+    the fewest maps of least saliency per weight (`rank="saliency"`: least saliency) whose
+    removal from the graph (which takes the next layer's reads of them too) reaches it."""
     x, y = sample
-    hessian = obd.hessian_diagonal(model, x, context.loss, estimator)
-    alive = masks.alive(model)
-    count = round(target * masks.prunable_count(model)) - (masks.prunable_count(model) - _alive_count(model))
-    deletion = obd.delete_lowest(obd.saliency(model, hessian), alive, count)
-    pruned = masks.with_masks(model, deletion.keep)
+    hessian = obd.hessian_diagonal(model, x, context.loss, hessian_estimator(settings))
+    saliencies, alive = obd.saliency(model, hessian), masks.alive(model)
+    if settings.granularity == "map":
+        alive, groups = _map_alive(model)
+        ones = {name: np.ones(mask.shape) for name, mask in alive.items()}
+        delete = functools.partial(obd.delete_for_cost, saliencies, alive, ones,
+                                   per_cost=settings.rank == "per-cost", groups=groups)
+        total, left = _alive_count_of(alive), round((1.0 - target) * prunable)
+        deletion = _smallest_deletion(model, delete, total, lambda smaller: _alive_count(smaller) <= left,
+                                      steps=max(1, total).bit_length())  # to one weight
+        pruned = shrink.shrink(masks.with_masks(model, deletion.keep))
+    else:
+        count = round(target * prunable) - (prunable - _alive_count(model))
+        deletion = obd.delete_lowest(saliencies, alive, count)
+        pruned = masks.with_masks(model, deletion.keep)
     measured = obd.mean_loss(pruned, x, y, context.loss) - obd.mean_loss(model, x, y, context.loss)
     return pruned, deletion.predicted_increase, measured
 

@@ -6,7 +6,7 @@ benchmarks/budget_pruning.py and `pipeline --digits-per-second` share.
     point(METHOD_NAMES[0], table, dense)   # its test error and measured instructions per digit
 
 The methods run on the same retraining budget (the PruneSettings given, its method and rank
-replaced); the dense model's firmware is measured the way prune confirms a budget
+replaced, magnitude pruning by weights whatever the granularity); the dense model's firmware is measured the way prune confirms a budget
 (budget.measure), so each speed-up is measured against measured.
 """
 from __future__ import annotations
@@ -58,7 +58,9 @@ def prune_to(source: Path, out: Path, name: str, settings: PruneSettings, target
     met; a finished run in `out` is reused."""
     if not (Path(out) / PRUNING).exists():
         method, rank = METHODS[name]
-        prune(source, out, dataclasses.replace(settings, method=method, rank=rank, budget=target), data_dir, progress)
+        granularity = settings.granularity if method == "obd" else "weight"  # tfmot's deletes weights
+        prune(source, out, dataclasses.replace(settings, method=method, rank=rank, budget=target,
+                                               granularity=granularity), data_dir, progress)
     return json.loads((Path(out) / PRUNING).read_text())
 
 

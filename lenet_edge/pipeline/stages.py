@@ -81,6 +81,7 @@ class PipelineSettings:
     data_dir: Path | None = None
     progress: bool = True
     optimize: str = "speed"  # the firmware's conv encodings: fastest (speed) or smallest (size)
+    granularity: str = "weight"  # OBD's: weights, or whole maps (prune --granularity; not magnitude's)
 
 
 @dataclasses.dataclass
@@ -116,6 +117,19 @@ def validate(settings: PipelineSettings) -> None:
         if settings.sparsity != DEFAULT_SPARSITY:
             raise UsageError("--sparsity and --digits-per-second are two targets; give one")
         _reachable(settings)
+    _granularity(settings)
+
+
+def _granularity(settings: PipelineSettings) -> None:
+    """An unknown granularity, or a sparsity that pruning by maps cannot reach, before training."""
+    from lenet_edge.compress import budget as budgets
+    from lenet_edge.compress.prune import GRANULARITIES, check_maps_reach
+
+    if settings.granularity not in GRANULARITIES:
+        raise UsageError(f"--granularity must be one of {', '.join(GRANULARITIES)}, got {settings.granularity!r}")
+    if settings.granularity == "map" and settings.digits_per_second is None and settings.sparsity > 0:
+        model = budgets.untrained(settings.model) if settings.train_run is None else runs.load_model(settings.train_run)
+        check_maps_reach(model, settings.sparsity)
 
 
 def _reachable(settings: PipelineSettings) -> None:
@@ -135,7 +149,7 @@ def recorded(s: PipelineSettings) -> dict:
     """What a pipeline folder's finished stages were asked for (pipeline.json)."""
     return {"model": s.model, "device": s.device, "sparsity": s.sparsity, "board": s.board,
             "digits_per_second": s.digits_per_second, "train_run": None if s.train_run is None else str(s.train_run),
-            "budget": dataclasses.asdict(s.budget), "optimize": s.optimize}
+            "budget": dataclasses.asdict(s.budget), "optimize": s.optimize, "granularity": s.granularity}
 
 
 def same_settings(settings: PipelineSettings) -> None:
@@ -244,7 +258,8 @@ def _prune_settings(s: PipelineSettings, method: str):
 
     b = s.budget
     return PruneSettings(method, sparsity=s.sparsity, rounds=b.prune_rounds, retrain_epochs=b.prune_epochs,
-                         sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay)
+                         sample=b.hessian_sample, learning_rate=b.prune_lr, lr_decay=b.prune_lr_decay,
+                         granularity=s.granularity if method == "obd" else "weight")
 
 
 def _prune(s: PipelineSettings, out: Path, method: str, folder: Path) -> dict:

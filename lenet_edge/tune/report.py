@@ -7,6 +7,7 @@ from pathlib import Path
 from lenet_edge import run as runs
 from lenet_edge.pipeline import plots
 from lenet_edge.pipeline.report import html_page
+from lenet_edge.tune import space as spaces
 
 
 def _pct(x: float) -> str:
@@ -18,13 +19,13 @@ def _trial_row(t: dict, front_ids: set) -> str:
     if "error" not in t:
         return f"| {t['trial_id']} | {c['model']} | failed: {t['failed']} |"
     return (f"| {t['trial_id']} | {c['model']} | {c['epochs']} | {'yes' if c['distort'] else 'no'} | {c['sparsity']} "
-            f"| {c['qat_epochs']} | {_pct(t['error'])} | {t['digits_per_second']:,.1f} | {t['instructions']:,.0f} "
+            f"| {spaces.granularity(c)} | {c['qat_epochs']} | {_pct(t['error'])} | {t['digits_per_second']:,.1f} | {t['instructions']:,.0f} "
             f"| {t['ram_bytes']:,} | {t['flash_bytes']:,} | {'yes' if t['meets'] else 'no'} "
             f"| {'yes' if t['trial_id'] in front_ids else ''} | `{t['command']}` |")
 
 
-HEADER = ("| trial | model | epochs | distortions | sparsity | QAT epochs | error | digits/s | instructions/digit "
-          "| RAM B | flash B | within limits | on the front | rebuild |\n|" + "---|" * 14)
+HEADER = ("| trial | model | epochs | distortions | sparsity | pruned by | QAT epochs | error | digits/s "
+          "| instructions/digit | RAM B | flash B | within limits | on the front | rebuild |\n|" + "---|" * 15)
 
 
 def verdict(summary: dict) -> str:

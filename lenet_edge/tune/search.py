@@ -172,6 +172,8 @@ def _progress(total: int):
 
 def describe(config: dict, result: dict) -> str:
     pruned = ("pruned to the rate" if config["sparsity"] == spaces.RATE else f"sparsity {config['sparsity']}")
+    if spaces.granularity(config) == "map":
+        pruned += " by maps"
     point = f"{config['model']}, {config['epochs']} epochs, {pruned}, QAT {config['qat_epochs']}"
     if "error" not in result:
         return point
@@ -187,7 +189,7 @@ def collect(s: TuneSettings, grid) -> list[dict]:
     for result in grid:
         if not result.config:  # a trial Tune had not yet started when it stopped
             continue
-        config = {key: result.config[key] for key in ("model", "epochs", "distort", "sparsity", "qat_epochs")}
+        config = {key: result.config[key] for key in spaces.DIMENSIONS}
         metrics = result.metrics or {}
         entry = {"trial_id": metrics.get("trial_id") or _trial_id(result.path), "config": config,
                  "command": spaces.rebuild_command(spaces.space(s.quick, s.digits_per_second), config, s.device, s.seed),

@@ -1,9 +1,9 @@
 """The search space as data, and a trial's point in it as pipeline settings and as the
 `lenet-edge pipeline` command that rebuilds it.
 
-A trial prunes by OBD on weights to a sparsity (0: not at all) or, when the search has a rate,
-to that rate (RATE: the pipeline's --digits-per-second, OBD by saliency per cost, confirmed on
-QEMU). Pruning by maps (`prune --granularity map`) is not a pipeline stage, so not in the space.
+A trial prunes by OBD to a sparsity (0: not at all) or, when the search has a rate, to that rate
+(RATE: the pipeline's --digits-per-second, OBD by saliency per cost, confirmed on QEMU), deleting
+weights or whole maps (the pipeline's --granularity; an unpruned trial has none).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from lenet_edge.pipeline.stages import DEFAULT_MODEL, DEFAULT_SPARSITY, Budget, PipelineSettings, pipeline_budget
 
 RATE = "rate"  # the sparsity choice that prunes to the search's rate instead
+DIMENSIONS = ("model", "epochs", "distort", "sparsity", "granularity", "qat_epochs")  # a trial's config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Space:
     epochs: tuple[int, ...]
     distort: tuple[bool, ...]
     sparsity: tuple  # OBD's deleted fraction (0: unpruned), and RATE when the search has a rate
+    granularity: tuple[str, ...]  # OBD deletes weights, or whole maps
     qat_epochs: tuple[int, ...]  # 0: no QAT
     train_limit: int | None  # --quick: a slice of MNIST's training digits
     quick: bool
@@ -29,11 +31,13 @@ class Space:
 
 
 FULL = Space(models=("lenet1", "lenet1-4x", "lenet4", "lenet5", "lenet5-modern"), epochs=(5, 10, 20),
-             distort=(False, True), sparsity=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), qat_epochs=(0, 3, 10),
+             distort=(False, True), sparsity=(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95), granularity=("weight", "map"),
+             qat_epochs=(0, 3, 10),
              train_limit=None, quick=False)
 # a first look: one or two epochs on 2,000 digits, one QAT epoch (trials of seconds, not minutes)
 QUICK = Space(models=("lenet1", "lenet4", "lenet5", "lenet5-modern"), epochs=(1, 2), distort=(False,),
-              sparsity=(0.0, 0.3, 0.5, 0.8, 0.9), qat_epochs=(0, 1), train_limit=2000, quick=True)
+              sparsity=(0.0, 0.3, 0.5, 0.8, 0.9), granularity=("weight", "map"), qat_epochs=(0, 1), train_limit=2000,
+              quick=True)
 
 
 def space(quick: bool, rate: float | None = None) -> Space:
@@ -47,17 +51,18 @@ def start_points(s: Space) -> list[dict]:
     `lenet-edge pipeline` with no flags but the device (each default taken to the space's nearest
     choice), then its neighbours: trained with the other distortion setting (the one new
     training, so it starts beside the default), one sparsity further (a prune of the default's
-    training, trial.shared_stages) and one QAT length longer (a QAT of the default's pruning)."""
+    training, trial.shared_stages), one QAT length longer (a QAT of the default's pruning), and
+    the default's sparsity by maps."""
     base = Budget.quick() if s.quick else Budget()
     default = {"model": DEFAULT_MODEL, "epochs": _nearest(s.epochs, base.epochs), "distort": base.distort,
                "sparsity": _nearest([x for x in s.sparsity if x != RATE], DEFAULT_SPARSITY),
-               "qat_epochs": _nearest(s.qat_epochs, base.qat_epochs)}
+               "granularity": s.granularity[0], "qat_epochs": _nearest(s.qat_epochs, base.qat_epochs)}
     points = [default] + [{**default, "distort": d} for d in s.distort if d != default["distort"]]
     for key in ("sparsity", "qat_epochs"):
         further = [x for x in getattr(s, key) if x != RATE and x > default[key]]
         if further:
             points.append({**default, key: min(further)})
-    return points
+    return points + [{**default, "granularity": g} for g in s.granularity[1:]]
 
 
 def _nearest(choices, value):
@@ -68,9 +73,14 @@ def param_space(s: Space) -> dict:
     """Ray Tune's param_space: one categorical a dimension (OptunaSearch's distributions)."""
     from ray import tune
 
-    return {"model": tune.choice(list(s.models)), "epochs": tune.choice(list(s.epochs)),
-            "distort": tune.choice(list(s.distort)), "sparsity": tune.choice(list(s.sparsity)),
-            "qat_epochs": tune.choice(list(s.qat_epochs))}
+    choices = {"model": s.models, "epochs": s.epochs, "distort": s.distort, "sparsity": s.sparsity,
+               "granularity": s.granularity, "qat_epochs": s.qat_epochs}
+    return {name: tune.choice(list(choices[name])) for name in DIMENSIONS}
+
+
+def granularity(config: dict) -> str:
+    """The trial's OBD granularity: weights when it prunes nothing (then maps would be the same trial)."""
+    return "weight" if config["sparsity"] == 0 else config["granularity"]
 
 
 def trial_budget(s: Space, config: dict, seed: int) -> Budget:
@@ -84,7 +94,7 @@ def trial_settings(s: Space, config: dict, device: str, seed: int, out: Path,
     to_rate = config["sparsity"] == RATE
     return PipelineSettings(config["model"], device, DEFAULT_SPARSITY if to_rate else config["sparsity"], Path(out),
                             trial_budget(s, config, seed), digits_per_second=s.rate if to_rate else None,
-                            data_dir=data_dir, progress=False)
+                            data_dir=data_dir, progress=False, granularity=granularity(config))
 
 
 def rebuild_command(s: Space, config: dict, device: str, seed: int, out: str = "DIR") -> str:
@@ -97,6 +107,8 @@ def rebuild_command(s: Space, config: dict, device: str, seed: int, out: str = "
              "--qat-epochs", str(config["qat_epochs"]), "--seed", str(seed)]
     if config["distort"]:
         words.append("--distort")
+    if granularity(config) != "weight":
+        words += ["--granularity", granularity(config)]
     if s.quick:
         words.append("--quick")
     if s.train_limit is not None:

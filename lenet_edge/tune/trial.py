@@ -4,7 +4,8 @@ A trial runs train, prune, qat, int8, evaluate and check (STAGES: not the firmwa
 report), so its error is the emulator's int8 test error and its speed and memory are `check`'s
 calibrated cost model of the generated firmware on the device: the numbers `lenet-edge pipeline`
 gives with the trial's settings (space.rebuild_command). A trial whose model cannot meet the
-device's limits even with every prunable weight deleted (compress/budget.floor) is hopeless: it
+device's limits even with every prunable weight deleted (compress/budget.floor; by maps, the
+maps removed too), or that prunes by maps to a sparsity the maps cannot reach, is hopeless: it
 stops before training, reporting that floor. Trials that train alike (the same model, recipe and
 seed) share one training, and those that also prune alike one pruning (shared_stages).
 """
@@ -41,14 +42,19 @@ def limits(device: str, digits_per_second: float | None, flash_bytes: int | None
 
 
 def hopeless(settings: PipelineSettings, target: budgets.Budget) -> dict | None:
-    """The floor's numbers and why, when no pruning of the model meets `target`; else None."""
+    """The floor's numbers and why, when no pruning of the model (by the trial's granularity)
+    meets `target` or reaches the trial's sparsity; else None."""
+    from lenet_edge.compress.prune import check_maps_reach
     from lenet_edge.train.batches import load_split
 
     model = budgets.untrained(settings.model)
     _, x, _ = load_split(settings.model, "train", budgets.CALIBRATION, settings.data_dir)
-    bottom = budgets.floor(model, x, target)
+    by_maps = settings.granularity == "map"
+    bottom = budgets.floor(model, x, target, maps=by_maps)
     try:
         budgets.check_reachable(bottom, bottom, target)
+        if by_maps and settings.digits_per_second is None:
+            check_maps_reach(model, settings.sparsity)
     except UsageError as exc:
         return {**_standing(bottom), "error": HOPELESS_ERROR, "hopeless": str(exc)}
     return None
